@@ -1,0 +1,81 @@
+# Tandem: build, test, run. `make help` lists the targets.
+#
+# Project flags stay apart from the user's CFLAGS/LDFLAGS. SANITIZE=1
+# builds everything with ASan + UBSan into build/san/ so both builds can
+# live side by side.
+
+CC ?= cc
+WERROR ?= -Werror
+SANITIZE ?= 0
+
+ifeq ($(SANITIZE),1)
+BUILD := build/san
+OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD := build
+OPT := -O2 -g
+endif
+
+PKGS := hiredis json-c
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wwrite-strings $(WERROR)
+PROJECT_CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -MMD -MP -Ishared \
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PROJECT_LDFLAGS := $(filter -fsanitize=%,$(OPT))
+LIBS_COMMON := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+
+ALL_CFLAGS = $(PROJECT_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(PROJECT_LDFLAGS) $(LDFLAGS)
+
+.PHONY: all build-all deps deps-check test test-unit test-integration test-san test-valgrind run bench clean help
+
+ALL_BINS :=
+UNIT_TEST_BINS :=
+INTEGRATION_TEST_BINS :=
+
+all: deps-check build-all
+
+# --- shared library -------------------------------------------------------
+SHARED_SRC := $(wildcard shared/*.c)
+SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/%.o)
+LIBTANDEM := $(BUILD)/libtandem.a
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIBTANDEM): $(SHARED_OBJ)
+	$(AR) rcs $@ $^
+
+# --- programs ----------------------------------------------------------------
+include rest-fcgi/module.mk
+-include notifier/module.mk
+include tests/module.mk
+-include bench/module.mk
+
+# --- dependencies ------------------------------------------------------------
+# scripts/deps.sh installs what is missing (apt-get; sudo when not root).
+deps:
+	@scripts/deps.sh
+
+deps-check:
+	@scripts/deps.sh --check-only >/dev/null 2>&1 || scripts/deps.sh
+
+# --- running -----------------------------------------------------------------
+run: deps-check all
+	@scripts/run-stack.sh
+
+bench: deps-check all
+	@bench/run.sh
+
+clean:
+	rm -rf build
+
+help:
+	@echo "make run        start Redis, the REST workers, the notifier and nginx on localhost"
+	@echo "make test       build and run every test (unit, integration, sanitizers, valgrind)"
+	@echo "make bench      run the benchmarks (see docs/PERFORMANCE.md)"
+	@echo "make SANITIZE=1 build with AddressSanitizer + UBSan into build/san/"
+
+build-all: $(ALL_BINS)
+
+-include $(shell find build -name '*.d' 2>/dev/null)

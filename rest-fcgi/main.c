@@ -1,0 +1,298 @@
+/*
+ * tandem-rest: the stateless FastCGI worker of Tandem.
+ *
+ * main() reads the configuration, opens or inherits the FastCGI socket
+ * (spawn-fcgi hands it over as fd 0), and starts TANDEM_THREADS worker
+ * threads. Each thread owns its FCGX request and its Redis connection
+ * (rest_store), so the threads share nothing but the ULID generator and
+ * the read-only settings.
+ *
+ * Shutdown: SIGTERM/SIGINT are blocked in every thread and taken by the
+ * main thread with sigwait(). libfcgi's accept() retries on EINTR unless a
+ * request is made with FCGI_FAIL_ACCEPT_ON_INTR, and a process signal
+ * reaches only one thread; so the main thread sets the stop flag and pokes
+ * each thread that is idle in accept() with SIGUSR2 (a no-op handler
+ * installed without SA_RESTART) until it returns. Threads busy with a
+ * request finish it first. Then exit 0.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "rest_handlers.h"
+#include "rest_store.h"
+#include "tnd_config.h"
+#include "tnd_log.h"
+#include "tnd_redis.h"
+#include "tnd_valid.h"
+
+#define THREADS_MAX 1024
+
+struct rest_config {
+	const char *listen;
+	const char *redis_url;
+	const char *ns;
+	const char *allowed_origins;
+	const char *jwt_secret;
+	const char *log_level;
+	long long max_body;
+	long long log_len;
+	long long threads;
+	long long redis_timeout_ms;
+	long long backlog;
+};
+
+#define OPT(f) offsetof(struct rest_config, f)
+static const struct tnd_option options[] = {
+	{"listen", "TANDEM_LISTEN", TND_OPT_STRING, NULL, 1, 200, OPT(listen),
+	 "unix:/path or host:port to listen on; unset = the socket inherited on fd 0 (spawn-fcgi)"},
+	{"redis-url", "TANDEM_REDIS_URL", TND_OPT_STRING, "redis://127.0.0.1:6379", 1, 300,
+	 OPT(redis_url), "redis://host:port[/db] or unix:///path"},
+	{"namespace", "TANDEM_NAMESPACE", TND_OPT_STRING, "tandem", 1, 64, OPT(ns),
+	 "prefix of every Redis key ([a-z0-9][a-z0-9_-]*)"},
+	{"max-body", "TANDEM_MAX_BODY", TND_OPT_INT, "1048576", 64, 64LL << 20, OPT(max_body),
+	 "largest request body in bytes (413 beyond)"},
+	{"log-len", "TANDEM_LOG_LEN", TND_OPT_INT, "10000", 10, 100000000, OPT(log_len),
+	 "events kept in each collection's log (approximate trim)"},
+	{"threads", "TANDEM_THREADS", TND_OPT_INT, "16", 1, THREADS_MAX, OPT(threads),
+	 "worker threads, each with its own Redis connection"},
+	{"redis-timeout", "TANDEM_REDIS_TIMEOUT_MS", TND_OPT_INT, "1000", 10, 60000,
+	 OPT(redis_timeout_ms), "Redis connect and command timeout in ms (then 503)"},
+	{"backlog", "TANDEM_BACKLOG", TND_OPT_INT, "1024", 1, 65535, OPT(backlog),
+	 "listen backlog when tandem-rest opens its own socket"},
+	{"allowed-origins", "TANDEM_ALLOWED_ORIGINS", TND_OPT_STRING, NULL, 1, 4096,
+	 OPT(allowed_origins), "comma list of CORS origins; unset = any origin"},
+	{"jwt-secret", "TANDEM_JWT_SECRET", TND_OPT_STRING, NULL, 1, 4096, OPT(jwt_secret),
+	 "JWT HS256 secret; unset = auth off (not supported by this version: must stay unset)"},
+	{"log-level", "TANDEM_LOG_LEVEL", TND_OPT_STRING, "info", 1, 8, OPT(log_level),
+	 "error, warn, info or debug"},
+};
+#undef OPT
+#define N_OPTIONS (sizeof(options) / sizeof(options[0]))
+
+/* Shared by main and the workers; only the atomics change after start. */
+struct rest_pool {
+	int listen_fd;
+	atomic_bool stop;
+	struct rest_thread *threads;
+	long long n_threads;
+};
+
+struct rest_thread {
+	struct rest_pool *pool;
+	struct rest_worker worker;
+	pthread_t tid;
+	atomic_bool in_accept;
+	atomic_bool done;
+	bool started;
+};
+
+static void on_poke(int sig)
+{
+	(void)sig; /* only here to interrupt accept() */
+}
+
+static void *worker_main(void *arg)
+{
+	struct rest_thread *th = arg;
+	FCGX_Request req;
+
+	if (FCGX_InitRequest(&req, th->pool->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+		tnd_log_error("worker %d: cannot set up a FastCGI request", th->worker.index);
+		goto out;
+	}
+	while (!atomic_load(&th->pool->stop)) {
+		int rc;
+
+		atomic_store(&th->in_accept, true);
+		/* Checked again after in_accept is set, so a poke cannot be missed for good. */
+		if (atomic_load(&th->pool->stop))
+			break;
+		rc = FCGX_Accept_r(&req);
+		atomic_store(&th->in_accept, false);
+		if (rc < 0) {
+			if (atomic_load(&th->pool->stop))
+				break;
+			if (rc != -EINTR) {
+				tnd_log_warn("worker %d: accept failed (%d)", th->worker.index, rc);
+				nanosleep(&(struct timespec){.tv_nsec = 10000000L}, NULL);
+			}
+			continue;
+		}
+		rest_handle(&th->worker, &req);
+		FCGX_Finish_r(&req);
+	}
+	FCGX_Free(&req, 0);
+out:
+	atomic_store(&th->in_accept, false);
+	rest_store_close(&th->worker.store);
+	atomic_store(&th->done, true);
+	return NULL;
+}
+
+static int open_listen_socket(const char *listen, long long backlog)
+{
+	const char *addr = listen;
+
+	if (!listen)
+		return 0; /* FCGI_LISTENSOCK_FILENO: spawn-fcgi's socket */
+	if (!strncmp(listen, "unix:", 5)) {
+		addr = listen + 5;
+		unlink(addr); /* a stale socket file from an earlier run */
+	}
+	return FCGX_OpenSocket(addr, (int)backlog);
+}
+
+/* Validates what the options table cannot: one line per problem, then exit. */
+static int check_config(const struct rest_config *cfg, struct tnd_redis_addr *addr, char *err,
+			size_t errlen)
+{
+	char why[200];
+
+	if (tnd_redis_url_parse(cfg->redis_url, addr, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "TANDEM_REDIS_URL: %s", why);
+		return -1;
+	}
+	if (!tnd_valid_collection(cfg->ns, strlen(cfg->ns))) {
+		snprintf(err, errlen, "TANDEM_NAMESPACE: must match [a-z0-9][a-z0-9_-]{0,63}");
+		return -1;
+	}
+	if (tnd_log_level_parse(cfg->log_level) < 0) {
+		snprintf(err, errlen, "TANDEM_LOG_LEVEL: must be error, warn, info or debug");
+		return -1;
+	}
+	if (cfg->jwt_secret) {
+		snprintf(err, errlen, "TANDEM_JWT_SECRET: JWT auth is not supported by this "
+				      "version; unset it (refusing to run open while you expect auth)");
+		return -1;
+	}
+	if (cfg->listen && strncmp(cfg->listen, "unix:/", 6) != 0 && !strchr(cfg->listen, ':')) {
+		snprintf(err, errlen, "TANDEM_LISTEN: use unix:/path or host:port");
+		return -1;
+	}
+	return 0;
+}
+
+static void stop_threads(struct rest_pool *pool)
+{
+	bool all_done;
+
+	atomic_store(&pool->stop, true);
+	FCGX_ShutdownPending();
+	do {
+		all_done = true;
+		for (long long i = 0; i < pool->n_threads; i++) {
+			struct rest_thread *th = &pool->threads[i];
+			if (!th->started || atomic_load(&th->done))
+				continue;
+			all_done = false;
+			if (atomic_load(&th->in_accept))
+				pthread_kill(th->tid, SIGUSR2);
+		}
+		if (!all_done)
+			nanosleep(&(struct timespec){.tv_nsec = 20000000L}, NULL);
+	} while (!all_done);
+	for (long long i = 0; i < pool->n_threads; i++)
+		if (pool->threads[i].started)
+			pthread_join(pool->threads[i].tid, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	struct rest_config cfg;
+	struct tnd_redis_addr addr;
+	struct rest_store_config store_cfg;
+	struct rest_settings settings;
+	struct tnd_ulid_gen ulid;
+	struct rest_pool pool = {.listen_fd = -1};
+	struct sigaction sa = {.sa_handler = on_poke};
+	sigset_t stop_signals;
+	char err[400];
+	int sig, rc, status = 1;
+
+	rc = tnd_config_load(options, N_OPTIONS, &cfg, argc, argv, err, sizeof(err));
+	if (rc == TND_CONFIG_HELP) {
+		tnd_config_usage(stdout, "tandem-rest", options, N_OPTIONS);
+		return 0;
+	}
+	if (rc == TND_CONFIG_ERROR || check_config(&cfg, &addr, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tandem-rest: %s\n", err);
+		return 2;
+	}
+	if (rc == TND_CONFIG_CHECK) {
+		printf("configuration OK\n");
+		return 0;
+	}
+	tnd_log_init("tandem-rest", (enum tnd_log_level)tnd_log_level_parse(cfg.log_level));
+	tnd_log_warn("AUTH IS OFF: TANDEM_JWT_SECRET is unset, every client may read and write");
+
+	store_cfg = (struct rest_store_config){.addr = &addr, .ns = cfg.ns,
+					       .timeout_ms = cfg.redis_timeout_ms,
+					       .log_len = cfg.log_len};
+	settings = (struct rest_settings){.max_body = (size_t)cfg.max_body,
+					  .cors = {.allowed_origins = cfg.allowed_origins}};
+
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGINT);
+	sigaddset(&stop_signals, SIGHUP);
+	if (pthread_sigmask(SIG_BLOCK, &stop_signals, NULL) != 0 ||
+	    sigaction(SIGUSR2, &sa, NULL) != 0 || signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+		tnd_log_error("cannot set up signals: %s", strerror(errno));
+		return 1;
+	}
+	if (FCGX_Init() != 0 || tnd_ulid_gen_init(&ulid) != 0) {
+		tnd_log_error("cannot initialise libfcgi");
+		return 1;
+	}
+	pool.listen_fd = open_listen_socket(cfg.listen, cfg.backlog);
+	if (pool.listen_fd < 0) {
+		tnd_log_error("cannot listen on %s: %s", cfg.listen, strerror(errno));
+		goto out_ulid;
+	}
+	if (!cfg.listen && FCGX_IsCGI()) {
+		tnd_log_error("fd 0 is not a socket: run under spawn-fcgi or give --listen");
+		goto out_ulid;
+	}
+	pool.n_threads = cfg.threads;
+	pool.threads = calloc((size_t)cfg.threads, sizeof(*pool.threads));
+	if (!pool.threads) {
+		tnd_log_error("out of memory");
+		goto out_ulid;
+	}
+	for (long long i = 0; i < cfg.threads; i++) {
+		struct rest_thread *th = &pool.threads[i];
+
+		th->pool = &pool;
+		th->worker = (struct rest_worker){.settings = &settings, .ulid = &ulid, .index = (int)i};
+		rest_store_init(&th->worker.store, &store_cfg);
+		if (pthread_create(&th->tid, NULL, worker_main, th) != 0) {
+			tnd_log_error("cannot start thread %lld", i);
+			stop_threads(&pool);
+			goto out_threads;
+		}
+		th->started = true;
+	}
+	tnd_log_info("serving with %lld threads on %s, Redis at %s", cfg.threads,
+		     cfg.listen ? cfg.listen : "the inherited socket", cfg.redis_url);
+	while (sigwait(&stop_signals, &sig) != 0)
+		;
+	tnd_log_info("signal %d: finishing requests in flight", sig);
+	stop_threads(&pool);
+	tnd_log_info("stopped");
+	status = 0;
+out_threads:
+	free(pool.threads);
+out_ulid:
+	tnd_ulid_gen_destroy(&ulid);
+	return status;
+}

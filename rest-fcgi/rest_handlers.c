@@ -1,0 +1,570 @@
+/*
+ * rest_handlers: see rest_handlers.h.
+ */
+#include "rest_handlers.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "rest_json.h"
+#include "rest_router.h"
+#include "tnd_log.h"
+#include "tnd_num.h"
+
+#define PATCH_ATTEMPTS 10 /* read-merge-write rounds lost to concurrent writers */
+#define EXPECT_MAX 128
+
+static const char *const retry_after = "Retry-After: 1\r\n";
+
+/* Walks a comma list of entity tags; calls fn for each trimmed token. */
+static bool each_tag(const char *header, bool (*fn)(const char *tag, size_t len, void *data),
+		     void *data)
+{
+	for (const char *p = header; p && *p;) {
+		size_t len = strcspn(p, ",");
+		const char *s = p, *e = p + len;
+
+		while (s < e && (*s == ' ' || *s == '\t'))
+			s++;
+		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (e > s && fn(s, (size_t)(e - s), data))
+			return true;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return false;
+}
+
+/* Parses `"N"`, or a bare N as lenient clients send; weak tags are refused. */
+static int tag_version(const char *tag, size_t len, long long *version)
+{
+	if (len >= 2 && tag[0] == '"' && tag[len - 1] == '"') {
+		tag++;
+		len -= 2;
+	}
+	return tnd_num_parse(tag, len, 1, (long long)1 << 53, version);
+}
+
+struct expect_builder {
+	char *out;
+	size_t size, len;
+	bool any, overflow;
+};
+
+static bool add_expect_tag(const char *tag, size_t len, void *data)
+{
+	struct expect_builder *b = data;
+	long long v;
+	int n;
+
+	if (len == 1 && tag[0] == '*') {
+		b->any = true;
+		return true;
+	}
+	if (tag_version(tag, len, &v) < 0)
+		return false;
+	n = snprintf(b->out + b->len, b->size - b->len, "%lld,", v);
+	if (n < 0 || (size_t)n >= b->size - b->len) {
+		b->overflow = true;
+		return true;
+	}
+	b->len += (size_t)n;
+	return false;
+}
+
+void rest_if_match_expect(const char *header, char *out, size_t size)
+{
+	struct expect_builder b = {.out = out, .size = size, .len = 1};
+
+	out[0] = '\0';
+	if (!header || !*header)
+		return;
+	out[0] = ',';
+	out[1] = '\0';
+	each_tag(header, add_expect_tag, &b);
+	if (b.any)
+		snprintf(out, size, "*");
+	else if (b.overflow)
+		snprintf(out, size, ",");
+}
+
+static bool tag_matches_weakly(const char *tag, size_t len, void *data)
+{
+	long long v, want = *(const long long *)data;
+
+	if (len == 1 && tag[0] == '*')
+		return true;
+	if (len > 2 && tag[0] == 'W' && tag[1] == '/') {
+		tag += 2;
+		len -= 2;
+	}
+	return tag_version(tag, len, &v) == 0 && v == want;
+}
+
+bool rest_if_none_match(const char *header, long long version)
+{
+	return each_tag(header, tag_matches_weakly, &version);
+}
+
+bool rest_media_type_is(const char *content_type, const char *type)
+{
+	size_t len, tlen = strlen(type);
+
+	if (!content_type)
+		return false;
+	while (*content_type == ' ')
+		content_type++;
+	len = strcspn(content_type, ";");
+	while (len > 0 && content_type[len - 1] == ' ')
+		len--;
+	return len == tlen && strncasecmp(content_type, type, len) == 0;
+}
+
+/* RFC 3339 UTC with milliseconds; returns milliseconds since the epoch. */
+static unsigned long long now_rfc3339(char buf[32])
+{
+	struct timespec ts;
+	struct tm tm;
+	size_t n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, 32 - n, ".%03ldZ", ts.tv_nsec / 1000000L);
+	return (unsigned long long)ts.tv_sec * 1000ULL + (unsigned long long)(ts.tv_nsec / 1000000L);
+}
+
+/* Answers a store failure; true when there was one. */
+static bool store_failed(struct rest_worker *w, struct rest_http *h,
+			 const struct rest_store_result *res)
+{
+	if (res->status == REST_STORE_DOWN) {
+		rest_http_error(h, TND_ERR_STORE_UNAVAILABLE, NULL, -1, retry_after);
+		return true;
+	}
+	if (res->status == REST_STORE_ERROR) {
+		tnd_log_error("worker %d req %lu: %s", w->index, h->id, w->store.errstr);
+		rest_http_error(h, TND_ERR_INTERNAL, NULL, -1, NULL);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Checks the Content-Type, reads the bounded body and parses it. Returns
+ * the object (caller puts it) or NULL after answering the error.
+ */
+static struct json_object *read_json_body(struct rest_worker *w, struct rest_http *h,
+					  bool merge_patch)
+{
+	const char *ct = rest_http_param(h, "CONTENT_TYPE");
+	struct json_object *obj;
+	enum tnd_err err;
+	char msg[160];
+
+	if (!rest_media_type_is(ct, "application/json") &&
+	    !(merge_patch && rest_media_type_is(ct, "application/merge-patch+json"))) {
+		rest_http_error(h, TND_ERR_UNSUPPORTED_MEDIA_TYPE,
+				merge_patch ? "Content-Type must be application/json or "
+					      "application/merge-patch+json"
+					    : NULL,
+				-1, NULL);
+		return NULL;
+	}
+	if (rest_http_read_body(h, w->settings->max_body, &err) < 0) {
+		if (err == TND_ERR_TOO_LARGE) {
+			snprintf(msg, sizeof(msg), "the body is larger than %zu bytes",
+				 w->settings->max_body);
+			rest_http_error(h, err, msg, -1, NULL);
+		} else {
+			rest_http_error(h, err, err == TND_ERR_INVALID_JSON ? "the body is empty or cut short" : NULL, -1, NULL);
+		}
+		return NULL;
+	}
+	obj = rest_json_parse_body(h->body, h->body_len, &err, msg, sizeof(msg));
+	if (!obj)
+		rest_http_error(h, err, msg, -1, NULL);
+	return obj;
+}
+
+/* 200 with the document, its ETag and the log position of the read. */
+static void answer_doc(struct rest_http *h, const struct rest_store_result *res)
+{
+	char extra[128];
+
+	snprintf(extra, sizeof(extra), "ETag: \"%lld\"\r\nTandem-Seq: %s\r\n", res->version,
+		 res->seq);
+	rest_http_json(h, 200, extra, res->doc, res->doc_len);
+}
+
+/* 200 or 201 (with Location) after a write. */
+static void answer_written(struct rest_http *h, const char *collection, const char *id,
+			   const struct rest_store_result *res)
+{
+	char extra[512];
+	int status = res->created ? 201 : 200;
+	int n = snprintf(extra, sizeof(extra), "ETag: \"%lld\"\r\nTandem-Seq: %s\r\n", res->version,
+			 res->seq);
+
+	if (res->created)
+		snprintf(extra + n, sizeof(extra) - (size_t)n,
+			 "Location: " REST_API_PREFIX "/%s/%s\r\n", collection, id);
+	rest_http_json(h, status, extra, res->doc, res->doc_len);
+}
+
+/* Maps the precondition outcomes shared by PUT, PATCH and DELETE. */
+static bool write_refused(struct rest_worker *w, struct rest_http *h,
+			  const struct rest_store_result *res)
+{
+	switch (res->status) {
+	case REST_STORE_MISSING:
+		rest_http_error(h, TND_ERR_NOT_FOUND, "no such document", -1, NULL);
+		return true;
+	case REST_STORE_EXISTS:
+		rest_http_error(h, TND_ERR_ALREADY_EXISTS, NULL, res->version, NULL);
+		return true;
+	case REST_STORE_CONFLICT:
+		rest_http_error(h, TND_ERR_VERSION_CONFLICT,
+				res->version < 0 ? "the document does not exist" : NULL,
+				res->version, NULL);
+		return true;
+	default:
+		return store_failed(w, h, res);
+	}
+}
+
+/* Serializes obj (without server fields) and writes it. */
+static void write_object(struct rest_worker *w, const char *collection,
+			 const char *id, enum rest_write_mode mode, const char *expect,
+			 struct json_object *obj, struct rest_store_result *res)
+{
+	char now[32];
+	size_t len;
+	const char *text = rest_json_plain(obj, &len);
+
+	now_rfc3339(now);
+	if (!text) {
+		memset(res, 0, sizeof(*res));
+		res->status = REST_STORE_ERROR;
+		return;
+	}
+	rest_store_write(&w->store, collection, id, mode, expect, text, len, now, res);
+}
+
+static void handle_create(struct rest_worker *w, struct rest_http *h, const struct rest_target *t)
+{
+	struct rest_store_result res = {0};
+	struct json_object *body;
+	char id[TND_ULID_LEN + 1], now[32];
+
+	body = read_json_body(w, h, false);
+	if (!body)
+		return;
+	rest_json_strip_server_fields(body);
+	if (tnd_ulid_next(w->ulid, now_rfc3339(now), id) < 0) {
+		rest_http_error(h, TND_ERR_INTERNAL, "cannot make an id", -1, NULL);
+		goto out;
+	}
+	write_object(w, t->collection, id, REST_WRITE_CREATE, "", body, &res);
+	if (!write_refused(w, h, &res))
+		answer_written(h, t->collection, id, &res);
+out:
+	rest_store_result_free(&res);
+	json_object_put(body);
+}
+
+static void handle_put(struct rest_worker *w, struct rest_http *h, const struct rest_target *t)
+{
+	const char *inm = rest_http_param(h, "HTTP_IF_NONE_MATCH");
+	struct rest_store_result res = {0};
+	struct json_object *body;
+	enum rest_write_mode mode = REST_WRITE_PUT;
+	char expect[EXPECT_MAX];
+
+	body = read_json_body(w, h, false);
+	if (!body)
+		return;
+	if (rest_json_check_id(body, t->id) < 0) {
+		rest_http_error(h, TND_ERR_ID_MISMATCH, NULL, -1, NULL);
+		goto out;
+	}
+	rest_json_strip_server_fields(body);
+	rest_if_match_expect(rest_http_param(h, "HTTP_IF_MATCH"), expect, sizeof(expect));
+	if (inm && strcmp(inm, "*") == 0)
+		mode = REST_WRITE_CREATE;
+	write_object(w, t->collection, t->id, mode, expect, body, &res);
+	if (!write_refused(w, h, &res))
+		answer_written(h, t->collection, t->id, &res);
+out:
+	rest_store_result_free(&res);
+	json_object_put(body);
+}
+
+/*
+ * Reads the stored document and merges the patch into it. Returns the new
+ * body (caller puts it) with *version = the version it was based on, or
+ * NULL after answering (404, 412, 5xx).
+ */
+static struct json_object *merge_current(struct rest_worker *w, struct rest_http *h,
+					 const struct rest_target *t, const char *expect,
+					 struct json_object *patch, long long *version)
+{
+	struct rest_store_result cur = {0};
+	struct json_object *doc = NULL;
+	enum tnd_err err;
+	char msg[160];
+
+	rest_store_get(&w->store, t->collection, t->id, &cur);
+	if (cur.status == REST_STORE_MISSING) {
+		rest_http_error(h, TND_ERR_NOT_FOUND, "no such document", -1, NULL);
+		goto out;
+	}
+	if (store_failed(w, h, &cur))
+		goto out;
+	*version = cur.version;
+	if (expect[0] && strcmp(expect, "*") != 0) {
+		char tag[32];
+		snprintf(tag, sizeof(tag), ",%lld,", cur.version);
+		if (!strstr(expect, tag)) {
+			rest_http_error(h, TND_ERR_VERSION_CONFLICT, NULL, cur.version, NULL);
+			goto out;
+		}
+	}
+	/* The stored text was ours; a parse failure means a damaged store. */
+	doc = rest_json_parse_body(cur.doc, cur.doc_len, &err, msg, sizeof(msg));
+	if (!doc) {
+		tnd_log_error("worker %d req %lu: stored document %s/%s: %s", w->index, h->id,
+			      t->collection, t->id, msg);
+		rest_http_error(h, TND_ERR_INTERNAL, NULL, -1, NULL);
+		goto out;
+	}
+	rest_json_strip_server_fields(doc);
+	doc = rest_json_merge_patch(doc, patch);
+	if (!doc)
+		rest_http_error(h, TND_ERR_INTERNAL, "out of memory", -1, NULL);
+out:
+	rest_store_result_free(&cur);
+	return doc;
+}
+
+/*
+ * PATCH is read, merge in C, then a compare-and-set write: the script
+ * refuses if the version moved meanwhile, and we merge again on the newer
+ * document. A client's own If-Match is checked against each version read.
+ */
+static void handle_patch(struct rest_worker *w, struct rest_http *h, const struct rest_target *t)
+{
+	struct rest_store_result res = {0};
+	struct json_object *patch;
+	char expect[EXPECT_MAX], cas[32];
+
+	patch = read_json_body(w, h, true);
+	if (!patch)
+		return;
+	if (rest_json_check_id(patch, t->id) < 0) {
+		rest_http_error(h, TND_ERR_ID_MISMATCH, NULL, -1, NULL);
+		goto out;
+	}
+	rest_json_strip_server_fields(patch);
+	rest_if_match_expect(rest_http_param(h, "HTTP_IF_MATCH"), expect, sizeof(expect));
+	for (int attempt = 0; attempt < PATCH_ATTEMPTS; attempt++) {
+		long long base = 0;
+		size_t len;
+		struct json_object *doc = merge_current(w, h, t, expect, patch, &base);
+
+		if (!doc)
+			goto out;
+		if (rest_json_plain(doc, &len) && len > w->settings->max_body) {
+			json_object_put(doc);
+			rest_http_error(h, TND_ERR_TOO_LARGE, "the patched document would be too large", -1, NULL);
+			goto out;
+		}
+		snprintf(cas, sizeof(cas), ",%lld,", base);
+		rest_store_result_free(&res);
+		write_object(w, t->collection, t->id, REST_WRITE_PATCH, cas, doc, &res);
+		json_object_put(doc);
+		if (res.status != REST_STORE_CONFLICT)
+			break;
+	}
+	if (res.status == REST_STORE_CONFLICT && !expect[0]) {
+		tnd_log_warn("worker %d req %lu: PATCH %s/%s lost %d races", w->index, h->id,
+			     t->collection, t->id, PATCH_ATTEMPTS);
+		rest_http_error(h, TND_ERR_STORE_UNAVAILABLE, "too many concurrent writes to this document", -1, retry_after);
+	} else if (!write_refused(w, h, &res)) {
+		answer_written(h, t->collection, t->id, &res);
+	}
+out:
+	rest_store_result_free(&res);
+	json_object_put(patch);
+}
+
+static void handle_delete(struct rest_worker *w, struct rest_http *h, const struct rest_target *t)
+{
+	struct rest_store_result res = {0};
+	char expect[EXPECT_MAX], extra[128];
+
+	rest_if_match_expect(rest_http_param(h, "HTTP_IF_MATCH"), expect, sizeof(expect));
+	rest_store_delete(&w->store, t->collection, t->id, expect, &res);
+	if (!write_refused(w, h, &res)) {
+		snprintf(extra, sizeof(extra), "Tandem-Seq: %s\r\n", res.seq);
+		rest_http_start(h, 204, NULL, extra);
+	}
+	rest_store_result_free(&res);
+}
+
+static void handle_get(struct rest_worker *w, struct rest_http *h, const struct rest_target *t)
+{
+	struct rest_store_result res = {0};
+	char extra[128];
+
+	rest_store_get(&w->store, t->collection, t->id, &res);
+	if (res.status == REST_STORE_MISSING) {
+		rest_http_error(h, TND_ERR_NOT_FOUND, "no such document", -1, NULL);
+	} else if (!store_failed(w, h, &res)) {
+		if (rest_if_none_match(rest_http_param(h, "HTTP_IF_NONE_MATCH"), res.version)) {
+			snprintf(extra, sizeof(extra), "ETag: \"%lld\"\r\nTandem-Seq: %s\r\n",
+				 res.version, res.seq);
+			rest_http_start(h, 304, NULL, extra);
+		} else {
+			answer_doc(h, &res);
+		}
+	}
+	rest_store_result_free(&res);
+}
+
+static void handle_list(struct rest_worker *w, struct rest_http *h, const struct rest_target *t)
+{
+	struct rest_store_result res = {0};
+	struct rest_list_query q;
+	char msg[128], extra[128];
+	const redisReply *r;
+
+	if (rest_list_query_parse(rest_http_param(h, "QUERY_STRING"), &q, msg, sizeof(msg)) < 0) {
+		rest_http_error(h, TND_ERR_INVALID_QUERY, msg, -1, NULL);
+		return;
+	}
+	rest_store_list(&w->store, t->collection, q.has_after ? q.after : NULL, q.limit, &res);
+	if (store_failed(w, h, &res))
+		goto out;
+	r = res.reply;
+	snprintf(extra, sizeof(extra), "Tandem-Seq: %s\r\n", res.seq);
+	rest_http_start(h, 200, "application/json", extra);
+	rest_http_write(h, "{\"items\":[", 10);
+	for (size_t i = 2; i < r->elements; i++) {
+		if (i > 2)
+			rest_http_write(h, ",", 1);
+		rest_http_write(h, r->element[i]->str, r->element[i]->len);
+	}
+	if (r->element[1]->len == 0) {
+		rest_http_write(h, "],\"next\":null}", 14);
+	} else {
+		rest_http_write(h, "],\"next\":\"", 10);
+		rest_http_write(h, r->element[1]->str, r->element[1]->len);
+		rest_http_write(h, "\"}", 2);
+	}
+out:
+	rest_store_result_free(&res);
+}
+
+static void handle_health(struct rest_worker *w, struct rest_http *h)
+{
+	static const char ok[] = "{\"status\":\"ok\"}";
+
+	if (rest_store_ping(&w->store))
+		rest_http_json(h, 200, "Cache-Control: no-store\r\n", ok, sizeof(ok) - 1);
+	else
+		rest_http_error(h, TND_ERR_STORE_UNAVAILABLE, NULL, -1,
+				"Retry-After: 1\r\nCache-Control: no-store\r\n");
+}
+
+/* OPTIONS: a CORS preflight when it asks for a method, else just Allow. */
+static void handle_options(struct rest_http *h, const char *allow)
+{
+	char extra[512];
+
+	if (h->origin && rest_http_param(h, "HTTP_ACCESS_CONTROL_REQUEST_METHOD")) {
+		if (!h->origin_ok) {
+			rest_http_error(h, TND_ERR_FORBIDDEN, "origin not allowed", -1, NULL);
+			return;
+		}
+		snprintf(extra, sizeof(extra),
+			 "Access-Control-Allow-Methods: %s\r\n"
+			 "Access-Control-Allow-Headers: Authorization, Content-Type, If-Match, If-None-Match\r\n"
+			 "Access-Control-Max-Age: 600\r\nAllow: %s\r\n",
+			 allow, allow);
+	} else {
+		snprintf(extra, sizeof(extra), "Allow: %s\r\n", allow);
+	}
+	rest_http_start(h, 204, NULL, extra);
+}
+
+static void dispatch(struct rest_worker *w, struct rest_http *h, enum rest_method method,
+		     const struct rest_target *t)
+{
+	switch (t->route) {
+	case REST_ROUTE_HEALTH:
+		handle_health(w, h);
+		break;
+	case REST_ROUTE_COLLECTION:
+		if (method == REST_POST)
+			handle_create(w, h, t);
+		else
+			handle_list(w, h, t);
+		break;
+	case REST_ROUTE_DOCUMENT:
+		switch (method) {
+		case REST_PUT: handle_put(w, h, t); break;
+		case REST_PATCH: handle_patch(w, h, t); break;
+		case REST_DELETE: handle_delete(w, h, t); break;
+		default: handle_get(w, h, t); break;
+		}
+		break;
+	default:
+		rest_http_error(h, TND_ERR_NOT_FOUND, NULL, -1, NULL);
+	}
+}
+
+void rest_handle(struct rest_worker *w, FCGX_Request *req)
+{
+	struct rest_http h;
+	struct rest_target t;
+	enum rest_method method;
+	enum tnd_err err;
+	const char *uri, *allow;
+	char extra[128];
+
+	w->requests++;
+	rest_http_begin(&h, req, &w->settings->cors, w->requests);
+	method = rest_method_parse(rest_http_param(&h, "REQUEST_METHOD"));
+	h.head = method == REST_HEAD;
+	uri = rest_http_param(&h, "REQUEST_URI");
+	if (!uri || strnlen(uri, REST_URI_MAX + 1) > REST_URI_MAX) {
+		rest_http_error(&h, TND_ERR_INVALID_QUERY, "the request URI is too long", -1, NULL);
+		goto out;
+	}
+	if (rest_route_parse(uri, strlen(uri), &t, &err) < 0) {
+		rest_http_error(&h, err, err == TND_ERR_NOT_FOUND ? "no such endpoint" : NULL, -1, NULL);
+		goto out;
+	}
+	if (!rest_route_allows(t.route, method, &allow)) {
+		snprintf(extra, sizeof(extra), "Allow: %s\r\n", allow);
+		rest_http_error(&h, TND_ERR_METHOD_NOT_ALLOWED, NULL, -1, extra);
+		goto out;
+	}
+	if (method == REST_OPTIONS) {
+		handle_options(&h, allow);
+		goto out;
+	}
+	/* A browser would hide the answer, but the write would still happen. */
+	if (!rest_http_origin_allowed(&h)) {
+		rest_http_error(&h, TND_ERR_FORBIDDEN, "origin not allowed", -1, NULL);
+		goto out;
+	}
+	dispatch(w, &h, method, &t);
+out:
+	rest_http_finish(&h);
+}

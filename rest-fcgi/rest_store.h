@@ -1,0 +1,104 @@
+/*
+ * rest_store: the Redis side of tandem-rest. One store per worker thread
+ * (a blocking hiredis connection is not thread-safe), each connecting
+ * lazily, reconnecting by itself after any I/O error, and failing fast
+ * (store_unavailable) while Redis is down.
+ *
+ * Every write is one Lua script run with EVALSHA (loaded on connect,
+ * reloaded on NOSCRIPT): document + index + event log + PUBLISH, all or
+ * nothing. Reads are scripts too, so that the log position (Tandem-Seq)
+ * is taken atomically with the data. The key layout is in tnd_keys.h.
+ */
+#ifndef REST_STORE_H
+#define REST_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "tnd_redis.h"
+#include "tnd_seq.h"
+
+enum rest_script { REST_SCRIPT_WRITE, REST_SCRIPT_DELETE, REST_SCRIPT_GET, REST_SCRIPT_LIST,
+		   REST_SCRIPT__MAX };
+
+struct rest_store_config {
+	const struct tnd_redis_addr *addr;
+	const char *ns;
+	long long timeout_ms; /* connect and command timeout */
+	long long log_len;    /* XADD MAXLEN ~ */
+};
+
+struct rest_store {
+	const struct rest_store_config *cfg; /* borrowed, outlives the store */
+	redisContext *conn;                  /* NULL while disconnected */
+	char sha[REST_SCRIPT__MAX][41];
+	struct timespec retry_at; /* no connect attempt before this */
+	unsigned failures;        /* consecutive failed connects, for backoff */
+	char errstr[160];         /* why the last operation failed */
+};
+
+/* Outcome of a store operation. */
+enum rest_store_status {
+	REST_STORE_OK,
+	REST_STORE_MISSING,   /* no such document */
+	REST_STORE_EXISTS,    /* create-only write found one */
+	REST_STORE_CONFLICT,  /* version precondition failed; see version */
+	REST_STORE_DOWN,      /* Redis unreachable or timed out: 503 */
+	REST_STORE_ERROR,     /* unexpected reply: 500 */
+};
+
+/* How a write treats an existing document. */
+enum rest_write_mode {
+	REST_WRITE_CREATE, /* must not exist (POST, PUT with If-None-Match: *) */
+	REST_WRITE_PUT,    /* create or replace */
+	REST_WRITE_PATCH,  /* must exist with exactly the expected version */
+};
+
+/* The result of a write or read; strings are owned by the reply. */
+struct rest_store_result {
+	enum rest_store_status status;
+	long long version;  /* new version, or the current one on conflict (-1: none) */
+	bool created;       /* the write created the document */
+	const char *seq;    /* event or read position, "<ms>-<n>" */
+	const char *doc;    /* document JSON (writes and get) */
+	size_t doc_len;
+	redisReply *reply;  /* owner of the strings above: rest_store_result_free() */
+};
+
+void rest_store_init(struct rest_store *store, const struct rest_store_config *cfg);
+/* Closes the connection; the store can be used again afterwards. */
+void rest_store_close(struct rest_store *store);
+void rest_store_result_free(struct rest_store_result *res);
+
+/*
+ * Creates or replaces collection/id with body (a JSON object text without
+ * server fields). expect is the If-Match condition as ",3,5," (any of
+ * these versions), "*" (must exist) or "" (none); now is the RFC 3339
+ * timestamp of the write. Fills res; free it with rest_store_result_free.
+ */
+void rest_store_write(struct rest_store *store, const char *collection, const char *id,
+		      enum rest_write_mode mode, const char *expect, const char *body,
+		      size_t body_len, const char *now, struct rest_store_result *res);
+
+/* Deletes; expect as for rest_store_write. */
+void rest_store_delete(struct rest_store *store, const char *collection, const char *id,
+		       const char *expect, struct rest_store_result *res);
+
+/* Reads one document with the log position. */
+void rest_store_get(struct rest_store *store, const char *collection, const char *id,
+		    struct rest_store_result *res);
+
+/*
+ * Reads up to limit documents after the id after (NULL: from the start).
+ * On success res->reply is an array: [seq, next id or "", doc JSON...].
+ */
+void rest_store_list(struct rest_store *store, const char *collection, const char *after,
+		     long long limit, struct rest_store_result *res);
+
+/* PING; returns true when Redis answers within the timeout. */
+bool rest_store_ping(struct rest_store *store);
+
+#endif

@@ -1,0 +1,135 @@
+/*
+ * tnd_config: see tnd_config.h.
+ */
+#include "tnd_config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "tnd_num.h"
+
+static int set_value(const struct tnd_option *opt, void *cfg, const char *value,
+		     const char *source, char *err, size_t errlen)
+{
+	char *field = (char *)cfg + opt->offset;
+	long long n;
+
+	switch (opt->type) {
+	case TND_OPT_STRING: {
+		size_t len = strlen(value);
+		if ((long long)len < opt->min || (long long)len > opt->max) {
+			snprintf(err, errlen, "%s: length must be %lld..%lld (from %s)", opt->env,
+				 opt->min, opt->max, source);
+			return -1;
+		}
+		*(const char **)field = value;
+		return 0;
+	}
+	case TND_OPT_INT:
+		if (tnd_num_parse_str(value, opt->min, opt->max, &n) < 0) {
+			snprintf(err, errlen, "%s: \"%.64s\" is not an integer in %lld..%lld (from %s)",
+				 opt->env, value, opt->min, opt->max, source);
+			return -1;
+		}
+		*(long long *)field = n;
+		return 0;
+	case TND_OPT_BOOL:
+		if (!strcmp(value, "1") || !strcmp(value, "true") || !strcmp(value, "yes") ||
+		    !strcmp(value, "on")) {
+			*(bool *)field = true;
+		} else if (!strcmp(value, "0") || !strcmp(value, "false") || !strcmp(value, "no") ||
+			   !strcmp(value, "off")) {
+			*(bool *)field = false;
+		} else {
+			snprintf(err, errlen, "%s: \"%.64s\" is not a boolean (from %s)", opt->env,
+				 value, source);
+			return -1;
+		}
+		return 0;
+	}
+	snprintf(err, errlen, "%s: unknown option type", opt->env);
+	return -1;
+}
+
+static const struct tnd_option *find_flag(const struct tnd_option *opts, size_t n_opts,
+					  const char *name, size_t len)
+{
+	for (size_t i = 0; i < n_opts; i++)
+		if (strlen(opts[i].flag) == len && memcmp(opts[i].flag, name, len) == 0)
+			return &opts[i];
+	return NULL;
+}
+
+static int load_defaults_and_env(const struct tnd_option *opts, size_t n_opts, void *cfg,
+				 char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n_opts; i++) {
+		const char *env = getenv(opts[i].env);
+
+		if (opts[i].def && set_value(&opts[i], cfg, opts[i].def, "default", err, errlen) < 0)
+			return -1;
+		if (!opts[i].def && opts[i].type == TND_OPT_STRING)
+			*(const char **)((char *)cfg + opts[i].offset) = NULL;
+		/* An empty variable means unset, as shells make it easy to clear one that way. */
+		if (env && *env && set_value(&opts[i], cfg, env, "environment", err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int tnd_config_load(const struct tnd_option *opts, size_t n_opts, void *cfg,
+		    int argc, char **argv, char *err, size_t errlen)
+{
+	int result = TND_CONFIG_RUN;
+
+	if (load_defaults_and_env(opts, n_opts, cfg, err, errlen) < 0)
+		return TND_CONFIG_ERROR;
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+		const char *name, *eq, *value;
+		const struct tnd_option *opt;
+		size_t name_len;
+
+		if (!strcmp(arg, "-h") || !strcmp(arg, "--help"))
+			return TND_CONFIG_HELP;
+		if (!strcmp(arg, "--check-config")) {
+			result = TND_CONFIG_CHECK;
+			continue;
+		}
+		if (strncmp(arg, "--", 2) != 0) {
+			snprintf(err, errlen, "unexpected argument \"%.64s\" (try --help)", arg);
+			return TND_CONFIG_ERROR;
+		}
+		name = arg + 2;
+		eq = strchr(name, '=');
+		name_len = eq ? (size_t)(eq - name) : strlen(name);
+		opt = find_flag(opts, n_opts, name, name_len);
+		if (!opt) {
+			snprintf(err, errlen, "unknown flag \"%.64s\" (try --help)", arg);
+			return TND_CONFIG_ERROR;
+		}
+		if (eq) {
+			value = eq + 1;
+		} else if (i + 1 < argc) {
+			value = argv[++i];
+		} else {
+			snprintf(err, errlen, "%s: flag --%s needs a value", opt->env, opt->flag);
+			return TND_CONFIG_ERROR;
+		}
+		if (set_value(opt, cfg, value, "command line", err, errlen) < 0)
+			return TND_CONFIG_ERROR;
+	}
+	return result;
+}
+
+void tnd_config_usage(FILE *out, const char *program, const struct tnd_option *opts,
+		      size_t n_opts)
+{
+	fprintf(out, "usage: %s [--check-config] [--FLAG VALUE]...\n\n", program);
+	fprintf(out, "Each flag has an environment variable; the flag wins.\n\n");
+	for (size_t i = 0; i < n_opts; i++) {
+		fprintf(out, "  --%-22s %-28s default: %s\n      %s\n", opts[i].flag, opts[i].env,
+			opts[i].def ? (*opts[i].def ? opts[i].def : "\"\"") : "(unset)",
+			opts[i].help);
+	}
+}

@@ -1,0 +1,30 @@
+/*
+ * tnd_keys: the Redis key layout of SPEC section 4. Every key of a
+ * collection carries the hash tag {<ns>:<col>} so one collection lives in
+ * one Cluster slot and its Lua scripts stay legal there:
+ *
+ *   {ns:col}:d:<id>  hash: v (version), c (created_at), j (document JSON)
+ *   {ns:col}:ids     sorted set, all scores 0, members = ids (lex order)
+ *   {ns:col}:log     stream, one entry per event: type, id, version[, doc]
+ *   {ns:col}         pub/sub channel carrying the full event JSON
+ *
+ * ns and col must already be valid names (tnd_valid): they need no escaping.
+ */
+#ifndef TND_KEYS_H
+#define TND_KEYS_H
+
+#include <stddef.h>
+
+#define TND_KEY_MAX 320
+
+enum tnd_key_kind { TND_KEY_CHANNEL, TND_KEY_INDEX, TND_KEY_LOG, TND_KEY_DOC_PREFIX };
+
+/*
+ * Writes the key of that kind into buf (TND_KEY_MAX bytes is always enough
+ * for valid names). TND_KEY_DOC_PREFIX yields "{ns:col}:d:" (append an id).
+ * Returns the length, or -1 when it does not fit.
+ */
+int tnd_key(char *buf, size_t size, enum tnd_key_kind kind, const char *ns,
+	    const char *col, size_t col_len);
+
+#endif

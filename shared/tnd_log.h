@@ -1,0 +1,29 @@
+/*
+ * tnd_log: one-line logs on stderr, with a level, a UTC timestamp and the
+ * program name. Lines are capped at TND_LOG_LINE_MAX bytes and control
+ * bytes are escaped, so untrusted text cannot forge extra lines.
+ *
+ * The level and program name are set once in main() before any thread
+ * starts (tnd_log_init) and only read afterwards.
+ */
+#ifndef TND_LOG_H
+#define TND_LOG_H
+
+#define TND_LOG_LINE_MAX 1024
+
+enum tnd_log_level { TND_LOG_ERROR, TND_LOG_WARN, TND_LOG_INFO, TND_LOG_DEBUG };
+
+/* Call once from main() before threads start. */
+void tnd_log_init(const char *program, enum tnd_log_level level);
+/* Parses "error" | "warn" | "info" | "debug"; -1 when unknown. */
+int tnd_log_level_parse(const char *name);
+
+void tnd_log(enum tnd_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define tnd_log_error(...) tnd_log(TND_LOG_ERROR, __VA_ARGS__)
+#define tnd_log_warn(...) tnd_log(TND_LOG_WARN, __VA_ARGS__)
+#define tnd_log_info(...) tnd_log(TND_LOG_INFO, __VA_ARGS__)
+#define tnd_log_debug(...) tnd_log(TND_LOG_DEBUG, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * tnd_redis: TANDEM_REDIS_URL parsing and connection helpers for hiredis,
+ * shared by the blocking REST workers and the async notifier.
+ */
+#ifndef TND_REDIS_H
+#define TND_REDIS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+#define TND_REDIS_HOST_MAX 255
+#define TND_REDIS_PATH_MAX 107 /* sun_path less the NUL */
+
+struct tnd_redis_addr {
+	bool is_unix;
+	char host[TND_REDIS_HOST_MAX + 1];
+	int port;
+	char path[TND_REDIS_PATH_MAX + 1];
+	int db; /* SELECTed after connect when > 0 (TCP form only) */
+};
+
+/*
+ * Parses redis://host[:port][/db] (port 6379 when left out; host may be
+ * [v6]) or unix:///path. Returns 0, or -1 with a one-line reason in err.
+ */
+int tnd_redis_url_parse(const char *url, struct tnd_redis_addr *addr, char *err,
+			size_t errlen);
+
+/*
+ * Blocking connect with a connect timeout and a command timeout of
+ * timeout_ms each, then SELECT db. Returns a context the caller frees with
+ * redisFree(), or NULL with the reason in err.
+ */
+redisContext *tnd_redis_connect(const struct tnd_redis_addr *addr, int timeout_ms,
+				char *err, size_t errlen);
+
+/*
+ * Starts a non-blocking connect. Returns a context (not yet attached to a
+ * loop; hiredis frees it after its disconnect callback) or NULL with err.
+ * The caller SELECTs the db itself if addr->db > 0.
+ */
+redisAsyncContext *tnd_redis_connect_async(const struct tnd_redis_addr *addr, char *err,
+					   size_t errlen);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * stack: test fixture that starts the real Tandem stack (redis-server,
+ * spawn-fcgi + tandem-rest, tandem-notifier, nginx) through
+ * scripts/run-stack.sh in a fresh temp dir on a free port, and stops it.
+ *
+ * Binaries come from TANDEM_BIN_DIR (default "build"; the sanitizer run
+ * sets build/san). The fixture owns the run dir and the script's process
+ * group; stack_stop() removes both. Only processes it started are killed.
+ */
+#ifndef TEST_STACK_H
+#define TEST_STACK_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct stack {
+	char dir[256];        /* run dir (TANDEM_RUN_DIR) */
+	int http_port;        /* nginx, TANDEM_HTTP_PORT */
+	int ws_port;          /* notifier, http_port + 1 */
+	pid_t pid;            /* run-stack.sh */
+	char base_url[64];    /* http://127.0.0.1:<port> */
+	char redis_sock[300]; /* <dir>/redis.sock */
+};
+
+/*
+ * Starts the stack; extra_env is NULL or a NULL-terminated list of
+ * "NAME=value" added to the script's environment. Waits up to 30 s for
+ * <dir>/ready. Returns 0, or -1 (stack already stopped again).
+ */
+int stack_start(struct stack *s, const char *const *extra_env);
+/* SIGTERM to the script, waits up to 20 s (then SIGKILL), removes the dir. Returns the script's exit status. */
+int stack_stop(struct stack *s);
+
+/* Reads a pid file of the stack ("redis.pid", "notifier.pid", "rest.pid"); -1 when absent. */
+pid_t stack_pid(const struct stack *s, const char *pidfile);
+
+/* Stops Redis (SIGTERM, waits until its socket is gone) / starts it again with the same config and data. */
+int stack_redis_stop(struct stack *s);
+int stack_redis_start(struct stack *s);
+
+/* Runs redis-cli against the stack's Redis; output (trimmed) into out. Returns exit status. */
+int stack_redis_cli(const struct stack *s, char *out, size_t outlen, const char *const *args);
+
+/* Milliseconds on the monotonic clock, for deadlines. */
+long long stack_now_ms(void);
+
+#endif
