@@ -542,6 +542,8 @@ void rest_handle(struct rest_worker *w, FCGX_Request *req)
 	method = rest_method_parse(rest_http_param(&h, "REQUEST_METHOD"));
 	h.head = method == REST_HEAD;
 	uri = rest_http_param(&h, "REQUEST_URI");
+	tnd_log_debug("worker %d req %lu: %s %.200s", w->index, h.id, rest_method_name(method),
+		      uri ? uri : "-");
 	if (!uri || strnlen(uri, REST_URI_MAX + 1) > REST_URI_MAX) {
 		rest_http_error(&h, TND_ERR_INVALID_QUERY, "the request URI is too long", -1, NULL);
 		goto out;

@@ -58,13 +58,50 @@ static bool integer_fits(const char *s, size_t len)
 	return memcmp(s, limit, len) <= 0;
 }
 
+/* Length of an RFC 8259 number at p (0 when there is none). */
+static size_t number_length(const char *p, size_t len)
+{
+	size_t i = 0;
+
+	if (i < len && p[i] == '-')
+		i++;
+	if (i < len && p[i] == '0') {
+		i++;
+	} else if (i < len && p[i] >= '1' && p[i] <= '9') {
+		while (i < len && p[i] >= '0' && p[i] <= '9')
+			i++;
+	} else {
+		return 0;
+	}
+	if (i < len && p[i] == '.') {
+		size_t digits = ++i;
+		while (i < len && p[i] >= '0' && p[i] <= '9')
+			i++;
+		if (i == digits)
+			return 0;
+	}
+	if (i < len && (p[i] == 'e' || p[i] == 'E')) {
+		i++;
+		if (i < len && (p[i] == '+' || p[i] == '-'))
+			i++;
+		size_t digits = i;
+		while (i < len && p[i] >= '0' && p[i] <= '9')
+			i++;
+		if (i == digits)
+			return 0;
+	}
+	return i;
+}
+
 /*
- * json-c clamps integers outside int64/uint64 to the nearest limit without
- * an error, which would silently change a client's data. Its tokener has
- * already checked the syntax, so a scan that only tracks strings finds
- * every number token; integer ones must fit. Returns 0 or -1.
+ * json-c's strict mode still takes a few things RFC 8259 does not:
+ * single-quoted names, raw control bytes inside strings, "1." - and it
+ * clamps integers outside int64/uint64 to the nearest limit, which would
+ * silently change a client's data. Its tokener has checked everything
+ * else, so this pass only tracks strings and number tokens.
+ * Returns NULL, or the reason the text is not acceptable.
  */
-static int integers_in_range(const char *p, size_t len)
+static const char *strict_scan(const char *p, size_t len)
 {
 	bool in_string = false;
 
@@ -72,6 +109,8 @@ static int integers_in_range(const char *p, size_t len)
 		char c = p[i];
 
 		if (in_string) {
+			if ((unsigned char)c < 0x20)
+				return "a control character inside a string";
 			if (c == '\\')
 				i++;
 			else if (c == '"')
@@ -80,22 +119,20 @@ static int integers_in_range(const char *p, size_t len)
 		}
 		if (c == '"') {
 			in_string = true;
-			continue;
+		} else if (c == '\'') {
+			return "single quotes";
+		} else if (c == '-' || (c >= '0' && c <= '9')) {
+			size_t n = number_length(p + i, len - i);
+			bool integer = n > 0 && !memchr(p + i, '.', n) && !memchr(p + i, 'e', n) &&
+				       !memchr(p + i, 'E', n);
+			if (n == 0)
+				return "a malformed number";
+			if (integer && !integer_fits(p + i, n))
+				return "an integer outside the 64-bit range";
+			i += n - 1;
 		}
-		if (c != '-' && (c < '0' || c > '9'))
-			continue;
-		size_t start = i;
-		bool integer = true;
-		while (i < len && strchr("+-.0123456789eE", p[i])) {
-			if (p[i] == '.' || p[i] == 'e' || p[i] == 'E')
-				integer = false;
-			i++;
-		}
-		if (integer && !integer_fits(p + start, i - start))
-			return -1;
-		i--;
 	}
-	return 0;
+	return NULL;
 }
 
 static int only_whitespace(const char *p, size_t len)
@@ -112,10 +149,11 @@ struct json_object *rest_json_parse_body(const char *buf, size_t len, enum tnd_e
 	struct json_tokener *tok;
 	struct json_object *obj = NULL;
 	enum json_tokener_error jerr;
+	const char *why;
 	size_t used;
 
-	/* The tokener counts the top value as depth 1, as the SPEC does. */
-	tok = json_tokener_new_ex(REST_JSON_MAX_DEPTH);
+	/* The tokener refuses depth >= its limit; the SPEC allows 64 counting the top. */
+	tok = json_tokener_new_ex(REST_JSON_MAX_DEPTH + 1);
 	if (!tok) {
 		*err = TND_ERR_INTERNAL;
 		snprintf(msg, msglen, "out of memory");
@@ -130,6 +168,19 @@ struct json_object *rest_json_parse_body(const char *buf, size_t len, enum tnd_e
 	}
 	obj = json_tokener_parse_ex(tok, buf, (int)len);
 	jerr = json_tokener_get_error(tok);
+	used = json_tokener_get_parse_end(tok);
+	/* A bare number at the very end may go on; a NUL tells the tokener it is over. */
+	if (!obj && jerr == json_tokener_continue) {
+		obj = json_tokener_parse_ex(tok, "", 1);
+		jerr = json_tokener_get_error(tok);
+		used = len;
+	}
+	if (!obj && jerr == json_tokener_success) {
+		/* json-c's null is the NULL object */
+		*err = TND_ERR_INVALID_BODY;
+		snprintf(msg, msglen, "the body must be a JSON object");
+		goto out;
+	}
 	if (!obj || jerr != json_tokener_success) {
 		json_object_put(obj);
 		obj = NULL;
@@ -144,15 +195,14 @@ struct json_object *rest_json_parse_body(const char *buf, size_t len, enum tnd_e
 		}
 		goto out;
 	}
-	used = json_tokener_get_parse_end(tok);
 	if (used > len || !only_whitespace(buf + used, len - used)) {
 		*err = TND_ERR_INVALID_JSON;
 		snprintf(msg, msglen, "invalid JSON: unexpected data after the value");
 		goto fail;
 	}
-	if (integers_in_range(buf, used) < 0) {
+	if ((why = strict_scan(buf, used)) != NULL) {
 		*err = TND_ERR_INVALID_JSON;
-		snprintf(msg, msglen, "invalid JSON: an integer is outside the 64-bit range");
+		snprintf(msg, msglen, "invalid JSON: %s", why);
 		goto fail;
 	}
 	if (!all_numbers_finite(obj)) {

@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
 	build-essential pkg-config
-	libfcgi-dev spawn-fcgi libhiredis-dev libjson-c-dev
+	libfcgi-dev libfcgi-bin spawn-fcgi libhiredis-dev libjson-c-dev
 	libwebsockets-dev libwebsockets-evlib-uv libuv1-dev
 	redis-server nginx libnginx-mod-nchan
 	libcriterion-dev libcurl4-openssl-dev valgrind

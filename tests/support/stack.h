@@ -41,6 +41,14 @@ int stack_redis_start(struct stack *s);
 /* Runs redis-cli against the stack's Redis; output (trimmed) into out. Returns exit status. */
 int stack_redis_cli(const struct stack *s, char *out, size_t outlen, const char *const *args);
 
+/*
+ * Criterion runs each test in a fresh process image, so a stack started in
+ * main() reaches the tests through the environment: stack_export() in
+ * main, stack_import() in a test. Returns 0 or -1.
+ */
+int stack_export(const struct stack *s);
+int stack_import(struct stack *s);
+
 /* Milliseconds on the monotonic clock, for deadlines. */
 long long stack_now_ms(void);
 

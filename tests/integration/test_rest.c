@@ -1,0 +1,832 @@
+/*
+ * Integration tests of tandem-rest through nginx, against a real stack
+ * (redis-server, spawn-fcgi + tandem-rest, nginx) started once by main()
+ * for the whole run. Criterion forks each test from main, so every test
+ * sees the same stack; they run one at a time (--jobs 1) because some
+ * stop Redis. Each test works in collections of its own.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+#include <json-c/json.h>
+
+#include "http.h"
+#include "stack.h"
+
+/* Read from the environment main() exported (see stack_import). */
+static struct stack g_stack;
+
+static void import_stack(void)
+{
+	cr_assert_eq(stack_import(&g_stack), 0, "no stack in the environment");
+}
+
+TestSuite(crud, .init = import_stack);
+TestSuite(list, .init = import_stack);
+TestSuite(limits, .init = import_stack);
+TestSuite(errors, .init = import_stack);
+TestSuite(events, .init = import_stack);
+TestSuite(cors, .init = import_stack);
+TestSuite(health, .init = import_stack);
+TestSuite(redis, .init = import_stack);
+TestSuite(process, .init = import_stack);
+
+static char *url(const char *path)
+{
+	static char buf[4096];
+
+	snprintf(buf, sizeof(buf), "%s%s", g_stack.base_url, path);
+	return buf;
+}
+
+static struct json_object *body_json(const struct http_response *res)
+{
+	struct json_object *obj = json_tokener_parse(res->body);
+
+	cr_assert_not_null(obj, "response is not JSON: %s", res->body);
+	return obj;
+}
+
+static const char *field_str(struct json_object *obj, const char *key)
+{
+	struct json_object *v;
+
+	cr_assert(json_object_object_get_ex(obj, key, &v), "no %s in %s", key,
+		  json_object_to_json_string(obj));
+	return json_object_get_string(v);
+}
+
+static long long field_int(struct json_object *obj, const char *key)
+{
+	struct json_object *v;
+
+	cr_assert(json_object_object_get_ex(obj, key, &v), "no %s", key);
+	return json_object_get_int64(v);
+}
+
+/* Asserts a SPEC error body with this status and code. */
+static void assert_error(const struct http_response *res, long status, const char *code)
+{
+	struct json_object *obj, *err;
+
+	cr_assert_eq(res->status, status, "status %ld, want %ld: %s", res->status, status, res->body);
+	obj = body_json(res);
+	cr_assert(json_object_object_get_ex(obj, "error", &err), "no error object: %s", res->body);
+	cr_assert_str_eq(field_str(err, "code"), code, "body: %s", res->body);
+	cr_assert_eq(field_int(err, "status"), status);
+	cr_assert_gt(strlen(field_str(err, "message")), 0);
+	json_object_put(obj);
+}
+
+static void request_expect_error(const char *method, const char *path, const char *const *headers,
+				 const char *body, long status, const char *code)
+{
+	struct http_response res;
+
+	cr_assert_eq(http_request(method, url(path), headers, body, body ? strlen(body) : 0, &res), 0);
+	assert_error(&res, status, code);
+	http_response_free(&res);
+}
+
+static long send_json(const char *method, const char *path, const char *body,
+		      struct http_response *res)
+{
+	cr_assert_eq(http_json(method, url(path), body, res), 0, "%s %s failed", method, path);
+	return res->status;
+}
+
+static void header(const struct http_response *res, const char *name, char *out, size_t len)
+{
+	cr_assert_eq(http_header(res, name, out, len), 0, "no %s header in:\n%s", name, res->headers);
+}
+
+static long long redis_int(const char *const *args)
+{
+	char out[64];
+
+	cr_assert_eq(stack_redis_cli(&g_stack, out, sizeof(out), args), 0);
+	return atoll(out);
+}
+
+Test(crud, put_creates_then_replaces)
+{
+	struct http_response res;
+	struct json_object *doc;
+	char etag[32], loc[256];
+
+	cr_assert_eq(send_json("PUT", "/api/v1/crud1/doc-1", "{\"title\":\"a\",\"n\":[1,2]}", &res), 201);
+	header(&res, "Location", loc, sizeof(loc));
+	cr_assert_str_eq(loc, "/api/v1/crud1/doc-1");
+	header(&res, "ETag", etag, sizeof(etag));
+	cr_assert_str_eq(etag, "\"1\"");
+	doc = body_json(&res);
+	cr_assert_str_eq(field_str(doc, "id"), "doc-1");
+	cr_assert_eq(field_int(doc, "version"), 1);
+	cr_assert_str_eq(field_str(doc, "created_at"), field_str(doc, "updated_at"));
+	cr_assert_eq(strlen(field_str(doc, "created_at")), 24, "RFC 3339 with ms: %s",
+		     field_str(doc, "created_at"));
+	char created[32];
+	snprintf(created, sizeof(created), "%s", field_str(doc, "created_at"));
+	json_object_put(doc);
+	http_response_free(&res);
+
+	cr_assert_eq(send_json("PUT", "/api/v1/crud1/doc-1",
+			       "{\"id\":\"doc-1\",\"version\":99,\"created_at\":\"x\",\"title\":\"b\"}", &res),
+		     200);
+	cr_assert_eq(http_header(&res, "Location", loc, sizeof(loc)), -1, "no Location on replace");
+	doc = body_json(&res);
+	cr_assert_eq(field_int(doc, "version"), 2, "the body's version is ignored");
+	cr_assert_str_eq(field_str(doc, "created_at"), created, "created_at is kept");
+	cr_assert_str_eq(field_str(doc, "title"), "b");
+	struct json_object *gone;
+	cr_assert_not(json_object_object_get_ex(doc, "n", &gone), "PUT replaces the whole document");
+	json_object_put(doc);
+	http_response_free(&res);
+
+	cr_assert_eq(http_request("GET", url("/api/v1/crud1/doc-1"), NULL, NULL, 0, &res), 0);
+	cr_assert_eq(res.status, 200);
+	header(&res, "ETag", etag, sizeof(etag));
+	cr_assert_str_eq(etag, "\"2\"");
+	http_response_free(&res);
+}
+
+Test(crud, post_creates_with_a_ulid_and_location)
+{
+	struct http_response res;
+	struct json_object *doc;
+	char loc[256], want[256], first[32];
+
+	cr_assert_eq(send_json("POST", "/api/v1/crud2", "{\"id\":\"ignored\",\"x\":1}", &res), 201);
+	doc = body_json(&res);
+	cr_assert_eq(strlen(field_str(doc, "id")), 26);
+	cr_assert_neq(strcmp(field_str(doc, "id"), "ignored"), 0);
+	header(&res, "Location", loc, sizeof(loc));
+	snprintf(want, sizeof(want), "/api/v1/crud2/%s", field_str(doc, "id"));
+	cr_assert_str_eq(loc, want);
+	snprintf(first, sizeof(first), "%s", field_str(doc, "id"));
+	json_object_put(doc);
+	http_response_free(&res);
+
+	cr_assert_eq(send_json("POST", "/api/v1/crud2", "{}", &res), 201);
+	doc = body_json(&res);
+	cr_assert_gt(strcmp(field_str(doc, "id"), first), 0, "ids are time-ordered");
+	json_object_put(doc);
+	http_response_free(&res);
+}
+
+Test(crud, if_match_conflict_reports_the_current_version)
+{
+	struct http_response res;
+	static const char *const stale[] = {"Content-Type: application/json", "If-Match: \"1\"", NULL};
+	static const char *const fresh[] = {"Content-Type: application/json", "If-Match: \"2\"", NULL};
+	struct json_object *obj, *err;
+
+	send_json("PUT", "/api/v1/crud3/a", "{\"v\":1}", &res);
+	http_response_free(&res);
+	send_json("PUT", "/api/v1/crud3/a", "{\"v\":2}", &res);
+	http_response_free(&res);
+
+	for (int i = 0; i < 3; i++) {
+		const char *method = i == 0 ? "PUT" : i == 1 ? "PATCH" : "DELETE";
+		cr_assert_eq(http_request(method, url("/api/v1/crud3/a"), stale, "{}", 2, &res), 0);
+		assert_error(&res, 412, "version_conflict");
+		obj = body_json(&res);
+		json_object_object_get_ex(obj, "error", &err);
+		cr_assert_eq(field_int(err, "current_version"), 2, "%s", method);
+		json_object_put(obj);
+		http_response_free(&res);
+	}
+	cr_assert_eq(http_request("PUT", url("/api/v1/crud3/a"), fresh, "{\"v\":3}", 7, &res), 0);
+	cr_assert_eq(res.status, 200, "%s", res.body);
+	http_response_free(&res);
+	/* PUT with If-Match on a missing document is 412; PATCH/DELETE missing are 404. */
+	request_expect_error("PUT", "/api/v1/crud3/missing", fresh, "{}", 412, "version_conflict");
+	request_expect_error("PATCH", "/api/v1/crud3/missing", fresh, "{}", 404, "not_found");
+	request_expect_error("DELETE", "/api/v1/crud3/missing", fresh, NULL, 404, "not_found");
+}
+
+Test(crud, if_none_match_star_makes_put_create_only)
+{
+	static const char *const create_only[] = {"Content-Type: application/json",
+						  "If-None-Match: *", NULL};
+	struct http_response res;
+
+	cr_assert_eq(http_request("PUT", url("/api/v1/crud4/a"), create_only, "{}", 2, &res), 0);
+	cr_assert_eq(res.status, 201);
+	http_response_free(&res);
+	request_expect_error("PUT", "/api/v1/crud4/a", create_only, "{}", 412, "already_exists");
+}
+
+Test(crud, get_answers_304_for_a_matching_if_none_match)
+{
+	static const char *const same[] = {"If-None-Match: \"1\"", NULL};
+	static const char *const other[] = {"If-None-Match: \"7\"", NULL};
+	struct http_response res;
+	char etag[32];
+
+	send_json("PUT", "/api/v1/crud5/a", "{\"k\":1}", &res);
+	http_response_free(&res);
+	cr_assert_eq(http_request("GET", url("/api/v1/crud5/a"), same, NULL, 0, &res), 0);
+	cr_assert_eq(res.status, 304);
+	cr_assert_eq(res.body_len, 0);
+	header(&res, "ETag", etag, sizeof(etag));
+	cr_assert_str_eq(etag, "\"1\"");
+	http_response_free(&res);
+	cr_assert_eq(http_request("GET", url("/api/v1/crud5/a"), other, NULL, 0, &res), 0);
+	cr_assert_eq(res.status, 200);
+	http_response_free(&res);
+	cr_assert_eq(http_request("HEAD", url("/api/v1/crud5/a"), NULL, NULL, 0, &res), 0);
+	cr_assert_eq(res.status, 200);
+	cr_assert_eq(res.body_len, 0, "HEAD has no body");
+	header(&res, "ETag", etag, sizeof(etag));
+	http_response_free(&res);
+}
+
+Test(crud, patch_merges_and_an_empty_patch_is_a_write)
+{
+	static const char *const mp[] = {"Content-Type: application/merge-patch+json; charset=utf-8", NULL};
+	struct http_response res;
+	struct json_object *doc;
+
+	send_json("PUT", "/api/v1/crud6/a", "{\"a\":{\"b\":1,\"c\":2},\"d\":3}", &res);
+	http_response_free(&res);
+	const char *patch = "{\"a\":{\"b\":null,\"e\":4},\"d\":null,\"id\":\"a\"}";
+	cr_assert_eq(http_request("PATCH", url("/api/v1/crud6/a"), mp, patch, strlen(patch), &res), 0);
+	cr_assert_eq(res.status, 200, "%s", res.body);
+	doc = body_json(&res);
+	cr_assert_eq(field_int(doc, "version"), 2);
+	struct json_object *a, *tmp;
+	cr_assert(json_object_object_get_ex(doc, "a", &a));
+	cr_assert_str_eq(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN), "{\"c\":2,\"e\":4}");
+	cr_assert_not(json_object_object_get_ex(doc, "d", &tmp));
+	json_object_put(doc);
+	http_response_free(&res);
+
+	cr_assert_eq(send_json("PATCH", "/api/v1/crud6/a", "{}", &res), 200);
+	doc = body_json(&res);
+	cr_assert_eq(field_int(doc, "version"), 3);
+	json_object_put(doc);
+	http_response_free(&res);
+	request_expect_error("PATCH", "/api/v1/crud6/a", (const char *const[]){"Content-Type: application/json", NULL},
+			     "{\"id\":\"b\"}", 400, "id_mismatch");
+	request_expect_error("PUT", "/api/v1/crud6/a", (const char *const[]){"Content-Type: application/json", NULL},
+			     "{\"id\":null}", 400, "id_mismatch");
+}
+
+Test(crud, delete_then_404_and_recreate_starts_at_version_1)
+{
+	struct http_response res;
+	struct json_object *doc;
+
+	send_json("PUT", "/api/v1/crud7/a", "{}", &res);
+	http_response_free(&res);
+	send_json("PUT", "/api/v1/crud7/a", "{}", &res);
+	http_response_free(&res);
+	cr_assert_eq(http_request("DELETE", url("/api/v1/crud7/a"), NULL, NULL, 0, &res), 0);
+	cr_assert_eq(res.status, 204);
+	cr_assert_eq(res.body_len, 0);
+	http_response_free(&res);
+	request_expect_error("GET", "/api/v1/crud7/a", NULL, NULL, 404, "not_found");
+	request_expect_error("DELETE", "/api/v1/crud7/a", NULL, NULL, 404, "not_found");
+	cr_assert_eq(send_json("PUT", "/api/v1/crud7/a", "{}", &res), 201);
+	doc = body_json(&res);
+	cr_assert_eq(field_int(doc, "version"), 1);
+	json_object_put(doc);
+	http_response_free(&res);
+}
+
+Test(list, pages_through_2500_documents_without_gap_or_duplicate, .timeout = 300)
+{
+	enum { N = 2500 };
+	char path[256], ids[N][32], after[64] = "";
+	struct http_response res;
+	int seen = 0, pages = 0;
+
+	for (int i = 0; i < N; i++) {
+		snprintf(path, sizeof(path), "/api/v1/list1/d%05d", i);
+		cr_assert_eq(send_json("PUT", path, "{}", &res), 201, "%s: %s", path, res.body);
+		snprintf(ids[i], sizeof(ids[i]), "d%05d", i);
+		http_response_free(&res);
+	}
+	for (;;) {
+		struct json_object *page, *items, *next;
+
+		snprintf(path, sizeof(path), "/api/v1/list1?limit=333%s%s", after[0] ? "&after=" : "", after);
+		cr_assert_eq(http_request("GET", url(path), NULL, NULL, 0, &res), 0);
+		cr_assert_eq(res.status, 200, "%s", res.body);
+		page = body_json(&res);
+		cr_assert(json_object_object_get_ex(page, "items", &items));
+		cr_assert(json_object_object_get_ex(page, "next", &next));
+		size_t n = json_object_array_length(items);
+		for (size_t i = 0; i < n; i++) {
+			const char *id = field_str(json_object_array_get_idx(items, i), "id");
+			cr_assert_lt(seen, N);
+			cr_assert_str_eq(id, ids[seen], "item %d", seen);
+			seen++;
+		}
+		pages++;
+		if (next == NULL) {
+			cr_assert_eq(seen, N);
+			json_object_put(page);
+			http_response_free(&res);
+			break;
+		}
+		cr_assert_eq(n, 333);
+		cr_assert_str_eq(json_object_get_string(next), ids[seen - 1]);
+		snprintf(after, sizeof(after), "%s", json_object_get_string(next));
+		json_object_put(page);
+		http_response_free(&res);
+	}
+	cr_assert_eq(pages, (N + 332) / 333);
+}
+
+Test(list, empty_collection_and_bad_queries)
+{
+	struct http_response res;
+	char seq[64];
+
+	cr_assert_eq(http_request("GET", url("/api/v1/never-written"), NULL, NULL, 0, &res), 0);
+	cr_assert_eq(res.status, 200);
+	cr_assert_str_eq(res.body, "{\"items\":[],\"next\":null}");
+	header(&res, "Tandem-Seq", seq, sizeof(seq));
+	cr_assert_str_eq(seq, "0-0");
+	http_response_free(&res);
+	request_expect_error("GET", "/api/v1/x?limit=0", NULL, NULL, 400, "invalid_query");
+	request_expect_error("GET", "/api/v1/x?limit=1001", NULL, NULL, 400, "invalid_query");
+	request_expect_error("GET", "/api/v1/x?limit=abc", NULL, NULL, 400, "invalid_query");
+	request_expect_error("GET", "/api/v1/x?after=a.b", NULL, NULL, 400, "invalid_query");
+}
+
+/* {"p":"xxx...x"} of exactly len bytes. */
+static char *body_of_size(size_t len)
+{
+	char *b = malloc(len + 1);
+
+	memcpy(b, "{\"p\":\"", 6);
+	memset(b + 6, 'x', len - 8);
+	memcpy(b + len - 2, "\"}", 3);
+	return b;
+}
+
+Test(limits, body_at_the_limit_passes_and_one_byte_more_is_413, .timeout = 60)
+{
+	static const char *const json[] = {"Content-Type: application/json", NULL};
+	const size_t max = 1048576;
+	struct http_response res;
+	char *ok = body_of_size(max), *big = body_of_size(max + 1);
+
+	cr_assert_eq(http_request("PUT", url("/api/v1/lim/a"), json, ok, max, &res), 0);
+	cr_assert_eq(res.status, 201, "%.200s", res.body);
+	http_response_free(&res);
+	cr_assert_eq(http_request("PUT", url("/api/v1/lim/b"), json, big, max + 1, &res), 0);
+	assert_error(&res, 413, "too_large");
+	http_response_free(&res);
+	request_expect_error("GET", "/api/v1/lim/b", NULL, NULL, 404, "not_found");
+	free(ok);
+	free(big);
+}
+
+static char *nested(int depth)
+{
+	char *s = malloc((size_t)depth * 6 + 2);
+	size_t o = 0;
+
+	for (int i = 0; i < depth; i++)
+		o += (size_t)sprintf(s + o, "{\"a\":");
+	s[o++] = '1';
+	for (int i = 0; i < depth; i++)
+		s[o++] = '}';
+	s[o] = '\0';
+	return s;
+}
+
+Test(errors, bodies_must_be_strict_json_objects)
+{
+	static const char *const json[] = {"Content-Type: application/json", NULL};
+	char *deep = nested(65), *ok = nested(64);
+	struct http_response res;
+
+	request_expect_error("POST", "/api/v1/err1", json, "{\"a\":", 400, "invalid_json");
+	request_expect_error("POST", "/api/v1/err1", json, "{\"a\":1,}", 400, "invalid_json");
+	request_expect_error("POST", "/api/v1/err1", json, "", 400, "invalid_json");
+	request_expect_error("POST", "/api/v1/err1", json, "{\"a\":\"\xff\"}", 400, "invalid_json");
+	request_expect_error("POST", "/api/v1/err1", json, "[1,2]", 400, "invalid_body");
+	request_expect_error("POST", "/api/v1/err1", json, "\"text\"", 400, "invalid_body");
+	request_expect_error("POST", "/api/v1/err1", json, "42", 400, "invalid_body");
+	request_expect_error("POST", "/api/v1/err1", json, "null", 400, "invalid_body");
+	request_expect_error("POST", "/api/v1/err1", json, deep, 400, "invalid_body");
+	cr_assert_eq(http_request("POST", url("/api/v1/err1"), json, ok, strlen(ok), &res), 0);
+	cr_assert_eq(res.status, 201, "depth 64 is allowed: %s", res.body);
+	http_response_free(&res);
+	free(deep);
+	free(ok);
+}
+
+Test(errors, bad_names_and_ids)
+{
+	static const char *const bad_names[] = {
+		"/api/v1/Todos", "/api/v1/_todos", "/api/v1/%2e%2e", "/api/v1/a%2Fb",
+		"/api/v1/x1234567890123456789012345678901234567890123456789012345678901234", NULL};
+	static const char *const bad_ids[] = {"/api/v1/c/a.b", "/api/v1/c/%2e%2e", "/api/v1/c/a%2Fb",
+					      "/api/v1/c/a%20b", "/api/v1/c/%C3%A9", NULL};
+	char long_id[300];
+
+	for (int i = 0; bad_names[i]; i++)
+		request_expect_error("GET", bad_names[i], NULL, NULL, 400, "invalid_name");
+	for (int i = 0; bad_ids[i]; i++)
+		request_expect_error("GET", bad_ids[i], NULL, NULL, 400, "invalid_id");
+	snprintf(long_id, sizeof(long_id), "/api/v1/c/");
+	memset(long_id + 10, 'a', 129);
+	long_id[139] = '\0';
+	request_expect_error("PUT", long_id, (const char *const[]){"Content-Type: application/json", NULL},
+			     "{}", 400, "invalid_id");
+	long_id[138] = '\0';
+	struct http_response res;
+	cr_assert_eq(send_json("PUT", long_id, "{}", &res), 201, "128 chars is fine: %s", res.body);
+	http_response_free(&res);
+}
+
+Test(errors, nginx_own_errors_are_spec_json)
+{
+	request_expect_error("GET", "/api/v1/a%00b", NULL, NULL, 400, "invalid_query");
+	request_expect_error("GET", "/api/v1/a%zz", NULL, NULL, 400, "invalid_query");
+	request_expect_error("GET", "/no/such/page", NULL, NULL, 404, "not_found");
+}
+
+Test(errors, routes_methods_and_media_types)
+{
+	struct http_response res;
+	char allow[128];
+
+	request_expect_error("GET", "/api/v1/a/b/c", NULL, NULL, 404, "not_found");
+	request_expect_error("GET", "/api/v2/a", NULL, NULL, 404, "not_found");
+	cr_assert_eq(http_request("DELETE", url("/api/v1/todos"), NULL, NULL, 0, &res), 0);
+	assert_error(&res, 405, "method_not_allowed");
+	header(&res, "Allow", allow, sizeof(allow));
+	cr_assert_str_eq(allow, "GET, HEAD, POST, OPTIONS");
+	http_response_free(&res);
+	cr_assert_eq(http_request("POST", url("/api/v1/todos/x"), NULL, NULL, 0, &res), 0);
+	assert_error(&res, 405, "method_not_allowed");
+	header(&res, "Allow", allow, sizeof(allow));
+	cr_assert_str_eq(allow, "GET, HEAD, PUT, PATCH, DELETE, OPTIONS");
+	http_response_free(&res);
+	request_expect_error("POST", "/api/v1/todos", (const char *const[]){"Content-Type: text/plain", NULL},
+			     "{}", 415, "unsupported_media_type");
+	request_expect_error("POST", "/api/v1/todos", NULL, "{}", 415, "unsupported_media_type");
+	request_expect_error("PUT", "/api/v1/todos/a",
+			     (const char *const[]){"Content-Type: application/merge-patch+json", NULL},
+			     "{}", 415, "unsupported_media_type");
+}
+
+/* A blocking subscriber on the collection's channel. */
+static redisContext *subscribe(const char *collection)
+{
+	redisContext *c = redisConnectUnix(g_stack.redis_sock);
+	redisReply *r;
+
+	cr_assert(c && !c->err, "cannot connect to Redis");
+	redisSetTimeout(c, (struct timeval){.tv_sec = 5});
+	r = redisCommand(c, "SUBSCRIBE {tandem:%s}", collection);
+	cr_assert_not_null(r);
+	freeReplyObject(r);
+	return c;
+}
+
+/* The next published event, parsed; fails the test after 5 s. */
+static struct json_object *next_event(redisContext *c)
+{
+	redisReply *r = NULL;
+	struct json_object *ev;
+
+	cr_assert_eq(redisGetReply(c, (void **)&r), REDIS_OK, "no event within 5 s");
+	cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
+	cr_assert_eq(r->elements, 3);
+	ev = json_tokener_parse(r->element[2]->str);
+	cr_assert_not_null(ev, "event is not JSON: %s", r->element[2]->str);
+	freeReplyObject(r);
+	return ev;
+}
+
+/* The event log as "type:version:id" strings, oldest first. */
+static int log_entries(const char *collection, char out[][96], int max)
+{
+	redisContext *c = redisConnectUnix(g_stack.redis_sock);
+	redisReply *r;
+	int n = 0;
+
+	cr_assert(c && !c->err);
+	r = redisCommand(c, "XRANGE {tandem:%s}:log - +", collection);
+	cr_assert(r && r->type == REDIS_REPLY_ARRAY);
+	for (size_t i = 0; i < r->elements && n < max; i++, n++) {
+		redisReply *fields = r->element[i]->element[1];
+		const char *type = "", *version = "", *id = "";
+		for (size_t f = 0; f + 1 < fields->elements; f += 2) {
+			if (!strcmp(fields->element[f]->str, "type"))
+				type = fields->element[f + 1]->str;
+			if (!strcmp(fields->element[f]->str, "version"))
+				version = fields->element[f + 1]->str;
+			if (!strcmp(fields->element[f]->str, "id"))
+				id = fields->element[f + 1]->str;
+		}
+		snprintf(out[n], 96, "%s %s:%s:%s", r->element[i]->element[0]->str, type, version, id);
+	}
+	freeReplyObject(r);
+	redisFree(c);
+	return n;
+}
+
+Test(events, each_write_logs_and_publishes_exactly_one_event)
+{
+	static const char *const writes[][3] = {
+		{"PUT", "/api/v1/ev1/a", "{\"n\":1}"},
+		{"PUT", "/api/v1/ev1/a", "{\"n\":2}"},
+		{"PATCH", "/api/v1/ev1/a", "{\"n\":3}"},
+		{"DELETE", "/api/v1/ev1/a", NULL},
+		{"PUT", "/api/v1/ev1/a", "{\"n\":4}"},
+	};
+	static const char *const want_type[] = {"created", "updated", "updated", "deleted", "created"};
+	static const int want_version[] = {1, 2, 3, 4, 1};
+	redisContext *sub = subscribe("ev1");
+	char log[8][96], seq[64], want[96];
+
+	for (int i = 0; i < 5; i++) {
+		struct http_response res;
+		struct json_object *ev, *doc;
+
+		cr_assert_eq(http_json(writes[i][0], url(writes[i][1]), writes[i][2], &res), 0);
+		cr_assert_lt(res.status, 300, "%s", res.body);
+		header(&res, "Tandem-Seq", seq, sizeof(seq));
+		ev = next_event(sub);
+		cr_assert_str_eq(field_str(ev, "type"), want_type[i]);
+		cr_assert_str_eq(field_str(ev, "collection"), "ev1");
+		cr_assert_str_eq(field_str(ev, "id"), "a");
+		cr_assert_eq(field_int(ev, "version"), want_version[i]);
+		cr_assert_str_eq(field_str(ev, "seq"), seq, "event seq = the write's Tandem-Seq");
+		if (i == 3) {
+			cr_assert_not(json_object_object_get_ex(ev, "doc", &doc), "no doc on deleted");
+		} else {
+			cr_assert(json_object_object_get_ex(ev, "doc", &doc));
+			cr_assert_eq(field_int(doc, "version"), want_version[i]);
+			if (res.body_len)
+				cr_assert_str_eq(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+						 res.body, "the event carries the stored document");
+		}
+		json_object_put(ev);
+		http_response_free(&res);
+	}
+	cr_assert_eq(log_entries("ev1", log, 8), 5, "one log entry per write");
+	for (int i = 0; i < 5; i++) {
+		snprintf(want, sizeof(want), "%s:%d:a", want_type[i], want_version[i]);
+		cr_assert(strstr(log[i], want), "log %d: %s, want %s", i, log[i], want);
+	}
+	redisFree(sub);
+}
+
+Test(events, failed_requests_change_nothing_and_publish_nothing)
+{
+	static const char *const json[] = {"Content-Type: application/json", NULL};
+	static const char *const stale[] = {"Content-Type: application/json", "If-Match: \"9\"", NULL};
+	struct http_response res;
+	redisContext *sub;
+	struct json_object *ev;
+	char before[4096];
+
+	send_json("PUT", "/api/v1/ev2/a", "{\"keep\":true}", &res);
+	http_response_free(&res);
+	long long keys_before = redis_int((const char *const[]){"dbsize", NULL});
+	cr_assert_eq(stack_redis_cli(&g_stack, before, sizeof(before),
+				     (const char *const[]){"hget", "{tandem:ev2}:d:a", "j", NULL}), 0);
+	sub = subscribe("ev2");
+
+	request_expect_error("PUT", "/api/v1/ev2/a", json, "{\"keep\":", 400, "invalid_json");
+	request_expect_error("PUT", "/api/v1/ev2/a", json, "[1]", 400, "invalid_body");
+	request_expect_error("PUT", "/api/v1/ev2/a", stale, "{}", 412, "version_conflict");
+	request_expect_error("PATCH", "/api/v1/ev2/a", stale, "{}", 412, "version_conflict");
+	request_expect_error("DELETE", "/api/v1/ev2/a", stale, NULL, 412, "version_conflict");
+	request_expect_error("PUT", "/api/v1/ev2/a", json, "{\"id\":\"b\"}", 400, "id_mismatch");
+	request_expect_error("PATCH", "/api/v1/ev2/zz", json, "{}", 404, "not_found");
+	request_expect_error("DELETE", "/api/v1/ev2/zz", NULL, NULL, 404, "not_found");
+	request_expect_error("PUT", "/api/v1/ev2/a", (const char *const[]){"Content-Type: text/plain", NULL},
+			     "{}", 415, "unsupported_media_type");
+	request_expect_error("PUT", "/api/v1/ev2/a", (const char *const[]){"Content-Type: application/json", "If-None-Match: *", NULL},
+			     "{}", 412, "already_exists");
+
+	char after[4096];
+	cr_assert_eq(stack_redis_cli(&g_stack, after, sizeof(after),
+				     (const char *const[]){"hget", "{tandem:ev2}:d:a", "j", NULL}), 0);
+	cr_assert_str_eq(after, before, "the document is unchanged");
+	cr_assert_eq(redis_int((const char *const[]){"dbsize", NULL}), keys_before);
+	cr_assert_eq(redis_int((const char *const[]){"xlen", "{tandem:ev2}:log", NULL}), 1);
+	/* The first message the subscriber sees is the next good write's. */
+	send_json("PUT", "/api/v1/ev2/marker", "{}", &res);
+	http_response_free(&res);
+	ev = next_event(sub);
+	cr_assert_str_eq(field_str(ev, "id"), "marker", "a failed request published something");
+	json_object_put(ev);
+	redisFree(sub);
+}
+
+Test(events, tandem_seq_is_the_log_position_of_the_read)
+{
+	struct http_response res;
+	char seq_get[64], seq_list[64], seq_write[64], log[4][96];
+
+	send_json("PUT", "/api/v1/ev3/a", "{}", &res);
+	http_response_free(&res);
+	send_json("PUT", "/api/v1/ev3/b", "{}", &res);
+	header(&res, "Tandem-Seq", seq_write, sizeof(seq_write));
+	http_response_free(&res);
+	cr_assert_eq(http_request("GET", url("/api/v1/ev3/a"), NULL, NULL, 0, &res), 0);
+	header(&res, "Tandem-Seq", seq_get, sizeof(seq_get));
+	http_response_free(&res);
+	cr_assert_eq(http_request("GET", url("/api/v1/ev3"), NULL, NULL, 0, &res), 0);
+	header(&res, "Tandem-Seq", seq_list, sizeof(seq_list));
+	http_response_free(&res);
+	cr_assert_eq(log_entries("ev3", log, 4), 2);
+	cr_assert_str_eq(seq_get, seq_write);
+	cr_assert_str_eq(seq_list, seq_write);
+	cr_assert_eq(strncmp(log[1], seq_write, strlen(seq_write)), 0, "%s vs %s", log[1], seq_write);
+}
+
+Test(cors, preflight_and_exposed_headers)
+{
+	static const char *const preflight[] = {"Origin: http://app.example",
+						"Access-Control-Request-Method: PUT", NULL};
+	static const char *const origin[] = {"Origin: http://app.example", NULL};
+	struct http_response res;
+	char v[256];
+
+	cr_assert_eq(http_request("OPTIONS", url("/api/v1/c1/a"), preflight, NULL, 0, &res), 0);
+	cr_assert_eq(res.status, 204);
+	header(&res, "Access-Control-Allow-Origin", v, sizeof(v));
+	header(&res, "Access-Control-Allow-Methods", v, sizeof(v));
+	cr_assert(strstr(v, "PUT"), "%s", v);
+	header(&res, "Access-Control-Allow-Headers", v, sizeof(v));
+	cr_assert(strstr(v, "If-Match"), "%s", v);
+	http_response_free(&res);
+	cr_assert_eq(http_request("GET", url("/api/v1/c1"), origin, NULL, 0, &res), 0);
+	header(&res, "Access-Control-Expose-Headers", v, sizeof(v));
+	cr_assert_str_eq(v, "ETag, Location, Tandem-Seq");
+	http_response_free(&res);
+}
+
+Test(health, answers_ok_with_redis_up)
+{
+	struct http_response res;
+
+	cr_assert_eq(http_request("GET", url("/api/v1/_health"), NULL, NULL, 0, &res), 0);
+	cr_assert_eq(res.status, 200);
+	cr_assert_str_eq(res.body, "{\"status\":\"ok\"}");
+	http_response_free(&res);
+}
+
+Test(redis, down_gives_503_in_bounded_time_then_recovers, .timeout = 120)
+{
+	struct http_response res;
+	char retry[16];
+	long long t0, deadline;
+
+	send_json("PUT", "/api/v1/rd/a", "{}", &res);
+	http_response_free(&res);
+	cr_assert_eq(stack_redis_stop(&g_stack), 0);
+	for (int i = 0; i < 5; i++) {
+		t0 = stack_now_ms();
+		cr_assert_eq(http_request("GET", url("/api/v1/rd/a"), NULL, NULL, 0, &res), 0);
+		cr_assert_lt(stack_now_ms() - t0, 5000, "503 must come within the bound");
+		assert_error(&res, 503, "store_unavailable");
+		header(&res, "Retry-After", retry, sizeof(retry));
+		http_response_free(&res);
+	}
+	request_expect_error("GET", "/api/v1/_health", NULL, NULL, 503, "store_unavailable");
+	cr_assert_eq(stack_redis_start(&g_stack), 0);
+	/* The same worker process serves again once it has reconnected. */
+	deadline = stack_now_ms() + 10000;
+	for (;;) {
+		cr_assert_eq(http_request("GET", url("/api/v1/rd/a"), NULL, NULL, 0, &res), 0);
+		long status = res.status;
+		http_response_free(&res);
+		if (status == 200)
+			break;
+		cr_assert_eq(status, 503);
+		cr_assert_lt(stack_now_ms(), deadline, "no recovery within 10 s");
+		usleep(50000);
+	}
+	cr_assert_eq(send_json("PUT", "/api/v1/rd/a", "{}", &res), 200, "writes work again: %s", res.body);
+	http_response_free(&res);
+}
+
+/* Waits until path contains needle; -1 after timeout_ms. */
+static int wait_for_text(const char *path, const char *needle, long long timeout_ms)
+{
+	long long deadline = stack_now_ms() + timeout_ms;
+	char buf[65536];
+
+	while (stack_now_ms() < deadline) {
+		FILE *f = fopen(path, "r");
+		if (f) {
+			size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+			buf[n] = '\0';
+			fclose(f);
+			if (strstr(buf, needle))
+				return 0;
+		}
+		usleep(20000);
+	}
+	return -1;
+}
+
+/*
+ * A worker of our own, driven by cgi-fcgi (libfcgi's FastCGI client): the
+ * request's body arrives in two halves, SIGTERM lands in between, and the
+ * worker must still answer it and then exit 0.
+ */
+Test(process, sigterm_finishes_the_request_in_flight_and_exits_0, .timeout = 60)
+{
+	const char *bin_dir = getenv("TANDEM_BIN_DIR") ? getenv("TANDEM_BIN_DIR") : "build";
+	static const char body[] = "{\"half\":1,\"other_half\":2}";
+	const size_t half = sizeof(body) / 2;
+	char sock[300], listen[310], log[300], redis_url[320], bin[300], len[16];
+	int to_client[2], from_client[2], status;
+	char out[4096];
+	size_t got = 0;
+	ssize_t n;
+	pid_t worker, client;
+
+	snprintf(sock, sizeof(sock), "%s/sigterm.sock", g_stack.dir);
+	snprintf(listen, sizeof(listen), "unix:%s", sock);
+	snprintf(log, sizeof(log), "%s/sigterm.log", g_stack.dir);
+	snprintf(redis_url, sizeof(redis_url), "unix://%s", g_stack.redis_sock);
+	snprintf(bin, sizeof(bin), "%s/tandem-rest", bin_dir);
+	worker = fork();
+	cr_assert_geq(worker, 0);
+	if (worker == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		dup2(fd, STDERR_FILENO);
+		setenv("TANDEM_LOG_LEVEL", "debug", 1);
+		setenv("TANDEM_REDIS_URL", redis_url, 1);
+		execl(bin, "tandem-rest", "--listen", listen, "--threads", "3", (char *)NULL);
+		_exit(127);
+	}
+	cr_assert_eq(wait_for_text(log, "serving with", 20000), 0, "worker did not start");
+
+	cr_assert_eq(pipe(to_client), 0);
+	cr_assert_eq(pipe(from_client), 0);
+	client = fork();
+	cr_assert_geq(client, 0);
+	if (client == 0) {
+		dup2(to_client[0], STDIN_FILENO);
+		dup2(from_client[1], STDOUT_FILENO);
+		close(to_client[1]);
+		close(from_client[0]);
+		snprintf(len, sizeof(len), "%zu", sizeof(body) - 1);
+		setenv("REQUEST_METHOD", "PUT", 1);
+		setenv("REQUEST_URI", "/api/v1/sigterm/a", 1);
+		setenv("QUERY_STRING", "", 1);
+		setenv("CONTENT_TYPE", "application/json", 1);
+		setenv("CONTENT_LENGTH", len, 1);
+		execlp("cgi-fcgi", "cgi-fcgi", "-bind", "-connect", sock, (char *)NULL);
+		_exit(127);
+	}
+	close(to_client[0]);
+	close(from_client[1]);
+	cr_assert_eq(write(to_client[1], body, half), (ssize_t)half);
+	cr_assert_eq(wait_for_text(log, "PUT /api/v1/sigterm/a", 10000), 0, "request not accepted");
+	cr_assert_eq(kill(worker, SIGTERM), 0);
+	cr_assert_eq(wait_for_text(log, "finishing requests in flight", 10000), 0);
+	cr_assert_eq(write(to_client[1], body + half, sizeof(body) - 1 - half),
+		     (ssize_t)(sizeof(body) - 1 - half));
+	close(to_client[1]);
+	while (got < sizeof(out) - 1 && (n = read(from_client[0], out + got, sizeof(out) - 1 - got)) > 0)
+		got += (size_t)n;
+	out[got] = '\0';
+	close(from_client[0]);
+	waitpid(client, &status, 0);
+	cr_assert(strstr(out, "Status: 201"), "the in-flight request was answered: %s", out);
+	cr_assert_eq(waitpid(worker, &status, 0), worker);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "worker exit status %d", status);
+}
+
+int main(int argc, char *argv[])
+{
+	struct criterion_test_set *tests = criterion_initialize();
+	int result = 1;
+
+	if (criterion_handle_args(argc, argv, true) && stack_start(&g_stack, NULL) == 0 &&
+	    stack_export(&g_stack) == 0) {
+		result = !criterion_run_all_tests(tests);
+		if (stack_stop(&g_stack) != 0) {
+			fprintf(stderr, "the stack did not stop cleanly\n");
+			result = 1;
+		}
+	}
+	criterion_finalize(tests);
+	return result;
+}

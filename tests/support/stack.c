@@ -1,0 +1,319 @@
+/*
+ * stack: see stack.h. Runs in the test process; forks the stack script
+ * into its own process group so a failed start can be torn down whole.
+ */
+#include "stack.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define START_TIMEOUT_MS 60000 /* valgrind-wrapped workers start slowly */
+#define STOP_TIMEOUT_MS 20000
+
+long long stack_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long ms)
+{
+	nanosleep(&(struct timespec){.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L}, NULL);
+}
+
+static int port_is_free(int port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+
+	if (fd < 0)
+		return 0;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
+/* A port p with p and p + 1 free: the kernel picks p, we check p + 1. */
+static int pick_ports(void)
+{
+	for (int attempt = 0; attempt < 100; attempt++) {
+		struct sockaddr_in sa = {.sin_family = AF_INET};
+		socklen_t len = sizeof(sa);
+		int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+		if (fd < 0)
+			return -1;
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+		    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+			port = ntohs(sa.sin_port);
+		close(fd);
+		if (port > 0 && port < 65535 && port_is_free(port + 1))
+			return port;
+	}
+	return -1;
+}
+
+static int path_exists(const char *dir, const char *name)
+{
+	char path[512];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return stat(path, &st) == 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+static void print_logs(const struct stack *s)
+{
+	static const char *const logs[] = {"stack.log", "rest.log", "notifier.log", "redis.log",
+					   "nginx/error.log"};
+	char cmd[600];
+
+	for (size_t i = 0; i < sizeof(logs) / sizeof(logs[0]); i++) {
+		snprintf(cmd, sizeof(cmd), "echo '--- %s'; tail -n 30 '%s/%s' 2>/dev/null", logs[i],
+			 s->dir, logs[i]);
+		if (system(cmd) < 0)
+			return;
+	}
+}
+
+static void exec_script(const struct stack *s, const char *const *extra_env)
+{
+	char port[16], log[300];
+	int fd;
+
+	setpgid(0, 0);
+	snprintf(port, sizeof(port), "%d", s->http_port);
+	snprintf(log, sizeof(log), "%s/stack.log", s->dir);
+	setenv("TANDEM_RUN_DIR", s->dir, 1);
+	setenv("TANDEM_HTTP_PORT", port, 1);
+	for (size_t i = 0; extra_env && extra_env[i]; i++)
+		putenv((char *)extra_env[i]);
+	fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	if (fd >= 0) {
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		close(fd);
+	}
+	execl("/bin/bash", "bash", "scripts/run-stack.sh", (char *)NULL);
+	_exit(127);
+}
+
+int stack_start(struct stack *s, const char *const *extra_env)
+{
+	long long deadline;
+	int status;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(s->dir, sizeof(s->dir), "/tmp/tandem-test-XXXXXX");
+	if (!mkdtemp(s->dir))
+		return -1;
+	s->http_port = pick_ports();
+	if (s->http_port < 0)
+		return -1;
+	s->ws_port = s->http_port + 1;
+	snprintf(s->base_url, sizeof(s->base_url), "http://127.0.0.1:%d", s->http_port);
+	snprintf(s->redis_sock, sizeof(s->redis_sock), "%s/redis.sock", s->dir);
+	s->pid = fork();
+	if (s->pid < 0)
+		return -1;
+	if (s->pid == 0)
+		exec_script(s, extra_env);
+	deadline = stack_now_ms() + START_TIMEOUT_MS;
+	while (!path_exists(s->dir, "ready")) {
+		if (waitpid(s->pid, &status, WNOHANG) == s->pid || stack_now_ms() > deadline) {
+			fprintf(stderr, "stack: did not start (run dir %s)\n", s->dir);
+			print_logs(s);
+			stack_stop(s);
+			return -1;
+		}
+		sleep_ms(50);
+	}
+	return 0;
+}
+
+int stack_stop(struct stack *s)
+{
+	long long deadline = stack_now_ms() + STOP_TIMEOUT_MS;
+	int status = -1;
+
+	if (s->pid > 0) {
+		kill(s->pid, SIGTERM);
+		while (waitpid(s->pid, &status, WNOHANG) == 0) {
+			if (stack_now_ms() > deadline) {
+				fprintf(stderr, "stack: script did not stop, killing its group\n");
+				kill(-s->pid, SIGKILL);
+				waitpid(s->pid, &status, 0);
+				break;
+			}
+			sleep_ms(20);
+		}
+		s->pid = 0;
+	}
+	if (s->dir[0] && !getenv("TANDEM_KEEP_TEST_DIR"))
+		nftw(s->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+pid_t stack_pid(const struct stack *s, const char *pidfile)
+{
+	char path[512];
+	long pid = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", s->dir, pidfile);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &pid) != 1)
+		pid = -1;
+	fclose(f);
+	return (pid_t)pid;
+}
+
+static int run_wait(char *const argv[], char *out, size_t outlen)
+{
+	char discard[256];
+	int pipefd[2], status;
+	size_t got = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe(pipefd) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(pipefd[1], STDOUT_FILENO);
+		if (null >= 0)
+			dup2(null, STDERR_FILENO);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	for (;;) {
+		char *buf = out ? out + got : discard;
+		size_t cap = out ? outlen - 1 - got : sizeof(discard);
+
+		if (cap == 0 || (n = read(pipefd[0], buf, cap)) <= 0)
+			break;
+		if (out)
+			got += (size_t)n;
+	}
+	close(pipefd[0]);
+	if (waitpid(pid, &status, 0) < 0)
+		return -1;
+	if (out) {
+		out[got] = '\0';
+		while (got > 0 && (out[got - 1] == '\n' || out[got - 1] == '\r'))
+			out[--got] = '\0';
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int stack_redis_cli(const struct stack *s, char *out, size_t outlen, const char *const *args)
+{
+	char *argv[32];
+	int n = 0;
+
+	argv[n++] = (char *)"redis-cli";
+	argv[n++] = (char *)"-s";
+	argv[n++] = (char *)s->redis_sock;
+	for (size_t i = 0; args[i] && n < 31; i++)
+		argv[n++] = (char *)args[i];
+	argv[n] = NULL;
+	return run_wait(argv, out, outlen);
+}
+
+static int redis_answers(const struct stack *s)
+{
+	char out[64];
+
+	return stack_redis_cli(s, out, sizeof(out), (const char *const[]){"ping", NULL}) == 0 &&
+	       strcmp(out, "PONG") == 0;
+}
+
+int stack_redis_stop(struct stack *s)
+{
+	pid_t pid = stack_pid(s, "redis.pid");
+	long long deadline = stack_now_ms() + 15000;
+
+	if (pid <= 0 || kill(pid, SIGTERM) < 0)
+		return -1;
+	while (redis_answers(s) || access(s->redis_sock, F_OK) == 0) {
+		if (stack_now_ms() > deadline)
+			return -1;
+		sleep_ms(20);
+	}
+	return 0;
+}
+
+int stack_redis_start(struct stack *s)
+{
+	char conf[300];
+	long long deadline = stack_now_ms() + 15000;
+
+	snprintf(conf, sizeof(conf), "%s/redis.conf", s->dir);
+	char *const argv[] = {(char *)"redis-server", conf, (char *)"--daemonize", (char *)"yes", NULL};
+	if (run_wait(argv, NULL, 0) != 0)
+		return -1;
+	while (!redis_answers(s)) {
+		if (stack_now_ms() > deadline)
+			return -1;
+		sleep_ms(20);
+	}
+	return 0;
+}
+
+int stack_export(const struct stack *s)
+{
+	char port[16];
+
+	snprintf(port, sizeof(port), "%d", s->http_port);
+	return setenv("TANDEM_TEST_STACK_DIR", s->dir, 1) == 0 &&
+			       setenv("TANDEM_TEST_STACK_PORT", port, 1) == 0
+		       ? 0
+		       : -1;
+}
+
+int stack_import(struct stack *s)
+{
+	const char *dir = getenv("TANDEM_TEST_STACK_DIR");
+	const char *port = getenv("TANDEM_TEST_STACK_PORT");
+
+	memset(s, 0, sizeof(*s));
+	if (!dir || !port)
+		return -1;
+	snprintf(s->dir, sizeof(s->dir), "%s", dir);
+	s->http_port = atoi(port);
+	s->ws_port = s->http_port + 1;
+	snprintf(s->base_url, sizeof(s->base_url), "http://127.0.0.1:%d", s->http_port);
+	snprintf(s->redis_sock, sizeof(s->redis_sock), "%s/redis.sock", s->dir);
+	return 0;
+}

@@ -1,0 +1,282 @@
+/*
+ * Unit tests of tandem-rest's pure parts: merge patch (every example of
+ * RFC 7396 appendix A), body parsing rules, routing, list queries and
+ * the precondition headers.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "rest_handlers.h"
+#include "rest_json.h"
+#include "rest_router.h"
+
+static const char *const rfc7396_examples[][3] = {
+	{"{\"a\":\"b\"}", "{\"a\":\"c\"}", "{\"a\":\"c\"}"},
+	{"{\"a\":\"b\"}", "{\"b\":\"c\"}", "{\"a\":\"b\",\"b\":\"c\"}"},
+	{"{\"a\":\"b\"}", "{\"a\":null}", "{}"},
+	{"{\"a\":\"b\",\"b\":\"c\"}", "{\"a\":null}", "{\"b\":\"c\"}"},
+	{"{\"a\":[\"b\"]}", "{\"a\":\"c\"}", "{\"a\":\"c\"}"},
+	{"{\"a\":\"c\"}", "{\"a\":[\"b\"]}", "{\"a\":[\"b\"]}"},
+	{"{\"a\":{\"b\":\"c\"}}", "{\"a\":{\"b\":\"d\",\"c\":null}}", "{\"a\":{\"b\":\"d\"}}"},
+	{"{\"a\":[{\"b\":\"c\"}]}", "{\"a\":[1]}", "{\"a\":[1]}"},
+	{"[\"a\",\"b\"]", "[\"c\",\"d\"]", "[\"c\",\"d\"]"},
+	{"{\"a\":\"b\"}", "[\"c\"]", "[\"c\"]"},
+	{"{\"a\":\"foo\"}", "null", "null"},
+	{"{\"a\":\"foo\"}", "\"bar\"", "\"bar\""},
+	{"{\"e\":null}", "{\"a\":1}", "{\"e\":null,\"a\":1}"},
+	{"[1,2]", "{\"a\":\"b\",\"c\":null}", "{\"a\":\"b\"}"},
+	{"{}", "{\"a\":{\"bb\":{\"ccc\":null}}}", "{\"a\":{\"bb\":{}}}"},
+};
+
+Test(merge_patch, every_rfc7396_appendix_a_example)
+{
+	for (size_t i = 0; i < sizeof(rfc7396_examples) / sizeof(*rfc7396_examples); i++) {
+		struct json_object *target = json_tokener_parse(rfc7396_examples[i][0]);
+		struct json_object *patch = json_tokener_parse(rfc7396_examples[i][1]);
+		struct json_object *want = json_tokener_parse(rfc7396_examples[i][2]);
+		struct json_object *got = rest_json_merge_patch(target, patch);
+
+		cr_assert(json_object_equal(got, want), "example %zu: got %s want %s", i + 1,
+			  json_object_to_json_string(got), rfc7396_examples[i][2]);
+		json_object_put(got);
+		json_object_put(patch);
+		json_object_put(want);
+	}
+}
+
+Test(merge_patch, leaves_the_patch_untouched)
+{
+	struct json_object *target = json_tokener_parse("{\"a\":{\"x\":1}}");
+	struct json_object *patch = json_tokener_parse("{\"a\":{\"y\":2},\"b\":{\"c\":null}}");
+	struct json_object *got = rest_json_merge_patch(target, patch);
+
+	cr_assert_str_eq(json_object_to_json_string_ext(patch, JSON_C_TO_STRING_PLAIN),
+			 "{\"a\":{\"y\":2},\"b\":{\"c\":null}}");
+	cr_assert_str_eq(json_object_to_json_string_ext(got, JSON_C_TO_STRING_PLAIN),
+			 "{\"a\":{\"x\":1,\"y\":2},\"b\":{}}");
+	json_object_put(got);
+	json_object_put(patch);
+}
+
+static enum tnd_err parse_err(const char *text, size_t len)
+{
+	enum tnd_err err = TND_ERR__MAX;
+	char msg[160];
+	struct json_object *obj = rest_json_parse_body(text, len, &err, msg, sizeof(msg));
+
+	if (obj) {
+		json_object_put(obj);
+		return TND_ERR__MAX;
+	}
+	return err;
+}
+
+#define PARSE(s) parse_err(s, strlen(s))
+
+Test(body, strict_json_objects_only)
+{
+	cr_assert_eq(PARSE("{\"a\":[1,2.5,\"x\",true,null,{}]}"), TND_ERR__MAX);
+	cr_assert_eq(PARSE(" \n{}\t "), TND_ERR__MAX);
+	cr_assert_eq(PARSE(""), TND_ERR_INVALID_JSON);
+	cr_assert_eq(PARSE("{"), TND_ERR_INVALID_JSON);
+	cr_assert_eq(PARSE("{\"a\":1,}"), TND_ERR_INVALID_JSON);
+	cr_assert_eq(PARSE("{'a':1}"), TND_ERR_INVALID_JSON);
+	cr_assert_eq(PARSE("{\"a\":1.}"), TND_ERR_INVALID_JSON);
+	cr_assert_eq(PARSE("{\"a\":01}"), TND_ERR_INVALID_JSON);
+	cr_assert_eq(PARSE("{\"a\":\"\t\"}"), TND_ERR_INVALID_JSON);
+	cr_assert_eq(PARSE("{\"a'\":\"b'\\\"\",\"c\":[-0.5e-3,1E+2,0]}"), TND_ERR__MAX);
+	cr_assert_eq(PARSE("{\"a\":1} {}"), TND_ERR_INVALID_JSON);
+	cr_assert_eq(PARSE("{\"a\":NaN}"), TND_ERR_INVALID_JSON);
+	cr_assert_eq(PARSE("{\"a\":Infinity}"), TND_ERR_INVALID_JSON);
+	cr_assert_eq(PARSE("{\"a\":1e999}"), TND_ERR_INVALID_JSON);
+	cr_assert_eq(PARSE("{\"a\":99999999999999999999}"), TND_ERR_INVALID_JSON);
+	cr_assert_eq(PARSE("{\"a\":-9223372036854775809}"), TND_ERR_INVALID_JSON);
+	cr_assert_eq(PARSE("{\"a\":18446744073709551615,\"b\":-9223372036854775808}"), TND_ERR__MAX);
+	cr_assert_eq(PARSE("{\"a\":\"99999999999999999999\"}"), TND_ERR__MAX);
+	cr_assert_eq(PARSE("{\"a\":\"\xff\"}"), TND_ERR_INVALID_JSON);
+	cr_assert_eq(PARSE("{\"a\":\"\xc3\xa9\"}"), TND_ERR__MAX);
+	cr_assert_eq(parse_err("{\"a\":\"\0\"}", 8), TND_ERR_INVALID_JSON);
+	cr_assert_eq(PARSE("[1]"), TND_ERR_INVALID_BODY);
+	cr_assert_eq(PARSE("\"s\""), TND_ERR_INVALID_BODY);
+	cr_assert_eq(PARSE("3"), TND_ERR_INVALID_BODY);
+	cr_assert_eq(PARSE("null"), TND_ERR_INVALID_BODY);
+}
+
+/* {"a":{"a":...1...}} with depth objects. */
+static char *nested(int depth)
+{
+	char *s = malloc((size_t)depth * 6 + 2);
+	size_t o = 0;
+
+	for (int i = 0; i < depth; i++)
+		o += (size_t)sprintf(s + o, "{\"a\":");
+	s[o++] = '1';
+	for (int i = 0; i < depth; i++)
+		s[o++] = '}';
+	s[o] = '\0';
+	return s;
+}
+
+Test(body, nesting_is_bounded_at_64_counting_the_top)
+{
+	char *ok = nested(64), *deep = nested(65);
+
+	cr_assert_eq(PARSE(ok), TND_ERR__MAX);
+	cr_assert_eq(PARSE(deep), TND_ERR_INVALID_BODY);
+	free(ok);
+	free(deep);
+}
+
+Test(body, id_check_and_server_fields)
+{
+	struct json_object *o = json_tokener_parse(
+		"{\"id\":\"x\",\"version\":9,\"created_at\":1,\"updated_at\":2,\"k\":1}");
+	struct json_object *n = json_tokener_parse("{\"id\":null}");
+	struct json_object *num = json_tokener_parse("{\"id\":5}");
+
+	cr_assert_eq(rest_json_check_id(o, "x"), 0);
+	cr_assert_eq(rest_json_check_id(o, "y"), -1);
+	cr_assert_eq(rest_json_check_id(n, "x"), -1, "null is a mismatch");
+	cr_assert_eq(rest_json_check_id(num, "5"), -1);
+	rest_json_strip_server_fields(o);
+	cr_assert_str_eq(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), "{\"k\":1}");
+	json_object_put(o);
+	json_object_put(n);
+	json_object_put(num);
+}
+
+static int route(const char *uri, struct rest_target *t, enum tnd_err *err)
+{
+	return rest_route_parse(uri, strlen(uri), t, err);
+}
+
+Test(router, resolves_the_three_routes)
+{
+	struct rest_target t;
+	enum tnd_err err;
+
+	cr_assert_eq(route("/api/v1/_health", &t, &err), 0);
+	cr_assert_eq(t.route, REST_ROUTE_HEALTH);
+	cr_assert_eq(route("/api/v1/todos?limit=5", &t, &err), 0);
+	cr_assert_eq(t.route, REST_ROUTE_COLLECTION);
+	cr_assert_str_eq(t.collection, "todos");
+	cr_assert_eq(route("/api/v1/todos/01ABC", &t, &err), 0);
+	cr_assert_eq(t.route, REST_ROUTE_DOCUMENT);
+	cr_assert_str_eq(t.id, "01ABC");
+	cr_assert_eq(route("/api/v1/t%6fdos/%41", &t, &err), 0, "escapes of valid bytes are fine");
+	cr_assert_str_eq(t.collection, "todos");
+	cr_assert_str_eq(t.id, "A");
+}
+
+Test(router, refuses_bad_names_and_unknown_paths)
+{
+	static const struct {
+		const char *uri;
+		enum tnd_err err;
+	} cases[] = {
+		{"/api/v1/Todos", TND_ERR_INVALID_NAME},
+		{"/api/v1/_private", TND_ERR_INVALID_NAME},
+		{"/api/v1/..", TND_ERR_INVALID_NAME},
+		{"/api/v1/%2e%2e/x", TND_ERR_INVALID_NAME},
+		{"/api/v1/a%2fb", TND_ERR_INVALID_NAME},
+		{"/api/v1/a%00", TND_ERR_INVALID_NAME},
+		{"/api/v1/a%zz", TND_ERR_INVALID_NAME},
+		{"/api/v1/a%4", TND_ERR_INVALID_NAME},
+		{"/api/v1/x1234567890123456789012345678901234567890123456789012345678901234", TND_ERR_INVALID_NAME},
+		{"/api/v1/todos/a.b", TND_ERR_INVALID_ID},
+		{"/api/v1/todos/..", TND_ERR_INVALID_ID},
+		{"/api/v1/todos/%2e%2e", TND_ERR_INVALID_ID},
+		{"/api/v1/todos/a%2Fb", TND_ERR_INVALID_ID},
+		{"/api/v1/todos/a%20", TND_ERR_INVALID_ID},
+		{"/api/v1/todos/a/b", TND_ERR_NOT_FOUND},
+		{"/api/v1/todos/", TND_ERR_NOT_FOUND},
+		{"/api/v1/", TND_ERR_NOT_FOUND},
+		{"/api/v2/todos", TND_ERR_NOT_FOUND},
+		{"/api/v1", TND_ERR_NOT_FOUND},
+		{"/other", TND_ERR_NOT_FOUND},
+		{"/api/v1/_health/x", TND_ERR_INVALID_NAME},
+	};
+	struct rest_target t;
+	enum tnd_err err;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		cr_assert_eq(route(cases[i].uri, &t, &err), -1, "%s", cases[i].uri);
+		cr_assert_eq(err, cases[i].err, "%s: got %s", cases[i].uri, tnd_err_code(err));
+	}
+	char long_id[300] = "/api/v1/todos/";
+	memset(long_id + strlen(long_id), 'a', 129);
+	cr_assert_eq(route(long_id, &t, &err), -1);
+	cr_assert_eq(err, TND_ERR_INVALID_ID);
+}
+
+Test(router, methods_per_route)
+{
+	const char *allow;
+
+	cr_assert(rest_route_allows(REST_ROUTE_COLLECTION, REST_POST, &allow));
+	cr_assert_not(rest_route_allows(REST_ROUTE_COLLECTION, REST_DELETE, &allow));
+	cr_assert_str_eq(allow, "GET, HEAD, POST, OPTIONS");
+	cr_assert_not(rest_route_allows(REST_ROUTE_DOCUMENT, REST_POST, &allow));
+	cr_assert_not(rest_route_allows(REST_ROUTE_HEALTH, REST_PUT, &allow));
+	cr_assert_not(rest_route_allows(REST_ROUTE_HEALTH, REST_METHOD__MAX, &allow));
+	cr_assert_eq(rest_method_parse("PATCH"), REST_PATCH);
+	cr_assert_eq(rest_method_parse("patch"), REST_METHOD__MAX);
+	cr_assert_eq(rest_method_parse(NULL), REST_METHOD__MAX);
+}
+
+Test(query, limit_and_after)
+{
+	struct rest_list_query q;
+	char msg[128];
+
+	cr_assert_eq(rest_list_query_parse(NULL, &q, msg, sizeof(msg)), 0);
+	cr_assert_eq(q.limit, 100);
+	cr_assert_not(q.has_after);
+	cr_assert_eq(rest_list_query_parse("after=01AB&x=%zz&limit=1000", &q, msg, sizeof(msg)), 0);
+	cr_assert_eq(q.limit, 1000);
+	cr_assert_str_eq(q.after, "01AB");
+	const char *bad[] = {"limit=0", "limit=1001", "limit=", "limit", "limit=1x", "limit=-1",
+			     "limit=1&limit=2", "after=", "after=a.b", "after=%2e", "after=a&after=b",
+			     "limit=%"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		cr_assert_eq(rest_list_query_parse(bad[i], &q, msg, sizeof(msg)), -1, "%s", bad[i]);
+}
+
+Test(preconditions, if_match_becomes_the_script_form)
+{
+	char out[128];
+
+	rest_if_match_expect(NULL, out, sizeof(out));
+	cr_assert_str_eq(out, "");
+	rest_if_match_expect("\"3\"", out, sizeof(out));
+	cr_assert_str_eq(out, ",3,");
+	rest_if_match_expect("\"3\", \"5\" ,7", out, sizeof(out));
+	cr_assert_str_eq(out, ",3,5,7,");
+	rest_if_match_expect("*", out, sizeof(out));
+	cr_assert_str_eq(out, "*");
+	rest_if_match_expect("W/\"3\"", out, sizeof(out));
+	cr_assert_str_eq(out, ",", "weak tags never match If-Match");
+	rest_if_match_expect("garbage", out, sizeof(out));
+	cr_assert_str_eq(out, ",");
+}
+
+Test(preconditions, if_none_match_is_weak)
+{
+	cr_assert(rest_if_none_match("\"3\"", 3));
+	cr_assert(rest_if_none_match("W/\"3\"", 3));
+	cr_assert(rest_if_none_match("\"1\", \"3\"", 3));
+	cr_assert(rest_if_none_match("*", 3));
+	cr_assert_not(rest_if_none_match("\"4\"", 3));
+	cr_assert_not(rest_if_none_match(NULL, 3));
+}
+
+Test(preconditions, media_types)
+{
+	cr_assert(rest_media_type_is("application/json", "application/json"));
+	cr_assert(rest_media_type_is("Application/JSON; charset=utf-8", "application/json"));
+	cr_assert_not(rest_media_type_is("application/jsonx", "application/json"));
+	cr_assert_not(rest_media_type_is("text/plain", "application/json"));
+	cr_assert_not(rest_media_type_is(NULL, "application/json"));
+}

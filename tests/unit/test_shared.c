@@ -1,0 +1,254 @@
+/*
+ * Unit tests of the shared library: ids, names, numbers, seqs, error
+ * bodies, config parsing and Redis URLs.
+ */
+#include <criterion/criterion.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "tnd_config.h"
+#include "tnd_error.h"
+#include "tnd_keys.h"
+#include "tnd_num.h"
+#include "tnd_redis.h"
+#include "tnd_seq.h"
+#include "tnd_ulid.h"
+#include "tnd_valid.h"
+
+Test(ulid, encodes_time_first_in_crockford_base32)
+{
+	uint8_t zero[10] = {0}, ones[10];
+	char out[TND_ULID_LEN + 1];
+
+	memset(ones, 0xff, sizeof(ones));
+	tnd_ulid_encode(0, zero, out);
+	cr_assert_str_eq(out, "00000000000000000000000000");
+	tnd_ulid_encode((1ULL << 48) - 1, ones, out);
+	cr_assert_str_eq(out, "7ZZZZZZZZZZZZZZZZZZZZZZZZZ");
+	/* A known vector: 1469918176385 ms is 01ARYZ6S41 */
+	tnd_ulid_encode(1469918176385ULL, zero, out);
+	cr_assert_eq(strncmp(out, "01ARYZ6S41", 10), 0, "got %s", out);
+}
+
+Test(ulid, is_monotonic_within_and_across_milliseconds)
+{
+	struct tnd_ulid_gen gen;
+	char prev[TND_ULID_LEN + 1], cur[TND_ULID_LEN + 1];
+
+	cr_assert_eq(tnd_ulid_gen_init(&gen), 0);
+	cr_assert_eq(tnd_ulid_next(&gen, 1000, prev), 0);
+	for (int i = 0; i < 10000; i++) {
+		/* the same millisecond, a later one, and a clock that steps back */
+		uint64_t now = i < 5000 ? 1000 : (i % 3 == 0 ? 900 : 1000 + (uint64_t)i);
+		cr_assert_eq(tnd_ulid_next(&gen, now, cur), 0);
+		cr_assert_eq(strlen(cur), TND_ULID_LEN);
+		cr_assert_gt(strcmp(cur, prev), 0, "%s after %s", cur, prev);
+		cr_assert(tnd_valid_doc_id(cur, strlen(cur)));
+		memcpy(prev, cur, sizeof(cur));
+	}
+	tnd_ulid_gen_destroy(&gen);
+}
+
+Test(valid, collection_names_follow_the_spec_pattern)
+{
+	const char *good[] = {"todos", "a", "0", "a-b_c", "x123456789012345678901234567890123456789012345678901234567890123"};
+	const char *bad[] = {"", "Todos", "_health", "-a", "a.b", "a/b", "a b", "ä",
+			     "x1234567890123456789012345678901234567890123456789012345678901234"};
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++)
+		cr_assert(tnd_valid_collection(good[i], strlen(good[i])), "%s", good[i]);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		cr_assert_not(tnd_valid_collection(bad[i], strlen(bad[i])), "%s", bad[i]);
+}
+
+Test(valid, doc_ids_follow_the_spec_pattern)
+{
+	char long_id[130];
+
+	cr_assert(tnd_valid_doc_id("A_b-9", 5));
+	cr_assert_not(tnd_valid_doc_id("", 0));
+	cr_assert_not(tnd_valid_doc_id("a.b", 3));
+	cr_assert_not(tnd_valid_doc_id("a\0b", 3));
+	memset(long_id, 'a', sizeof(long_id));
+	cr_assert(tnd_valid_doc_id(long_id, 128));
+	cr_assert_not(tnd_valid_doc_id(long_id, 129));
+}
+
+Test(num, parses_within_bounds_and_refuses_junk)
+{
+	long long v = 7;
+
+	cr_assert_eq(tnd_num_parse_str("42", 0, 100, &v), 0);
+	cr_assert_eq(v, 42);
+	cr_assert_eq(tnd_num_parse_str("-9223372036854775808", LLONG_MIN, 0, &v), 0);
+	cr_assert_eq(v, LLONG_MIN);
+	cr_assert_eq(tnd_num_parse_str("9223372036854775807", 0, LLONG_MAX, &v), 0);
+	cr_assert_eq(v, LLONG_MAX);
+	v = 7;
+	const char *bad[] = {"", "-", "+1", " 1", "1 ", "1x", "0x10", "101", "9223372036854775808", "1e3"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		cr_assert_eq(tnd_num_parse_str(bad[i], LLONG_MIN, i == 7 ? 100 : LLONG_MAX, &v), -1,
+			     "%s", bad[i]);
+	cr_assert_eq(v, 7, "a failed parse leaves the output alone");
+	cr_assert_eq(tnd_num_parse("123", 2, 0, 100, &v), 0);
+	cr_assert_eq(v, 12);
+}
+
+Test(seq, parses_compares_and_formats)
+{
+	struct tnd_seq a, b;
+	char buf[TND_SEQ_STR_MAX];
+
+	cr_assert_eq(tnd_seq_parse("1764358912123-0", 15, &a), 0);
+	cr_assert_eq(tnd_seq_parse("1764358912123-10", 16, &b), 0);
+	cr_assert_lt(tnd_seq_cmp(&a, &b), 0);
+	cr_assert_gt(tnd_seq_cmp(&b, &a), 0);
+	cr_assert_eq(tnd_seq_cmp(&a, &a), 0);
+	cr_assert_str_eq(tnd_seq_format(&b, buf), "1764358912123-10");
+	cr_assert_eq(tnd_seq_parse("0-0", 3, &a), 0);
+	const char *bad[] = {"", "1", "-1", "1-", "1--1", "a-1", "1-1x", "18446744073709551616-0"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		cr_assert_eq(tnd_seq_parse(bad[i], strlen(bad[i]), &a), -1, "%s", bad[i]);
+}
+
+Test(error, body_is_spec_json_with_escaped_message)
+{
+	char buf[512];
+	struct json_object *obj, *err, *v;
+
+	cr_assert_gt(tnd_err_body(buf, sizeof(buf), TND_ERR_VERSION_CONFLICT, "a \"quoted\"\n\x01", 7), 0);
+	obj = json_tokener_parse(buf);
+	cr_assert_not_null(obj, "not JSON: %s", buf);
+	cr_assert(json_object_object_get_ex(obj, "error", &err));
+	json_object_object_get_ex(err, "status", &v);
+	cr_assert_eq(json_object_get_int(v), 412);
+	json_object_object_get_ex(err, "code", &v);
+	cr_assert_str_eq(json_object_get_string(v), "version_conflict");
+	json_object_object_get_ex(err, "message", &v);
+	cr_assert_str_eq(json_object_get_string(v), "a \"quoted\"\n\x01");
+	json_object_object_get_ex(err, "current_version", &v);
+	cr_assert_eq(json_object_get_int(v), 7);
+	json_object_put(obj);
+}
+
+Test(error, every_code_has_a_status_and_round_trips)
+{
+	for (int i = 0; i < TND_ERR__MAX; i++) {
+		cr_assert_geq(tnd_err_status((enum tnd_err)i), 400);
+		cr_assert_eq(tnd_err_from_code(tnd_err_code((enum tnd_err)i)), i);
+	}
+	cr_assert_eq(tnd_err_status(TND_ERR_STORE_UNAVAILABLE), 503);
+	cr_assert_eq(tnd_err_status(TND_ERR_METHOD_NOT_ALLOWED), 405);
+	cr_assert_eq(tnd_err_from_code("nope"), TND_ERR__MAX);
+}
+
+Test(error, small_buffer_still_gets_valid_json)
+{
+	char buf[128];
+	char msg[300];
+
+	memset(msg, 'x', sizeof(msg) - 1);
+	msg[sizeof(msg) - 1] = '\0';
+	cr_assert_eq(tnd_err_body(buf, sizeof(buf), TND_ERR_INTERNAL, msg, -1), -1);
+	struct json_object *obj = json_tokener_parse(buf);
+	cr_assert_not_null(obj, "%s", buf);
+	json_object_put(obj);
+}
+
+struct test_cfg {
+	const char *name;
+	long long count;
+	bool flag;
+};
+
+static const struct tnd_option test_opts[] = {
+	{"name", "TANDEM_T_NAME", TND_OPT_STRING, "def", 1, 10, offsetof(struct test_cfg, name), "n"},
+	{"count", "TANDEM_T_COUNT", TND_OPT_INT, "5", 1, 100, offsetof(struct test_cfg, count), "c"},
+	{"flag", "TANDEM_T_FLAG", TND_OPT_BOOL, "false", 0, 0, offsetof(struct test_cfg, flag), "f"},
+};
+
+static int load(struct test_cfg *cfg, int argc, char **argv, char *err)
+{
+	return tnd_config_load(test_opts, 3, cfg, argc, argv, err, 200);
+}
+
+Test(config, defaults_then_env_then_flags)
+{
+	struct test_cfg cfg;
+	char err[200];
+	char *argv[] = {"prog", "--count", "7", "--name=fl", NULL};
+
+	unsetenv("TANDEM_T_NAME");
+	setenv("TANDEM_T_COUNT", "9", 1);
+	setenv("TANDEM_T_FLAG", "yes", 1);
+	cr_assert_eq(load(&cfg, 1, argv, err), TND_CONFIG_RUN);
+	cr_assert_str_eq(cfg.name, "def");
+	cr_assert_eq(cfg.count, 9);
+	cr_assert(cfg.flag);
+	cr_assert_eq(load(&cfg, 4, argv, err), TND_CONFIG_RUN);
+	cr_assert_eq(cfg.count, 7);
+	cr_assert_str_eq(cfg.name, "fl");
+}
+
+Test(config, bad_values_name_the_setting)
+{
+	struct test_cfg cfg;
+	char err[200];
+	char *range[] = {"prog", "--count", "101", NULL};
+	char *junk[] = {"prog", "--count=7x", NULL};
+	char *unknown[] = {"prog", "--nope", "1", NULL};
+	char *missing[] = {"prog", "--count", NULL};
+	char *check[] = {"prog", "--check-config", NULL};
+
+	unsetenv("TANDEM_T_COUNT");
+	unsetenv("TANDEM_T_FLAG");
+	cr_assert_eq(load(&cfg, 3, range, err), TND_CONFIG_ERROR);
+	cr_assert(strstr(err, "TANDEM_T_COUNT"), "%s", err);
+	cr_assert_eq(load(&cfg, 2, junk, err), TND_CONFIG_ERROR);
+	cr_assert_eq(load(&cfg, 3, unknown, err), TND_CONFIG_ERROR);
+	cr_assert(strstr(err, "--nope"), "%s", err);
+	cr_assert_eq(load(&cfg, 2, missing, err), TND_CONFIG_ERROR);
+	setenv("TANDEM_T_FLAG", "maybe", 1);
+	cr_assert_eq(load(&cfg, 1, check, err), TND_CONFIG_ERROR);
+	cr_assert(strstr(err, "TANDEM_T_FLAG"), "%s", err);
+	unsetenv("TANDEM_T_FLAG");
+	cr_assert_eq(load(&cfg, 2, check, err), TND_CONFIG_CHECK);
+}
+
+Test(redis_url, parses_tcp_unix_and_db)
+{
+	struct tnd_redis_addr a;
+	char err[200];
+
+	cr_assert_eq(tnd_redis_url_parse("redis://127.0.0.1:6380/2", &a, err, sizeof(err)), 0);
+	cr_assert_str_eq(a.host, "127.0.0.1");
+	cr_assert_eq(a.port, 6380);
+	cr_assert_eq(a.db, 2);
+	cr_assert_eq(tnd_redis_url_parse("redis://localhost", &a, err, sizeof(err)), 0);
+	cr_assert_eq(a.port, 6379);
+	cr_assert_eq(tnd_redis_url_parse("redis://[::1]:7000", &a, err, sizeof(err)), 0);
+	cr_assert_str_eq(a.host, "::1");
+	cr_assert_eq(tnd_redis_url_parse("unix:///run/redis.sock", &a, err, sizeof(err)), 0);
+	cr_assert(a.is_unix);
+	cr_assert_str_eq(a.path, "/run/redis.sock");
+	const char *bad[] = {"http://x", "redis://", "redis://h:0", "redis://h:70000", "redis://h:1/99",
+			     "redis://h:1/x", "unix://relative", "redis://u:p@h", "redis://h:12ab"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		cr_assert_eq(tnd_redis_url_parse(bad[i], &a, err, sizeof(err)), -1, "%s", bad[i]);
+}
+
+Test(keys, share_the_collection_hash_tag)
+{
+	char buf[TND_KEY_MAX];
+
+	cr_assert_gt(tnd_key(buf, sizeof(buf), TND_KEY_LOG, "tandem", "todos", 5), 0);
+	cr_assert_str_eq(buf, "{tandem:todos}:log");
+	tnd_key(buf, sizeof(buf), TND_KEY_DOC_PREFIX, "tandem", "todos", 5);
+	cr_assert_str_eq(buf, "{tandem:todos}:d:");
+	tnd_key(buf, sizeof(buf), TND_KEY_CHANNEL, "ns", "c", 1);
+	cr_assert_str_eq(buf, "{ns:c}");
+	cr_assert_eq(tnd_key(buf, 5, TND_KEY_INDEX, "ns", "c", 1), -1);
+}
