@@ -153,6 +153,33 @@ int stack_start(struct stack *s, const char *const *extra_env)
 	return 0;
 }
 
+/*
+ * Sanitizer builds report to the servers' stderr (their logs), where no
+ * exit status carries them: look for the reports before the dir goes.
+ */
+static int sanitizer_reports(const struct stack *s)
+{
+	static const char *const logs[] = {"rest.log", "notifier.log", "sigterm.log"};
+	static const char *const marks[] = {"AddressSanitizer", "LeakSanitizer", "runtime error:"};
+	char path[512], line[1024];
+	int found = 0;
+
+	for (size_t i = 0; i < sizeof(logs) / sizeof(*logs); i++) {
+		snprintf(path, sizeof(path), "%s/%s", s->dir, logs[i]);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f))
+			for (size_t m = 0; m < sizeof(marks) / sizeof(*marks); m++)
+				if (strstr(line, marks[m])) {
+					fprintf(stderr, "stack: %s: %s", logs[i], line);
+					found++;
+				}
+		fclose(f);
+	}
+	return found;
+}
+
 int stack_stop(struct stack *s)
 {
 	long long deadline = stack_now_ms() + STOP_TIMEOUT_MS;
@@ -171,8 +198,13 @@ int stack_stop(struct stack *s)
 		}
 		s->pid = 0;
 	}
-	if (s->dir[0] && !getenv("TANDEM_KEEP_TEST_DIR"))
+	int reports = s->dir[0] ? sanitizer_reports(s) : 0;
+	if (s->dir[0] && !reports && !getenv("TANDEM_KEEP_TEST_DIR"))
 		nftw(s->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	if (reports) {
+		fprintf(stderr, "stack: sanitizer reports above; logs kept in %s\n", s->dir);
+		return -1;
+	}
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 

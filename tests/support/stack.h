@@ -28,7 +28,11 @@ struct stack {
  * <dir>/ready. Returns 0, or -1 (stack already stopped again).
  */
 int stack_start(struct stack *s, const char *const *extra_env);
-/* SIGTERM to the script, waits up to 20 s (then SIGKILL), removes the dir. Returns the script's exit status. */
+/*
+ * SIGTERM to the script, waits up to 20 s (then SIGKILL), removes the dir.
+ * Returns the script's exit status, or -1 when a server's log holds an
+ * ASan/LSan/UBSan report (the dir is then kept for reading).
+ */
 int stack_stop(struct stack *s);
 
 /* Reads a pid file of the stack ("redis.pid", "notifier.pid", "rest.pid"); -1 when absent. */
