@@ -92,8 +92,12 @@ wait_for "redis-server" 15 redis-cli -s "$RUN_DIR/redis.sock" ping
 
 # --- REST workers ------------------------------------------------------------
 rm -f "$RUN_DIR/rest.sock"
-# shellcheck disable=SC2086
-spawn-fcgi -n -s "$RUN_DIR/rest.sock" -M 0600 -- ${TANDEM_REST_WRAPPER:-} "$BIN_DIR/tandem-rest" \
+# spawn-fcgi uses execv(): the wrapper's program needs its full path.
+read -r -a wrapper <<<"${TANDEM_REST_WRAPPER:-}"
+if [ ${#wrapper[@]} -gt 0 ]; then
+	wrapper[0]=$(command -v "${wrapper[0]}") || die "TANDEM_REST_WRAPPER: ${wrapper[0]} not found"
+fi
+spawn-fcgi -n -s "$RUN_DIR/rest.sock" -M 0600 -- "${wrapper[@]}" "$BIN_DIR/tandem-rest" \
 	2>>"$RUN_DIR/rest.log" &
 echo $! >"$RUN_DIR/rest.pid"
 wait_for "tandem-rest socket" 15 test -S "$RUN_DIR/rest.sock"
