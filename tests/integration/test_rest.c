@@ -814,6 +814,66 @@ Test(process, sigterm_finishes_the_request_in_flight_and_exits_0, .timeout = 60)
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "worker exit status %d", status);
 }
 
+Test(process, bad_configuration_stops_with_one_line_naming_the_setting, .timeout = 30)
+{
+	const char *bin_dir = getenv("TANDEM_BIN_DIR") ? getenv("TANDEM_BIN_DIR") : "build";
+	static const char *const cases[][3] = {
+		{"--max-body", "12", "TANDEM_MAX_BODY"},
+		{"--redis-url", "http://x", "TANDEM_REDIS_URL"},
+		{"--threads", "many", "TANDEM_THREADS"},
+		{"--namespace", "Bad", "TANDEM_NAMESPACE"},
+		{"--listen", "nowhere", "TANDEM_LISTEN"},
+	};
+	char bin[300], cmd[600], out[1024];
+
+	snprintf(bin, sizeof(bin), "%s/tandem-rest", bin_dir);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		snprintf(cmd, sizeof(cmd), "%s %s '%s' --check-config 2>&1; echo \"exit=$?\"", bin,
+			 cases[i][0], cases[i][1]);
+		FILE *p = popen(cmd, "r");
+		cr_assert_not_null(p);
+		size_t n = fread(out, 1, sizeof(out) - 1, p);
+		out[n] = '\0';
+		pclose(p);
+		cr_assert(strstr(out, cases[i][2]), "%s: %s", cases[i][0], out);
+		cr_assert(strstr(out, "exit=2"), "%s: %s", cases[i][0], out);
+		/* one line of error, then our "exit=" line */
+		cr_assert_eq(strchr(strchr(out, '\n') + 1, '\n'), out + n - 1, "%s", out);
+	}
+	snprintf(cmd, sizeof(cmd), "%s --check-config 2>&1", bin);
+	FILE *p = popen(cmd, "r");
+	size_t n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	cr_assert_eq(pclose(p), 0);
+	cr_assert_str_eq(out, "configuration OK\n");
+}
+
+/* A stack of its own: the worker pool is killed, nginx answers for it. */
+Test(process, workers_down_gives_a_json_502_from_nginx, .timeout = 90)
+{
+	struct stack s;
+	struct http_response res;
+	char path[512];
+	pid_t rest;
+
+	cr_assert_eq(stack_start(&s, NULL), 0);
+	rest = stack_pid(&s, "rest.pid");
+	cr_assert_gt(rest, 0);
+	cr_assert_eq(kill(rest, SIGKILL), 0);
+	snprintf(path, sizeof(path), "%s/api/v1/todos", s.base_url);
+	long long deadline = stack_now_ms() + 10000;
+	do {
+		cr_assert_eq(http_request("GET", path, NULL, NULL, 0, &res), 0);
+		if (res.status == 502)
+			break;
+		http_response_free(&res);
+		usleep(50000);
+	} while (stack_now_ms() < deadline);
+	assert_error(&res, 502, "internal");
+	http_response_free(&res);
+	stack_stop(&s);
+}
+
 int main(int argc, char *argv[])
 {
 	struct criterion_test_set *tests = criterion_initialize();
