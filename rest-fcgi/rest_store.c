@@ -273,8 +273,9 @@ struct coll_keys {
 	char channel[TND_KEY_MAX];
 };
 
+/* Fills k; on failure (names too long: cannot happen for valid names) sets res. */
 static int make_keys(const struct rest_store *store, const char *collection, const char *id,
-		     struct coll_keys *k)
+		     struct coll_keys *k, struct rest_store_result *res)
 {
 	size_t col_len = strlen(collection);
 	int n;
@@ -284,8 +285,11 @@ static int make_keys(const struct rest_store *store, const char *collection, con
 			     collection, col_len) < 0 ||
 	    tnd_key(k->log, sizeof(k->log), TND_KEY_LOG, store->cfg->ns, collection, col_len) < 0 ||
 	    tnd_key(k->channel, sizeof(k->channel), TND_KEY_CHANNEL, store->cfg->ns, collection,
-		    col_len) < 0)
+		    col_len) < 0) {
+		memset(res, 0, sizeof(*res));
+		res->status = REST_STORE_ERROR;
 		return -1;
+	}
 	if (id)
 		snprintf(k->doc + n, sizeof(k->doc) - (size_t)n, "%s", id);
 	return 0;
@@ -344,11 +348,8 @@ void rest_store_write(struct rest_store *store, const char *collection, const ch
 	char log_len[24];
 	redisReply *r;
 
-	if (make_keys(store, collection, id, &k) < 0) {
-		memset(res, 0, sizeof(*res));
-		res->status = REST_STORE_ERROR;
+	if (make_keys(store, collection, id, &k, res) < 0)
 		return;
-	}
 	snprintf(log_len, sizeof(log_len), "%lld", store->cfg->log_len);
 	const char *args[] = {k.doc, k.index, k.log, id, collection, mode_names[mode],
 			      expect, body, now, log_len, k.channel};
@@ -367,11 +368,8 @@ void rest_store_delete(struct rest_store *store, const char *collection, const c
 	char log_len[24];
 	redisReply *r;
 
-	if (make_keys(store, collection, id, &k) < 0) {
-		memset(res, 0, sizeof(*res));
-		res->status = REST_STORE_ERROR;
+	if (make_keys(store, collection, id, &k, res) < 0)
 		return;
-	}
 	snprintf(log_len, sizeof(log_len), "%lld", store->cfg->log_len);
 	const char *args[] = {k.doc, k.index, k.log, id, collection, expect, log_len, k.channel};
 	r = run_script(store, REST_SCRIPT_DELETE, 3, 8, args, NULL, res);
@@ -385,11 +383,8 @@ void rest_store_get(struct rest_store *store, const char *collection, const char
 	struct coll_keys k;
 	redisReply *r;
 
-	if (make_keys(store, collection, id, &k) < 0) {
-		memset(res, 0, sizeof(*res));
-		res->status = REST_STORE_ERROR;
+	if (make_keys(store, collection, id, &k, res) < 0)
 		return;
-	}
 	const char *args[] = {k.doc, k.log};
 	r = run_script(store, REST_SCRIPT_GET, 2, 2, args, NULL, res);
 	if (!r)
@@ -414,11 +409,8 @@ void rest_store_list(struct rest_store *store, const char *collection, const cha
 	char limit_str[24];
 	redisReply *r;
 
-	if (make_keys(store, collection, NULL, &k) < 0) {
-		memset(res, 0, sizeof(*res));
-		res->status = REST_STORE_ERROR;
+	if (make_keys(store, collection, NULL, &k, res) < 0)
 		return;
-	}
 	snprintf(limit_str, sizeof(limit_str), "%lld", limit);
 	const char *args[] = {k.index, k.log, k.doc, after ? after : "", limit_str};
 	r = run_script(store, REST_SCRIPT_LIST, 2, 5, args, NULL, res);
