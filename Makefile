@@ -26,7 +26,7 @@ LIBS_COMMON := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 ALL_CFLAGS = $(PROJECT_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(PROJECT_LDFLAGS) $(LDFLAGS)
 
-.PHONY: all build-all deps deps-check test test-unit test-integration test-san test-valgrind run bench clean help
+.PHONY: all build-all deps deps-check test test-unit test-integration test-san test-valgrind test-deploy test-web run bench clean help
 
 ALL_BINS :=
 UNIT_TEST_BINS :=

@@ -253,6 +253,14 @@ static redisReply *run_script(struct rest_store *store, enum rest_script which, 
 		if (load_scripts(store) < 0)
 			break;
 	}
+	/* A full Redis refuses the write before it starts: retrying later can help. */
+	if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "OOM", 3) == 0) {
+		snprintf(store->errstr, sizeof(store->errstr), "redis: %s", r->str);
+		tnd_log_warn("%s", store->errstr);
+		freeReplyObject(r);
+		res->status = REST_STORE_DOWN;
+		return NULL;
+	}
 	if (!r || r->type != REDIS_REPLY_ARRAY) {
 		snprintf(store->errstr, sizeof(store->errstr), "redis: unexpected reply: %s",
 			 r && r->type == REDIS_REPLY_ERROR ? r->str : "not an array");

@@ -37,7 +37,13 @@ test: deps-check
 	$(MAKE) test-unit test-integration
 	$(MAKE) SANITIZE=1 test-unit test-integration
 	$(MAKE) test-valgrind
+	$(MAKE) test-deploy
 	@if [ -f tests/web/run.sh ]; then $(MAKE) test-web; fi
+
+# compose, Dockerfile, nginx configs, systemd units, OpenAPI lint, the live
+# contract test against docs/openapi.yaml, and the scale-out proof.
+test-deploy: build-all
+	TANDEM_BIN_DIR=$(BUILD) tests/deploy/run.sh
 
 test-valgrind: build-all $(BUILD)/tests/rest_valgrind
 	TANDEM_BIN_DIR=$(BUILD) $(BUILD)/tests/rest_valgrind --jobs 1
