@@ -1,0 +1,308 @@
+/**
+ * Collaborative todo board — the Tandem demo.
+ *
+ * One live view of the `todos` collection (or `?list=<name>`) drives the
+ * whole list; every tab showing the board stays current through it. Writes
+ * go over REST and their results are merged into the view at once, so the
+ * writing tab does not wait for its own event (which the view then ignores).
+ *
+ * Edits are conditional (If-Match on the version the edit started from): an
+ * edit that lost a race gets 412 version_conflict, and the board shows both
+ * values and lets the person choose instead of silently overwriting.
+ * Toggling "done" and deleting are unconditional: they state an intent
+ * ("this is done", "this goes") that does not depend on the title.
+ *
+ * The DOM is updated in place, keyed by id, so a live update never throws
+ * away a half-typed edit or the keyboard focus.
+ */
+import { createClient } from '/tandem.js';
+
+const NAME_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+const requested = new URLSearchParams(location.search).get('list');
+const listName = requested && NAME_RE.test(requested) ? requested : 'todos';
+
+const client = createClient();
+const todos = client.collection(listName);
+const view = client.live(listName, { pageSize: 500 });
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const listEl = $('[data-testid="todo-list"]');
+const template = $('#todo-template');
+const messageEl = $('[data-testid="message"]');
+
+/** Per-item UI state that is not in the document: editing drafts, conflicts, busy flags. */
+const ui = new Map(); // id -> {editing, draft, baseVersion, conflict: {mine, theirs}|null, busy}
+const rows = new Map(); // id -> <li>
+let loaded = false;
+
+function uiFor(id) {
+  let u = ui.get(id);
+  if (!u) {
+    u = { editing: false, draft: '', baseVersion: 0, conflict: null, busy: false };
+    ui.set(id, u);
+  }
+  return u;
+}
+
+let messageTimer = null;
+/** Show a short status line (announced by screen readers through aria-live). */
+function say(text, { sticky = false } = {}) {
+  clearTimeout(messageTimer);
+  messageEl.textContent = text;
+  if (text && !sticky) messageTimer = setTimeout(() => { messageEl.textContent = ''; }, 6000);
+}
+
+function describeError(err) {
+  if (!err) return 'Something went wrong.';
+  if (err.code === 'network') return 'Cannot reach the server. Check your connection and try again.';
+  if (err.code === 'store_unavailable') return 'The server is busy. Try again in a moment.';
+  return err.message || `Request failed (${err.code}).`;
+}
+
+/* -- connection indicator ------------------------------------------------- */
+
+const connEl = $('[data-testid="conn-state"]');
+const CONN_TEXT = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…', closed: 'Offline' };
+client.onState((state) => {
+  connEl.dataset.state = state;
+  $('.conn-text', connEl).textContent = CONN_TEXT[state] || state;
+});
+
+/* -- rendering ------------------------------------------------------------ */
+
+function createRow(id) {
+  const li = template.content.firstElementChild.cloneNode(true);
+  li.dataset.id = id;
+  const safe = id.replace(/[^A-Za-z0-9_-]/g, '_');
+  const input = $('.todo-edit-input', li);
+  input.id = `edit-${safe}`;
+  $('.todo-edit-label', li).htmlFor = input.id;
+
+  $('.todo-done', li).addEventListener('change', (e) => toggleDone(id, e.target.checked));
+  $('.todo-edit', li).addEventListener('click', () => startEdit(id));
+  $('.todo-delete', li).addEventListener('click', () => removeTodo(id));
+  $('.todo-cancel', li).addEventListener('click', () => cancelEdit(id));
+  $('.todo-edit-form', li).addEventListener('submit', (e) => { e.preventDefault(); saveEdit(id); });
+  input.addEventListener('input', () => { uiFor(id).draft = input.value; });
+  input.addEventListener('keydown', (e) => { if (e.key === 'Escape') cancelEdit(id); });
+  $('.conflict-theirs', li).addEventListener('click', () => useTheirs(id));
+  $('.conflict-overwrite', li).addEventListener('click', () => overwrite(id));
+  return li;
+}
+
+/** Bring one row in line with its document and UI state, touching only what changed. */
+function updateRow(li, doc) {
+  const u = uiFor(doc.id);
+  const title = typeof doc.title === 'string' ? doc.title : '';
+  li.dataset.version = String(doc.version);
+  li.classList.toggle('done', !!doc.done);
+  li.classList.toggle('busy', u.busy);
+
+  const cb = $('.todo-done', li);
+  cb.checked = !!doc.done;
+  cb.disabled = u.busy;
+  cb.setAttribute('aria-label', `Done: ${title}`);
+  $('.todo-title', li).textContent = title;
+  const editBtn = $('.todo-edit', li);
+  editBtn.setAttribute('aria-label', `Edit “${title}”`);
+  editBtn.disabled = u.busy || u.editing || !!u.conflict;
+  const delBtn = $('.todo-delete', li);
+  delBtn.setAttribute('aria-label', `Delete “${title}”`);
+  delBtn.disabled = u.busy;
+
+  const form = $('.todo-edit-form', li);
+  const showForm = u.editing && !u.conflict;
+  if (form.hidden === showForm) form.hidden = !showForm;
+  $('.todo-title', li).hidden = showForm;
+  const input = $('.todo-edit-input', li);
+  if (showForm && input.value !== u.draft && document.activeElement !== input) input.value = u.draft;
+  $('.stale-hint', form).hidden = !(showForm && doc.version !== u.baseVersion);
+  for (const b of form.querySelectorAll('button')) b.disabled = u.busy;
+
+  const panel = $('.conflict', li);
+  panel.hidden = !u.conflict;
+  if (u.conflict) {
+    $('[data-testid="conflict-theirs-value"]', panel).textContent = u.conflict.theirs.title ?? '';
+    $('[data-testid="conflict-mine-value"]', panel).textContent = u.conflict.mine;
+    for (const b of panel.querySelectorAll('button')) b.disabled = u.busy;
+  }
+}
+
+function render(items) {
+  const seen = new Set();
+  items.forEach((doc, i) => {
+    seen.add(doc.id);
+    let li = rows.get(doc.id);
+    if (!li) {
+      li = createRow(doc.id);
+      rows.set(doc.id, li);
+    }
+    updateRow(li, doc);
+    // Move a node only when it is out of place: moving the focused element
+    // would drop the keyboard focus.
+    if (listEl.children[i] !== li) listEl.insertBefore(li, listEl.children[i] || null);
+  });
+  for (const [id, li] of rows) {
+    if (seen.has(id)) continue;
+    const u = ui.get(id);
+    if (u && (u.editing || u.conflict)) say('A todo you were editing was deleted by someone else.');
+    li.remove();
+    rows.delete(id);
+    ui.delete(id);
+  }
+  const left = items.filter((d) => !d.done).length;
+  $('[data-testid="loading"]').hidden = loaded;
+  $('[data-testid="empty"]').hidden = !loaded || items.length > 0;
+  $('[data-testid="count"]').textContent = items.length ? `${left} of ${items.length} left` : '';
+}
+
+function rerender() {
+  render(view.items);
+}
+
+view.on('change', (items) => render(items));
+view.on('error', (err) => say(`${describeError(err)} Retrying…`, { sticky: true }));
+view.on('reset', () => say('Missed too many changes while offline — reloaded the list.'));
+view.ready.then(() => {
+  loaded = true;
+  say('');
+  rerender();
+});
+
+/* -- actions -------------------------------------------------------------- */
+
+/** Run a write for one item with its buttons disabled; report failures. */
+async function busy(id, fn) {
+  const u = uiFor(id);
+  u.busy = true;
+  rerender();
+  try {
+    return await fn();
+  } finally {
+    u.busy = false;
+    rerender();
+  }
+}
+
+$('[data-testid="add-form"]').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const input = $('[data-testid="new-title"]');
+  const title = input.value.trim();
+  if (!title) return;
+  const button = $('[data-testid="add"]');
+  button.disabled = true;
+  try {
+    const doc = await todos.create({ title, done: false });
+    view.apply(doc);
+    input.value = '';
+  } catch (err) {
+    say(describeError(err));
+  } finally {
+    button.disabled = false;
+    input.focus();
+  }
+});
+
+async function toggleDone(id, done) {
+  await busy(id, async () => {
+    try {
+      view.apply(await todos.update(id, { done }));
+    } catch (err) {
+      say(err.code === 'not_found' ? 'That todo was deleted by someone else.' : describeError(err));
+    }
+  });
+}
+
+async function removeTodo(id) {
+  const doc = view.get(id);
+  await busy(id, async () => {
+    try {
+      await todos.remove(id);
+      view.applyDeleted(id, doc ? doc.version : undefined);
+    } catch (err) {
+      if (err.code !== 'not_found') say(describeError(err)); // already gone: fine
+    }
+  });
+}
+
+function startEdit(id) {
+  const doc = view.get(id);
+  if (!doc) return;
+  Object.assign(uiFor(id), { editing: true, draft: doc.title ?? '', baseVersion: doc.version, conflict: null });
+  rerender();
+  const input = $('.todo-edit-input', rows.get(id));
+  input.value = doc.title ?? '';
+  input.focus();
+  input.select();
+}
+
+function cancelEdit(id) {
+  Object.assign(uiFor(id), { editing: false, conflict: null });
+  rerender();
+  $('.todo-edit', rows.get(id))?.focus();
+}
+
+/**
+ * Save a title conditionally on `version`. On 412 fetch what is stored now
+ * and show the conflict panel instead of overwriting.
+ */
+async function saveTitle(id, title, version) {
+  const u = uiFor(id);
+  await busy(id, async () => {
+    try {
+      const doc = await todos.update(id, { title }, { ifVersion: version });
+      view.apply(doc);
+      Object.assign(u, { editing: false, conflict: null });
+      say('Saved.');
+    } catch (err) {
+      if (err.code === 'version_conflict') {
+        let theirs = view.get(id);
+        if (!theirs || theirs.version !== err.currentVersion) {
+          try { theirs = await todos.get(id); view.apply(theirs); } catch { /* fall back to what the view has */ }
+        }
+        if (!theirs) { Object.assign(u, { editing: false, conflict: null }); say('That todo was deleted by someone else.'); return; }
+        u.conflict = { mine: title, theirs };
+        say('Not saved: someone else changed this todo first.');
+      } else if (err.code === 'not_found') {
+        Object.assign(u, { editing: false, conflict: null });
+        say('That todo was deleted by someone else.');
+      } else {
+        say(describeError(err));
+      }
+    }
+  });
+  if (!u.editing && rows.get(id)) $('.todo-edit', rows.get(id))?.focus();
+  else if (u.conflict && rows.get(id)) $('.conflict-theirs', rows.get(id))?.focus();
+}
+
+function saveEdit(id) {
+  const u = uiFor(id);
+  const title = $('.todo-edit-input', rows.get(id)).value.trim();
+  if (!title) { say('A todo needs a title.'); return; }
+  u.draft = title;
+  return saveTitle(id, title, u.baseVersion);
+}
+
+function useTheirs(id) {
+  Object.assign(uiFor(id), { editing: false, conflict: null });
+  rerender();
+  say('Kept their version.');
+  $('.todo-edit', rows.get(id))?.focus();
+}
+
+function overwrite(id) {
+  const u = uiFor(id);
+  if (!u.conflict) return;
+  // Conditional again, on the version we just showed: if it moved on once
+  // more, the person sees the newer value instead of clobbering it unseen.
+  return saveTitle(id, u.conflict.mine, u.conflict.theirs.version);
+}
+
+/* -- boot ----------------------------------------------------------------- */
+
+$('[data-testid="board-name"]').textContent = listName === 'todos' ? '' : `· ${listName}`;
+document.title = listName === 'todos' ? 'Tandem todos' : `${listName} · Tandem todos`;
+render([]);
+
+// For debugging from the console (and tests): the client and the view.
+window.tandemDemo = { client, view, listName };
