@@ -76,21 +76,29 @@ static const char script_get[] =
 
 /*
  * Lists. KEYS: index, log. ARGV: document key prefix, after ("" = start),
- * limit. Returns {seq, next id or "", json...}. The documents' keys share
- * the collection's hash tag, so reading them here stays within one slot.
+ * limit, byte cap. Returns {seq, next id or "", json...}. A page stops
+ * early, after at least one document, when the next one would take it past
+ * the byte cap; "next" then points at its last document. The documents'
+ * keys share the collection's hash tag, so reading them here stays within
+ * one slot.
  */
 static const char script_list[] =
-	"local limit = tonumber(ARGV[3])\n"
+	"local limit, cap = tonumber(ARGV[3]), tonumber(ARGV[4])\n"
 	"local min = ARGV[2] == '' and '-' or '(' .. ARGV[2]\n"
 	"local ids = redis.call('ZRANGEBYLEX', KEYS[1], min, '+', 'LIMIT', 0, limit + 1)\n"
 	"local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)\n"
 	"local out = {last[1] and last[1][1] or '0-0', ''}\n"
-	"local n = math.min(#ids, limit)\n"
-	"if #ids > limit then out[2] = ids[n] end\n"
+	"local n, bytes, prev = math.min(#ids, limit), 0, ''\n"
 	"for i = 1, n do\n"
 	"  local j = redis.call('HGET', ARGV[1] .. ids[i], 'j')\n"
-	"  if j then out[#out + 1] = j end\n"
+	"  if j then\n"
+	"    if #out > 2 and bytes + #j > cap then out[2] = prev; return out end\n"
+	"    bytes = bytes + #j\n"
+	"    out[#out + 1] = j\n"
+	"  end\n"
+	"  prev = ids[i]\n"
 	"end\n"
+	"if #ids > limit then out[2] = ids[n] end\n"
 	"return out\n";
 
 static const char *const scripts[REST_SCRIPT__MAX] = {
@@ -414,14 +422,15 @@ void rest_store_list(struct rest_store *store, const char *collection, const cha
 		     long long limit, struct rest_store_result *res)
 {
 	struct coll_keys k;
-	char limit_str[24];
+	char limit_str[24], cap_str[24];
 	redisReply *r;
 
 	if (make_keys(store, collection, NULL, &k, res) < 0)
 		return;
 	snprintf(limit_str, sizeof(limit_str), "%lld", limit);
-	const char *args[] = {k.index, k.log, k.doc, after ? after : "", limit_str};
-	r = run_script(store, REST_SCRIPT_LIST, 2, 5, args, NULL, res);
+	snprintf(cap_str, sizeof(cap_str), "%d", REST_LIST_MAX_BYTES);
+	const char *args[] = {k.index, k.log, k.doc, after ? after : "", limit_str, cap_str};
+	r = run_script(store, REST_SCRIPT_LIST, 2, 6, args, NULL, res);
 	if (!r)
 		return;
 	res->reply = r;

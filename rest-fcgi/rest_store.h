@@ -21,6 +21,12 @@
 #include "tnd_redis.h"
 #include "tnd_seq.h"
 
+/*
+ * A list page holds at most this many bytes of documents (but always one),
+ * so limit=1000 over large documents cannot build a gigabyte reply.
+ */
+#define REST_LIST_MAX_BYTES (8 << 20)
+
 enum rest_script { REST_SCRIPT_WRITE, REST_SCRIPT_DELETE, REST_SCRIPT_GET, REST_SCRIPT_LIST,
 		   REST_SCRIPT__MAX };
 
@@ -92,8 +98,8 @@ void rest_store_get(struct rest_store *store, const char *collection, const char
 		    struct rest_store_result *res);
 
 /*
- * Reads up to limit documents after the id after (NULL: from the start).
- * On success res->reply is an array: [seq, next id or "", doc JSON...].
+ * Reads up to limit documents after the id after (NULL: from the start),
+ * fewer when they pass REST_LIST_MAX_BYTES. On success res->reply is an array: [seq, next id or "", doc JSON...].
  */
 void rest_store_list(struct rest_store *store, const char *collection, const char *after,
 		     long long limit, struct rest_store_result *res);

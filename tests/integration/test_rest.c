@@ -394,6 +394,43 @@ Test(limits, body_at_the_limit_passes_and_one_byte_more_is_413, .timeout = 60)
 	free(big);
 }
 
+Test(limits, a_list_page_stops_at_8_mib_and_next_continues, .timeout = 120)
+{
+	static const char *const json[] = {"Content-Type: application/json", NULL};
+	const size_t size = 1000000;
+	char *doc = body_of_size(size), path[256];
+	struct http_response res;
+	struct json_object *page, *items, *next;
+	size_t first_page;
+
+	for (int i = 0; i < 10; i++) {
+		snprintf(path, sizeof(path), "/api/v1/biglist/d%d", i);
+		cr_assert_eq(http_request("PUT", url(path), json, doc, size, &res), 0);
+		cr_assert_eq(res.status, 201);
+		http_response_free(&res);
+	}
+	free(doc);
+	cr_assert_eq(http_request("GET", url("/api/v1/biglist?limit=1000"), NULL, NULL, 0, &res), 0);
+	cr_assert_eq(res.status, 200);
+	page = body_json(&res);
+	json_object_object_get_ex(page, "items", &items);
+	json_object_object_get_ex(page, "next", &next);
+	first_page = json_object_array_length(items);
+	cr_assert(first_page >= 1 && first_page < 10, "%zu items", first_page);
+	cr_assert_leq(res.body_len, (size_t)(8 << 20) + 4096);
+	cr_assert_str_eq(json_object_get_string(next),
+			 field_str(json_object_array_get_idx(items, first_page - 1), "id"));
+	snprintf(path, sizeof(path), "/api/v1/biglist?limit=1000&after=%s", json_object_get_string(next));
+	json_object_put(page);
+	http_response_free(&res);
+	cr_assert_eq(http_request("GET", url(path), NULL, NULL, 0, &res), 0);
+	page = body_json(&res);
+	json_object_object_get_ex(page, "items", &items);
+	cr_assert_eq(first_page + json_object_array_length(items), 10);
+	json_object_put(page);
+	http_response_free(&res);
+}
+
 static char *nested(int depth)
 {
 	char *s = malloc((size_t)depth * 6 + 2);
