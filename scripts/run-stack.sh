@@ -127,9 +127,9 @@ sed -e "s|@RUN_DIR@|$RUN_DIR|g" -e "s|@HTTP_PORT@|$HTTP_PORT|g" -e "s|@WS_PORT@|
 	-e "s|@WEB_ROOT@|$ROOT/web|g" -e "s|@MAX_BODY@|$MAX_BODY|g" -e "s|@USER_LINE@|$USER_LINE|g" \
 	-e "s|@CONF_DIR@|$ROOT/nginx|g" \
 	"$ROOT/nginx/tandem.conf.in" >"$RUN_DIR/nginx/nginx.conf"
-nginx -q -t -p "$RUN_DIR/nginx" -c "$RUN_DIR/nginx/nginx.conf" 2>>"$RUN_DIR/nginx/error.log" ||
+nginx -q -t -e "$RUN_DIR/nginx/error.log" -p "$RUN_DIR/nginx" -c "$RUN_DIR/nginx/nginx.conf" 2>>"$RUN_DIR/nginx/error.log" ||
 	die "nginx rejected $RUN_DIR/nginx/nginx.conf (see $RUN_DIR/nginx/error.log)"
-nginx -p "$RUN_DIR/nginx" -c "$RUN_DIR/nginx/nginx.conf" -g 'daemon off;' &
+nginx -e "$RUN_DIR/nginx/error.log" -p "$RUN_DIR/nginx" -c "$RUN_DIR/nginx/nginx.conf" -g 'daemon off;' &
 wait_for "nginx" 15 curl -fsS -o /dev/null "http://127.0.0.1:$HTTP_PORT/api/v1/_health"
 if [ -x "$BIN_DIR/tandem-notifier" ]; then
 	wait_for "tandem-notifier" 15 curl -fsS -o /dev/null "http://127.0.0.1:$WS_PORT/healthz"
