@@ -45,8 +45,9 @@ test: deps-check
 test-deploy: build-all
 	TANDEM_BIN_DIR=$(BUILD) tests/deploy/run.sh
 
-test-valgrind: build-all $(BUILD)/tests/rest_valgrind
+test-valgrind: build-all $(BUILD)/tests/rest_valgrind $(BUILD)/tests/notifier_valgrind
 	TANDEM_BIN_DIR=$(BUILD) $(BUILD)/tests/rest_valgrind --jobs 1
+	TANDEM_BIN_DIR=$(BUILD) $(BUILD)/tests/notifier_valgrind
 
 test-web: build-all
 	@scripts/npm-deps.sh

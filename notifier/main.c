@@ -1,0 +1,290 @@
+/*
+ * tandem-notifier: the WebSocket daemon of Tandem. It hears every change
+ * event from Redis and pushes it to the browsers subscribed to it.
+ *
+ * main() reads the configuration, then owns one libuv loop on the one
+ * thread; libwebsockets (ntf_ws) and hiredis (ntf_redis) both run on it,
+ * and the hub (ntf_hub) between them does no I/O of its own. Loop
+ * handles owned here: the pump (an idle handle that fans out queued
+ * events a budget per turn), the signal watchers and the shutdown timer.
+ *
+ * SIGTERM/SIGINT: every WebSocket gets a 1001 close; once they are gone
+ * (or after SHUTDOWN_GRACE_MS) lws and Redis are torn down, the loop runs
+ * until every handle is closed, and the process exits 0. libuv's signal
+ * watchers run as loop callbacks, so no code runs in a signal handler.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "ntf_hub.h"
+#include "ntf_redis.h"
+#include "ntf_ws.h"
+#include "tnd_config.h"
+#include "tnd_log.h"
+#include "tnd_redis.h"
+#include "tnd_valid.h"
+
+#define SHUTDOWN_GRACE_MS 3000
+#define SHUTDOWN_POLL_MS 20
+
+struct notifier_config {
+	const char *ws_listen;
+	const char *redis_url;
+	const char *ns;
+	const char *allowed_origins;
+	const char *jwt_secret;
+	const char *log_level;
+	long long max_subscriptions;
+	long long max_connections;
+	long long ping_interval;
+	long long queue_bytes;
+	long long queue_messages;
+};
+
+#define OPT(f) offsetof(struct notifier_config, f)
+static const struct tnd_option options[] = {
+	{"ws-listen", "TANDEM_WS_LISTEN", TND_OPT_STRING, "127.0.0.1:8081", 3, 80, OPT(ws_listen),
+	 "host:port for /ws, /healthz and /metrics"},
+	{"redis-url", "TANDEM_REDIS_URL", TND_OPT_STRING, "redis://127.0.0.1:6379", 1, 300,
+	 OPT(redis_url), "redis://host:port[/db] or unix:///path"},
+	{"namespace", "TANDEM_NAMESPACE", TND_OPT_STRING, "tandem", 1, 64, OPT(ns),
+	 "prefix of every Redis key ([a-z0-9][a-z0-9_-]*)"},
+	{"max-subscriptions", "TANDEM_MAX_SUBSCRIPTIONS", TND_OPT_INT, "100", 1, 100000,
+	 OPT(max_subscriptions), "subscriptions per connection (too_many_subscriptions beyond)"},
+	{"max-connections", "TANDEM_MAX_CONNECTIONS", TND_OPT_INT, "10000", 1, 1000000,
+	 OPT(max_connections), "open WebSockets at most (503 to further upgrades)"},
+	{"ping-interval", "TANDEM_PING_INTERVAL", TND_OPT_INT, "30", 1, 3600, OPT(ping_interval),
+	 "seconds of silence before a ping; no pong within as long again closes"},
+	{"ws-queue-bytes", "TANDEM_WS_QUEUE_BYTES", TND_OPT_INT, "4194304", 4096, 1LL << 30,
+	 OPT(queue_bytes), "outbound bytes queued per connection before it is closed with 4008"},
+	{"ws-queue-messages", "TANDEM_WS_QUEUE_MESSAGES", TND_OPT_INT, "1024", 8, 1000000,
+	 OPT(queue_messages), "outbound messages queued per connection before 4008"},
+	{"allowed-origins", "TANDEM_ALLOWED_ORIGINS", TND_OPT_STRING, NULL, 1, 4096,
+	 OPT(allowed_origins), "comma list of origins allowed to open /ws (403 else); unset = any"},
+	{"jwt-secret", "TANDEM_JWT_SECRET", TND_OPT_STRING, NULL, 1, 4096, OPT(jwt_secret),
+	 "JWT HS256 secret; unset = auth off (not supported by this version: must stay unset)"},
+	{"log-level", "TANDEM_LOG_LEVEL", TND_OPT_STRING, "info", 1, 8, OPT(log_level),
+	 "error, warn, info or debug"},
+};
+#undef OPT
+#define N_OPTIONS (sizeof(options) / sizeof(options[0]))
+
+struct notifier {
+	uv_loop_t loop;
+	struct ntf_hub hub;
+	struct ntf_redis redis;
+	struct ntf_ws ws;
+	uv_idle_t pump;
+	uv_signal_t sig_term, sig_int;
+	uv_timer_t shutdown_timer;
+	uint64_t shutdown_started;
+	bool stopping;
+};
+
+/* Validates what the options table cannot. Returns 0, or -1 with err. */
+static int check_config(const struct notifier_config *cfg, struct tnd_redis_addr *addr,
+			struct ntf_ws_config *ws_cfg, char *err, size_t errlen)
+{
+	char why[200];
+
+	if (tnd_redis_url_parse(cfg->redis_url, addr, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "TANDEM_REDIS_URL: %s", why);
+		return -1;
+	}
+	if (ntf_ws_parse_listen(cfg->ws_listen, ws_cfg, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "TANDEM_WS_LISTEN: %s", why);
+		return -1;
+	}
+	if (!tnd_valid_collection(cfg->ns, strlen(cfg->ns))) {
+		snprintf(err, errlen, "TANDEM_NAMESPACE: must match [a-z0-9][a-z0-9_-]{0,63}");
+		return -1;
+	}
+	if (tnd_log_level_parse(cfg->log_level) < 0) {
+		snprintf(err, errlen, "TANDEM_LOG_LEVEL: must be error, warn, info or debug");
+		return -1;
+	}
+	if (cfg->jwt_secret) {
+		snprintf(err, errlen, "TANDEM_JWT_SECRET: JWT auth is not supported by this "
+				      "version; unset it (refusing to run open while you expect auth)");
+		return -1;
+	}
+	ws_cfg->allowed_origins = cfg->allowed_origins;
+	ws_cfg->max_connections = cfg->max_connections;
+	ws_cfg->ping_interval_s = (unsigned)cfg->ping_interval;
+	return 0;
+}
+
+/* --- hub glue ------------------------------------------------------------- */
+
+static void on_pump(uv_idle_t *idle)
+{
+	struct notifier *n = idle->data;
+
+	if (!ntf_hub_pump(&n->hub))
+		uv_idle_stop(idle);
+}
+
+static void schedule_pump(void *data)
+{
+	struct notifier *n = data;
+
+	uv_idle_start(&n->pump, on_pump);
+}
+
+/* The hub's ops fan out to the two transports. */
+static void op_wake(void *data, void *handle, bool closing)
+{
+	struct notifier *n = data;
+
+	ntf_ws_wake(&n->ws, handle, closing);
+}
+
+static int op_read_log(void *data, struct ntf_query *q)
+{
+	struct notifier *n = data;
+
+	return ntf_redis_read_log(&n->redis, q);
+}
+
+static void op_pause(void *data, bool pause)
+{
+	struct notifier *n = data;
+
+	ntf_redis_pause(&n->redis, pause);
+}
+
+/* --- shutdown ------------------------------------------------------------- */
+
+static void finish(struct notifier *n)
+{
+	uv_timer_stop(&n->shutdown_timer);
+	ntf_ws_stop(&n->ws);
+	ntf_redis_close(&n->redis);
+	uv_idle_stop(&n->pump);
+	uv_close((uv_handle_t *)&n->pump, NULL);
+	uv_close((uv_handle_t *)&n->sig_term, NULL);
+	uv_close((uv_handle_t *)&n->sig_int, NULL);
+	uv_close((uv_handle_t *)&n->shutdown_timer, NULL);
+}
+
+static void on_shutdown_tick(uv_timer_t *t)
+{
+	struct notifier *n = t->data;
+	uint64_t waited = uv_now(&n->loop) - n->shutdown_started;
+
+	if (n->hub.metrics.connections == 0 || waited >= SHUTDOWN_GRACE_MS) {
+		if (n->hub.metrics.connections)
+			tnd_log_warn("%llu connections did not close in time; dropping them",
+				     (unsigned long long)n->hub.metrics.connections);
+		finish(n);
+	}
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	struct notifier *n = s->data;
+
+	if (n->stopping)
+		return;
+	n->stopping = true;
+	tnd_log_info("signal %d: closing %llu connections with 1001", signum,
+		     (unsigned long long)n->hub.metrics.connections);
+	ntf_hub_shutdown(&n->hub);
+	n->shutdown_started = uv_now(&n->loop);
+	uv_timer_start(&n->shutdown_timer, on_shutdown_tick, 0, SHUTDOWN_POLL_MS);
+}
+
+/* --- main ----------------------------------------------------------------- */
+
+static int setup_loop(struct notifier *n)
+{
+	if (uv_loop_init(&n->loop) < 0)
+		return -1;
+	uv_idle_init(&n->loop, &n->pump);
+	uv_signal_init(&n->loop, &n->sig_term);
+	uv_signal_init(&n->loop, &n->sig_int);
+	uv_timer_init(&n->loop, &n->shutdown_timer);
+	n->pump.data = n->sig_term.data = n->sig_int.data = n->shutdown_timer.data = n;
+	if (uv_signal_start(&n->sig_term, on_signal, SIGTERM) < 0 ||
+	    uv_signal_start(&n->sig_int, on_signal, SIGINT) < 0)
+		return -1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct notifier_config cfg;
+	struct tnd_redis_addr addr;
+	struct ntf_ws_config ws_cfg = {0};
+	struct ntf_hub_limits limits;
+	struct ntf_hub_ops ops;
+	struct notifier *n;
+	char err[400];
+	int rc, status = 1;
+
+	rc = tnd_config_load(options, N_OPTIONS, &cfg, argc, argv, err, sizeof(err));
+	if (rc == TND_CONFIG_HELP) {
+		tnd_config_usage(stdout, "tandem-notifier", options, N_OPTIONS);
+		return 0;
+	}
+	if (rc == TND_CONFIG_ERROR || check_config(&cfg, &addr, &ws_cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tandem-notifier: %s\n", err);
+		return 2;
+	}
+	if (rc == TND_CONFIG_CHECK) {
+		printf("configuration OK\n");
+		return 0;
+	}
+	tnd_log_init("tandem-notifier", (enum tnd_log_level)tnd_log_level_parse(cfg.log_level));
+	tnd_log_warn("AUTH IS OFF: TANDEM_JWT_SECRET is unset, every client may subscribe to "
+		     "every collection");
+	signal(SIGPIPE, SIG_IGN);
+
+	n = calloc(1, sizeof(*n));
+	if (!n) {
+		tnd_log_error("out of memory");
+		return 1;
+	}
+	limits = (struct ntf_hub_limits){
+		.max_subs = (uint32_t)cfg.max_subscriptions,
+		.queue = {.max_msgs = (uint32_t)cfg.queue_messages, .max_bytes = (size_t)cfg.queue_bytes},
+	};
+	ops = (struct ntf_hub_ops){.data = n, .wake = op_wake, .read_log = op_read_log,
+				   .pause_input = op_pause, .schedule = schedule_pump};
+	if (ntf_hub_init(&n->hub, &limits, &ops) < 0) {
+		tnd_log_error("out of memory");
+		goto out_free;
+	}
+	if (setup_loop(n) < 0) {
+		tnd_log_error("cannot set up the event loop");
+		goto out_hub;
+	}
+	if (ntf_redis_init(&n->redis, &n->loop, &n->hub, &addr, cfg.ns) < 0 ||
+	    ntf_ws_start(&n->ws, &n->loop, &n->hub, &ws_cfg) < 0) {
+		n->stopping = true;
+		finish(n);
+		uv_run(&n->loop, UV_RUN_DEFAULT);
+		goto out_loop;
+	}
+	ntf_redis_start(&n->redis);
+	tnd_log_info("listening on %s (/ws, /healthz, /metrics), Redis at %s, namespace %s",
+		     cfg.ws_listen, cfg.redis_url, cfg.ns);
+	uv_run(&n->loop, UV_RUN_DEFAULT);
+	tnd_log_info("stopped");
+	status = 0;
+out_loop:
+	ntf_ws_finish(&n->ws);
+	/* lws may close its last handles only now: let them finish. */
+	uv_run(&n->loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&n->loop) != 0)
+		tnd_log_warn("event loop closed with handles still open");
+out_hub:
+	ntf_hub_destroy(&n->hub);
+out_free:
+	free(n);
+	return status;
+}

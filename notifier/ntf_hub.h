@@ -1,0 +1,170 @@
+/*
+ * ntf_hub: the notifier's core. It keeps the connections, their bounded
+ * outbound queues and subscriptions (ntf_subs), turns events from Redis
+ * into frames for every matching connection, and runs the two kinds of
+ * log reads that make delivery gap-free:
+ *
+ *  - a collection sync: after a collection gets its first local client,
+ *    and after every Redis reconnect, the collection's log is read from
+ *    the last event fanned out (or just its tail) while live events are
+ *    held; then the held events follow, and duplicates (seq <= head) are
+ *    dropped. So nothing written while the link was down is missed.
+ *  - a feed replay: a subscription with `since` reads the log from since
+ *    to the tail T (the ack's seq), page by page at the client's pace,
+ *    while the connection's live events for that collection are held;
+ *    then the held events with seq > what was sent follow.
+ *
+ * The hub does no I/O itself: the WebSocket side and the Redis side plug
+ * in through struct ntf_hub_ops, so it can be tested with fakes.
+ *
+ * Fan-out work per loop turn is bounded (NTF_FANOUT_BUDGET deliveries,
+ * finishing the event in hand): events read from Redis wait in an inbound
+ * queue that ntf_hub_pump() drains, and reading from Redis pauses while
+ * that queue is long. Runs on the loop thread only.
+ */
+#ifndef NTF_HUB_H
+#define NTF_HUB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ntf_metrics.h"
+#include "ntf_msg.h"
+#include "ntf_proto.h"
+#include "ntf_queue.h"
+#include "ntf_subs.h"
+
+#define NTF_FANOUT_BUDGET 20000    /* deliveries per pump, give or take one event */
+#define NTF_INBOUND_HIGH 20000     /* pause reading Redis above this many queued events */
+#define NTF_INBOUND_LOW 5000       /* ... and resume below this */
+#define NTF_REPLAY_PAGE 200        /* log entries per replay read */
+#define NTF_SYNC_PAGE 1000         /* log entries per sync read */
+#define NTF_COLL_PENDING_MAX 100000 /* live events held per collection during a sync */
+
+/* Close codes of SPEC section 5. */
+enum {
+	NTF_CLOSE_GOING_AWAY = 1001,
+	NTF_CLOSE_POLICY = 1008,
+	NTF_CLOSE_TOO_BIG = 1009,
+	NTF_CLOSE_INTERNAL = 1011,
+	NTF_CLOSE_TOKEN_EXPIRED = 4001,
+	NTF_CLOSE_SLOW_CONSUMER = 4008,
+};
+
+struct ntf_conn {
+	struct ntf_hub *hub;
+	void *handle;                 /* the transport's (an lws wsi); opaque here */
+	uint64_t id;                  /* for log lines */
+	struct ntf_conn *prev, *next; /* in hub->conns */
+	struct ntf_queue out;
+	struct ntf_feed *feeds;
+	uint32_t n_subs;              /* distinct subscriptions */
+	uint32_t n_paused;            /* feeds whose replay waits for out to drain */
+	uint16_t close_code;          /* nonzero: closing, nothing more is queued */
+	bool wake_pending;
+};
+
+/*
+ * A log read in flight. The hub allocates it; the Redis side reads the
+ * fields, runs the read and calls ntf_hub_query_done() exactly once.
+ */
+struct ntf_query {
+	struct ntf_hub *hub;
+	struct ntf_coll *coll;        /* counted in coll->refs until done */
+	struct ntf_feed *feed;        /* replay: the feed; NULL for a sync or once the feed is gone */
+	bool is_sync;
+	uint64_t link_gen;
+	bool has_since;               /* false: only the tail is wanted */
+	struct tnd_seq since;         /* exclusive */
+	bool has_end;                 /* false: up to the tail */
+	struct tnd_seq end;           /* inclusive */
+	uint32_t count;
+};
+
+/* What a log read found. Everything is borrowed for the call. */
+struct ntf_log_result {
+	bool ok;                      /* false: the read failed (link lost) */
+	struct tnd_seq tail;          /* last id ever added ("0-0": no log) */
+	bool trimmed;                 /* entries were trimmed away (entries-added > length) */
+	struct tnd_seq first;         /* first id kept (the tail when the log is empty) */
+	struct ntf_msg **events;      /* the entries after since, as event frames */
+	size_t n_events;
+	size_t n_entries;             /* entries read, well-formed or not */
+	struct tnd_seq last_entry;    /* id of the last entry read */
+};
+
+struct ntf_hub_ops {
+	void *data;
+	/* Wants a writeable callback for the connection: to write, or to close it. */
+	void (*wake)(void *data, void *handle, bool closing);
+	/* Starts a read; 0 = ntf_hub_query_done() will follow, -1 = link down (it will not). */
+	int (*read_log)(void *data, struct ntf_query *q);
+	/* Stops / resumes reading live events from Redis. */
+	void (*pause_input)(void *data, bool pause);
+	/* Wants ntf_hub_pump() called on a coming loop turn. */
+	void (*schedule)(void *data);
+};
+
+struct ntf_hub_limits {
+	uint32_t max_subs;            /* per connection */
+	struct ntf_queue_caps queue;  /* per connection outbound, and per held feed */
+};
+
+struct ntf_inbound_item {
+	struct ntf_coll *coll;
+	struct ntf_msg *ev;
+};
+
+struct ntf_hub {
+	struct ntf_hub_limits limits;
+	struct ntf_hub_ops ops;
+	struct ntf_subs subs;
+	struct ntf_metrics metrics;
+	struct ntf_conn *conns;
+	uint64_t next_conn_id;
+	bool link_up;
+	uint64_t link_gen;
+	bool input_paused;
+	bool pump_scheduled;
+	bool shutting_down;
+	struct ntf_inbound_item *in; /* ring of events to fan out */
+	uint32_t in_cap, in_head, in_count;
+};
+
+/* Returns 0, or -1 when out of memory. ops are copied. */
+int ntf_hub_init(struct ntf_hub *hub, const struct ntf_hub_limits *limits,
+		 const struct ntf_hub_ops *ops);
+/* Frees everything; call after every connection was freed and every query done. */
+void ntf_hub_destroy(struct ntf_hub *hub);
+
+/* A new connection (borrowed by the transport until ntf_hub_conn_free). NULL when out of memory. */
+struct ntf_conn *ntf_hub_conn_new(struct ntf_hub *hub, void *handle);
+/* The transport closed it: drops its subscriptions and queue and frees it. */
+void ntf_hub_conn_free(struct ntf_conn *conn);
+/*
+ * One complete client message. Answers go to the connection's queue.
+ * Returns 0, or a close code when the connection must close now.
+ */
+int ntf_hub_conn_message(struct ntf_conn *conn, const char *buf, size_t len);
+/* The next frame to write (borrowed until ntf_hub_conn_sent), or NULL. */
+struct ntf_msg *ntf_hub_conn_next(struct ntf_conn *conn);
+/* That frame was written: pops it and resumes replays waiting for room. Returns true if more are queued. */
+bool ntf_hub_conn_sent(struct ntf_conn *conn);
+/* Closes the connection with code (deferred through wake); logs why. */
+void ntf_hub_conn_fail(struct ntf_conn *conn, uint16_t code, const char *why);
+
+/* A message from the pub/sub channel (the payload is copied). */
+void ntf_hub_publish(struct ntf_hub *hub, const char *payload, size_t len);
+/* Redis is connected and subscribed: syncs every collection. */
+void ntf_hub_link_up(struct ntf_hub *hub);
+/* Redis is gone: collections hold their state until the next link_up. */
+void ntf_hub_link_down(struct ntf_hub *hub);
+/* A read ended; frees q. res->events are borrowed. */
+void ntf_hub_query_done(struct ntf_query *q, const struct ntf_log_result *res);
+/* Fans out queued events, about NTF_FANOUT_BUDGET deliveries. Returns true when more wait. */
+bool ntf_hub_pump(struct ntf_hub *hub);
+/* SIGTERM: every connection closes with 1001. */
+void ntf_hub_shutdown(struct ntf_hub *hub);
+
+#endif

@@ -1,0 +1,53 @@
+/*
+ * ntf_msg: one outbound WebSocket message, shared by every connection it
+ * goes to. The notifier builds an event once and hands the same buffer to
+ * N per-connection queues, so a fan-out costs N pointers, not N copies.
+ *
+ * The buffer keeps NTF_MSG_PRE bytes of headroom before the payload:
+ * libwebsockets writes the frame header there (LWS_PRE). Every connection
+ * writes the same header for the same payload, so sharing is safe on the
+ * one loop thread. Reference-counted; the last ntf_msg_unref() frees it.
+ * Single-threaded: no atomics.
+ */
+#ifndef NTF_MSG_H
+#define NTF_MSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tnd_seq.h"
+#include "tnd_valid.h"
+
+/* Headroom before the payload; ntf_ws.c checks that LWS_PRE fits. */
+#define NTF_MSG_PRE 16
+
+struct ntf_msg {
+	uint32_t refs;
+	uint32_t len;             /* payload bytes, without the trailing NUL */
+	bool is_event;            /* seq and doc_id are meaningful */
+	struct tnd_seq seq;
+	uint8_t doc_id_len;
+	char doc_id[TND_DOC_ID_MAX + 1];
+	unsigned char buf[];      /* NTF_MSG_PRE headroom, payload, NUL */
+};
+
+/* Payload start: writable, len bytes plus a NUL. */
+static inline char *ntf_msg_payload(struct ntf_msg *m)
+{
+	return (char *)m->buf + NTF_MSG_PRE;
+}
+
+/*
+ * A message with room for len payload bytes (contents undefined, NUL at
+ * len) and one reference owned by the caller. NULL when out of memory.
+ */
+struct ntf_msg *ntf_msg_new(size_t len);
+/* A message holding a copy of s[0..len). NULL when out of memory. */
+struct ntf_msg *ntf_msg_dup(const char *s, size_t len);
+/* Takes one more reference; returns m. */
+struct ntf_msg *ntf_msg_ref(struct ntf_msg *m);
+/* Drops one reference; frees at zero. NULL is a no-op. */
+void ntf_msg_unref(struct ntf_msg *m);
+
+#endif

@@ -1,0 +1,328 @@
+/*
+ * ntf_proto: see ntf_proto.h.
+ */
+#include "ntf_proto.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+static const char *const op_names[NTF_OP__MAX] = {
+	[NTF_OP_SUBSCRIBE] = "subscribe",
+	[NTF_OP_UNSUBSCRIBE] = "unsubscribe",
+	[NTF_OP_AUTH] = "auth",
+	[NTF_OP_PING] = "ping",
+};
+
+#define FAIL(code, text)                                                                   \
+	do {                                                                               \
+		*err = (code);                                                             \
+		*why = (text);                                                             \
+		goto fail;                                                                 \
+	} while (0)
+
+/* Looks up an optional string member: 1 found, 0 absent, -1 not a string. */
+static int get_string(struct json_object *obj, const char *key, const char **s, size_t *len)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(obj, key, &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_string))
+		return -1;
+	*s = json_object_get_string(v);
+	*len = (size_t)json_object_get_string_len(v);
+	return 1;
+}
+
+static int parse_target(struct json_object *obj, struct ntf_request *req, bool allow_since,
+			enum tnd_err *err, const char **why)
+{
+	const char *s;
+	size_t len;
+	int rc;
+
+	rc = get_string(obj, "collection", &s, &len);
+	if (rc <= 0 || !tnd_valid_collection(s, len))
+		FAIL(TND_ERR_INVALID_NAME, "\"collection\" must match [a-z0-9][a-z0-9_-]{0,63}");
+	memcpy(req->collection, s, len + 1);
+	rc = get_string(obj, "id", &s, &len);
+	if (rc < 0 || (rc > 0 && !tnd_valid_doc_id(s, len)))
+		FAIL(TND_ERR_INVALID_ID, "\"id\" must match [A-Za-z0-9_-]{1,128}");
+	if (rc > 0)
+		memcpy(req->id, s, len + 1);
+	if (!allow_since)
+		return 0;
+	rc = get_string(obj, "since", &s, &len);
+	if (rc < 0 || (rc > 0 && tnd_seq_parse(s, len, &req->since) < 0))
+		FAIL(TND_ERR_INVALID_QUERY, "\"since\" must be a seq \"<ms>-<n>\" as sent by the server");
+	req->has_since = rc > 0;
+	return 0;
+fail:
+	return -1;
+}
+
+int ntf_proto_parse(const char *buf, size_t len, struct ntf_request *req, enum tnd_err *err,
+		    const char **why)
+{
+	struct json_tokener *tok = NULL;
+	struct json_object *obj = NULL;
+	const char *op;
+	size_t op_len;
+	int rc = -1;
+
+	memset(req, 0, sizeof(*req));
+	if (len > NTF_CLIENT_MSG_MAX)
+		FAIL(TND_ERR_INVALID_JSON, "message too large");
+	tok = json_tokener_new();
+	if (!tok)
+		FAIL(TND_ERR_INTERNAL, "out of memory");
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	obj = json_tokener_parse_ex(tok, buf, (int)len);
+	/* A complete value must use every byte: trailing junk is malformed too. */
+	if (!obj || json_tokener_get_error(tok) != json_tokener_success ||
+	    json_tokener_get_parse_end(tok) != len)
+		FAIL(TND_ERR_INVALID_JSON, "a message must be one JSON object in UTF-8");
+	if (!json_object_is_type(obj, json_type_object))
+		FAIL(TND_ERR_INVALID_JSON, "a message must be a JSON object");
+	if (get_string(obj, "op", &op, &op_len) <= 0)
+		FAIL(TND_ERR_UNKNOWN_OP, "\"op\" must be subscribe, unsubscribe, auth or ping");
+	for (req->op = 0; req->op < NTF_OP__MAX; req->op++)
+		if (strlen(op_names[req->op]) == op_len && !memcmp(op, op_names[req->op], op_len))
+			break;
+	switch (req->op) {
+	case NTF_OP_SUBSCRIBE:
+	case NTF_OP_UNSUBSCRIBE:
+		if (parse_target(obj, req, req->op == NTF_OP_SUBSCRIBE, err, why) < 0)
+			goto fail;
+		break;
+	case NTF_OP_AUTH:  /* auth is off in this version: the token is not read (SPEC 6) */
+	case NTF_OP_PING:
+		break;
+	default:
+		FAIL(TND_ERR_UNKNOWN_OP, "\"op\" must be subscribe, unsubscribe, auth or ping");
+	}
+	rc = 0;
+fail:
+	json_object_put(obj);
+	if (tok)
+		json_tokener_free(tok);
+	return rc;
+}
+
+/* Formats into a fresh message; NULL on overflow or out of memory. */
+static struct ntf_msg *msg_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static struct ntf_msg *msg_printf(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return NULL;
+	return ntf_msg_dup(buf, (size_t)n);
+}
+
+/* ,"id":"x" or nothing; ids are [A-Za-z0-9_-] so need no escaping. */
+static const char *id_part(const char *id, char *buf, size_t size)
+{
+	if (!id || !*id)
+		return "";
+	snprintf(buf, size, ",\"id\":\"%s\"", id);
+	return buf;
+}
+
+struct ntf_msg *ntf_proto_subscribed(const char *col, const char *id, const struct tnd_seq *seq)
+{
+	char idb[TND_DOC_ID_MAX + 16], sb[TND_SEQ_STR_MAX];
+
+	return msg_printf("{\"op\":\"subscribed\",\"collection\":\"%s\"%s,\"seq\":\"%s\"}", col,
+			  id_part(id, idb, sizeof(idb)), tnd_seq_format(seq, sb));
+}
+
+struct ntf_msg *ntf_proto_unsubscribed(const char *col, const char *id)
+{
+	char idb[TND_DOC_ID_MAX + 16];
+
+	return msg_printf("{\"op\":\"unsubscribed\",\"collection\":\"%s\"%s}", col,
+			  id_part(id, idb, sizeof(idb)));
+}
+
+struct ntf_msg *ntf_proto_reset(const char *col, const char *id)
+{
+	char idb[TND_DOC_ID_MAX + 16];
+
+	return msg_printf("{\"op\":\"reset\",\"collection\":\"%s\"%s}", col,
+			  id_part(id, idb, sizeof(idb)));
+}
+
+struct ntf_msg *ntf_proto_pong(void)
+{
+	return msg_printf("{\"op\":\"pong\"}");
+}
+
+struct ntf_msg *ntf_proto_authenticated_open(void)
+{
+	return msg_printf("{\"op\":\"authenticated\",\"exp\":null}");
+}
+
+struct ntf_msg *ntf_proto_error(enum tnd_err err, const char *message)
+{
+	char esc[256] = "";
+
+	if (err >= TND_ERR__MAX)
+		err = TND_ERR_INTERNAL;
+	if (!message)
+		message = tnd_err_message(err);
+	/* On truncation esc still holds a valid, shorter prefix. */
+	tnd_json_escape(esc, sizeof(esc), 0, message, strnlen(message, 200));
+	return msg_printf("{\"op\":\"error\",\"code\":\"%s\",\"message\":\"%s\"}", tnd_err_code(err),
+			  esc);
+}
+
+/* --- events ------------------------------------------------------------ */
+
+#define EVENT_PREFIX "{\"op\":\"event\","
+
+struct scan {
+	const char *p, *end;
+};
+
+static bool scan_lit(struct scan *s, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	if ((size_t)(s->end - s->p) < n || memcmp(s->p, lit, n) != 0)
+		return false;
+	s->p += n;
+	return true;
+}
+
+/* A run of bytes up to the next '"' (not consumed). */
+static bool scan_until_quote(struct scan *s, const char **start, size_t *len)
+{
+	const char *q = memchr(s->p, '"', (size_t)(s->end - s->p));
+
+	if (!q)
+		return false;
+	*start = s->p;
+	*len = (size_t)(q - s->p);
+	s->p = q;
+	return true;
+}
+
+static bool valid_type(const char *t, size_t len)
+{
+	return (len == 7 && (!memcmp(t, "created", 7) || !memcmp(t, "updated", 7) ||
+			     !memcmp(t, "deleted", 7)));
+}
+
+static bool valid_version(const char *v, size_t len)
+{
+	if (len == 0 || len > 19 || v[0] == '0')
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (v[i] < '0' || v[i] > '9')
+			return false;
+	return true;
+}
+
+static void set_event(struct ntf_msg *m, const char *id, size_t id_len, const struct tnd_seq *seq)
+{
+	m->is_event = true;
+	m->seq = *seq;
+	m->doc_id_len = (uint8_t)id_len;
+	memcpy(m->doc_id, id, id_len);
+	m->doc_id[id_len] = '\0';
+}
+
+struct ntf_msg *ntf_proto_event_from_publish(const char *payload, size_t len,
+					     struct ntf_event_meta *meta, bool *malformed)
+{
+	struct scan s = {payload, payload + len};
+	struct ntf_event_meta mt;
+	const char *type, *version, *seq;
+	size_t type_len, version_len, seq_len;
+	struct ntf_msg *m;
+
+	*malformed = true;
+	if (!scan_lit(&s, "{\"type\":\"") || !scan_until_quote(&s, &type, &type_len) ||
+	    !valid_type(type, type_len) || !scan_lit(&s, "\",\"collection\":\"") ||
+	    !scan_until_quote(&s, &mt.collection, &mt.collection_len) ||
+	    !tnd_valid_collection(mt.collection, mt.collection_len) ||
+	    !scan_lit(&s, "\",\"id\":\"") || !scan_until_quote(&s, &mt.id, &mt.id_len) ||
+	    !tnd_valid_doc_id(mt.id, mt.id_len) || !scan_lit(&s, "\",\"version\":"))
+		return NULL;
+	version = s.p;
+	while (s.p < s.end && *s.p >= '0' && *s.p <= '9')
+		s.p++;
+	version_len = (size_t)(s.p - version);
+	if (!valid_version(version, version_len) || !scan_lit(&s, ",\"seq\":\"") ||
+	    !scan_until_quote(&s, &seq, &seq_len) || tnd_seq_parse(seq, seq_len, &mt.seq) < 0 ||
+	    !scan_lit(&s, "\""))
+		return NULL;
+	/* The rest is either the end or the document; it ends the object. */
+	if (!(s.end - s.p == 1 && *s.p == '}') &&
+	    !(scan_lit(&s, ",\"doc\":{") && len > 0 && payload[len - 1] == '}'))
+		return NULL;
+	*malformed = false;
+	m = ntf_msg_new(sizeof(EVENT_PREFIX) - 1 + len - 1);
+	if (!m)
+		return NULL;
+	memcpy(ntf_msg_payload(m), EVENT_PREFIX, sizeof(EVENT_PREFIX) - 1);
+	memcpy(ntf_msg_payload(m) + sizeof(EVENT_PREFIX) - 1, payload + 1, len - 1);
+	set_event(m, mt.id, mt.id_len, &mt.seq);
+	if (meta)
+		*meta = mt;
+	return m;
+}
+
+struct ntf_msg *ntf_proto_event_from_entry(const char *col, const char *seq, size_t seq_len,
+					   const char *type, size_t type_len, const char *id,
+					   size_t id_len, const char *version, size_t version_len,
+					   const char *doc, size_t doc_len)
+{
+	struct tnd_seq sq;
+	struct ntf_msg *m;
+	size_t col_len = strlen(col), n;
+	char *p;
+
+	if (!valid_type(type, type_len) || !tnd_valid_doc_id(id, id_len) ||
+	    !valid_version(version, version_len) || tnd_seq_parse(seq, seq_len, &sq) < 0 ||
+	    (doc && (doc_len < 2 || doc[0] != '{' || doc[doc_len - 1] != '}')))
+		return NULL;
+	n = sizeof(EVENT_PREFIX) - 1 + strlen("\"type\":\"\",\"collection\":\"\",\"id\":\"\",\"version\":"
+					       ",\"seq\":\"\"}") +
+	    type_len + col_len + id_len + version_len + seq_len + (doc ? 7 + doc_len : 0);
+	m = ntf_msg_new(n);
+	if (!m)
+		return NULL;
+	p = ntf_msg_payload(m);
+#define PUT(s, l) (memcpy(p, (s), (l)), p += (l))
+#define PUTS(s) PUT(s, strlen(s))
+	PUTS(EVENT_PREFIX "\"type\":\"");
+	PUT(type, type_len);
+	PUTS("\",\"collection\":\"");
+	PUT(col, col_len);
+	PUTS("\",\"id\":\"");
+	PUT(id, id_len);
+	PUTS("\",\"version\":");
+	PUT(version, version_len);
+	PUTS(",\"seq\":\"");
+	PUT(seq, seq_len);
+	PUTS("\"");
+	if (doc) {
+		PUTS(",\"doc\":");
+		PUT(doc, doc_len);
+	}
+	PUTS("}");
+#undef PUTS
+#undef PUT
+	set_event(m, id, id_len, &sq);
+	return m;
+}

@@ -1,0 +1,419 @@
+/*
+ * ntf_ws: see ntf_ws.h. All callbacks run on the loop thread.
+ */
+#include "ntf_ws.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tnd_error.h"
+#include "tnd_log.h"
+#include "tnd_num.h"
+
+_Static_assert(LWS_PRE <= NTF_MSG_PRE, "ntf_msg headroom must hold the lws frame header");
+
+#define METRICS_MAX 8192
+
+struct ntf_pss {
+	struct ntf_conn *conn;
+	char *rx;        /* a message arriving in pieces; NULL between messages */
+	size_t rx_len;
+	unsigned char *http_body; /* LWS_PRE headroom + body, for one HTTP answer */
+	size_t http_len;
+};
+
+int ntf_ws_parse_listen(const char *listen, struct ntf_ws_config *cfg, char *err, size_t errlen)
+{
+	const char *colon = strrchr(listen, ':'), *host = listen;
+	size_t host_len;
+	long long port;
+
+	if (!colon || tnd_num_parse_str(colon + 1, 1, 65535, &port) < 0) {
+		snprintf(err, errlen, "use host:port with a port in 1..65535");
+		return -1;
+	}
+	host_len = (size_t)(colon - listen);
+	if (host_len >= 2 && host[0] == '[' && host[host_len - 1] == ']') {
+		host++;
+		host_len -= 2;
+	}
+	if (host_len >= sizeof(cfg->host)) {
+		snprintf(err, errlen, "host too long");
+		return -1;
+	}
+	memcpy(cfg->host, host, host_len);
+	cfg->host[host_len] = '\0';
+	if (!strcmp(cfg->host, "*") || !strcmp(cfg->host, "0.0.0.0"))
+		cfg->host[0] = '\0';
+	cfg->port = (int)port;
+	return 0;
+}
+
+bool ntf_ws_origin_allowed(const char *list, const char *origin, size_t len)
+{
+	const char *p = list;
+
+	while (*p) {
+		const char *end = p + strcspn(p, ",");
+		const char *a = p, *b = end;
+
+		while (a < b && (*a == ' ' || *a == '\t'))
+			a++;
+		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+			b--;
+		if ((size_t)(b - a) == len && !memcmp(a, origin, len))
+			return true;
+		p = *end ? end + 1 : end;
+	}
+	return false;
+}
+
+/* --- HTTP: /healthz, /metrics -------------------------------------------- */
+
+static int http_answer(struct lws *wsi, struct ntf_pss *pss, unsigned status, const char *ctype,
+		       const char *body, size_t len)
+{
+	unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start,
+					   *end = hdr + sizeof(hdr) - 1;
+
+	pss->http_body = malloc(LWS_PRE + len);
+	if (!pss->http_body)
+		return -1;
+	memcpy(pss->http_body + LWS_PRE, body, len);
+	pss->http_len = len;
+	if (lws_add_http_common_headers(wsi, status, ctype, (lws_filepos_t)len, &p, end) ||
+	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+					 (const unsigned char *)"no-store", 8, &p, end) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static int http_request(struct lws *wsi, struct ntf_ws *ws, struct ntf_pss *pss, const char *uri)
+{
+	char body[256];
+	char *metrics;
+	int n, rc;
+
+	if (!strcmp(uri, "/healthz")) {
+		/* Draining counts as down: a balancer should stop sending upgrades here. */
+		bool up = ws->hub->link_up && !ws->hub->shutting_down;
+		n = snprintf(body, sizeof(body), up ? "{\"status\":\"ok\"}\n"
+						   : "{\"status\":\"unavailable\",\"redis\":\"down\"}\n");
+		return http_answer(wsi, pss, up ? 200 : 503, "application/json", body, (size_t)n);
+	}
+	if (!strcmp(uri, "/metrics")) {
+		metrics = malloc(METRICS_MAX);
+		if (!metrics)
+			return -1;
+		n = ntf_metrics_render(&ws->hub->metrics, metrics, METRICS_MAX);
+		rc = n < 0 ? -1
+			   : http_answer(wsi, pss, 200, "text/plain; version=0.0.4", metrics,
+					 (size_t)n);
+		free(metrics);
+		return rc;
+	}
+	n = tnd_err_body(body, sizeof(body), TND_ERR_NOT_FOUND,
+			 !strcmp(uri, NTF_WS_PATH) ? "/ws needs a WebSocket upgrade" : NULL, -1);
+	return http_answer(wsi, pss, n < 0 ? 500 : 404, "application/json", body,
+			   n < 0 ? 0 : (size_t)n);
+}
+
+static int http_writeable(struct lws *wsi, struct ntf_pss *pss)
+{
+	int n;
+
+	if (!pss->http_body)
+		return 0;
+	n = lws_write(wsi, pss->http_body + LWS_PRE, pss->http_len, LWS_WRITE_HTTP_FINAL);
+	free(pss->http_body);
+	pss->http_body = NULL;
+	if (n < (int)pss->http_len)
+		return -1;
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* --- upgrade -------------------------------------------------------------- */
+
+/* Returns 0 to allow, or 1 after answering with an error status. */
+static int confirm_upgrade(struct lws *wsi, struct ntf_ws *ws)
+{
+	char uri[64], origin[512];
+	int ulen, olen;
+	unsigned status = 0;
+
+	ulen = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
+	olen = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
+	if (ulen <= 0 || strcmp(uri, NTF_WS_PATH) != 0) {
+		status = HTTP_STATUS_NOT_FOUND;
+	} else if (ws->cfg.allowed_origins && olen > 0) {
+		/* No Origin header: not a browser, which is what the check protects. */
+		if (olen >= (int)sizeof(origin) ||
+		    lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) != olen ||
+		    !ntf_ws_origin_allowed(ws->cfg.allowed_origins, origin, (size_t)olen)) {
+			status = HTTP_STATUS_FORBIDDEN;
+			tnd_log_info("refusing a WebSocket from origin \"%.*s\"", olen < 200 ? olen : 200,
+				     olen < (int)sizeof(origin) ? origin : "(too long)");
+		}
+	}
+	if (!status && (ws->hub->shutting_down ||
+			(long long)ws->hub->metrics.connections >= ws->cfg.max_connections))
+		status = HTTP_STATUS_SERVICE_UNAVAILABLE;
+	if (!status)
+		return 0;
+	ws->hub->metrics.connections_rejected++;
+	lws_return_http_status(wsi, status, NULL);
+	return 1;
+}
+
+/* --- WebSocket ------------------------------------------------------------ */
+
+/*
+ * Ends a WebSocket with code. From RECEIVE, lws sends the close frame set
+ * by lws_close_reason() itself. From WRITEABLE (lws 4.1 drops the socket
+ * without it there) the frame is written here first; returning -1 then
+ * shuts the socket down behind it, so the peer reads the code, then EOF.
+ */
+static int close_with(struct lws *wsi, uint16_t code, bool write_frame)
+{
+	unsigned char frame[LWS_PRE + 4 + 32];
+	const char *why;
+	size_t len;
+
+	switch (code) {
+	case NTF_CLOSE_GOING_AWAY: why = "server shutting down"; break;
+	case NTF_CLOSE_TOO_BIG: why = "message too big"; break;
+	case NTF_CLOSE_SLOW_CONSUMER: why = "slow consumer"; break;
+	case NTF_CLOSE_POLICY: why = "policy violation"; break;
+	default: why = "internal error"; break;
+	}
+	len = strlen(why);
+	if (!write_frame) {
+		lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)why, len);
+		return -1;
+	}
+	/* A whole close frame (FIN, opcode 8, unmasked), written raw. */
+	frame[LWS_PRE] = 0x88;
+	frame[LWS_PRE + 1] = (unsigned char)(2 + len);
+	frame[LWS_PRE + 2] = (unsigned char)(code >> 8);
+	frame[LWS_PRE + 3] = (unsigned char)code;
+	memcpy(frame + LWS_PRE + 4, why, len);
+	lws_write(wsi, frame + LWS_PRE, 4 + len, LWS_WRITE_RAW);
+	return -1;
+}
+
+static int ws_receive(struct lws *wsi, struct ntf_pss *pss, const char *in, size_t len)
+{
+	size_t remaining = lws_remaining_packet_payload(wsi);
+	bool final = lws_is_final_fragment(wsi);
+	int rc;
+
+	if (!pss->conn)
+		return -1;
+	if (pss->rx_len + len + remaining > NTF_CLIENT_MSG_MAX) {
+		tnd_log_info("conn %llu: client message over %d bytes",
+			     (unsigned long long)pss->conn->id, NTF_CLIENT_MSG_MAX);
+		return close_with(wsi, NTF_CLOSE_TOO_BIG, false);
+	}
+	if (final && !pss->rx) {
+		rc = ntf_hub_conn_message(pss->conn, in, len); /* the common case: no copy */
+		return rc ? close_with(wsi, (uint16_t)rc, false) : 0;
+	}
+	if (!pss->rx) {
+		pss->rx = malloc(NTF_CLIENT_MSG_MAX);
+		if (!pss->rx)
+			return close_with(wsi, NTF_CLOSE_INTERNAL, false);
+	}
+	memcpy(pss->rx + pss->rx_len, in, len);
+	pss->rx_len += len;
+	if (!final)
+		return 0;
+	rc = ntf_hub_conn_message(pss->conn, pss->rx, pss->rx_len);
+	free(pss->rx);
+	pss->rx = NULL;
+	pss->rx_len = 0;
+	return rc ? close_with(wsi, (uint16_t)rc, false) : 0;
+}
+
+/* Writes a server frame header (FIN, text, unmasked) for len bytes; returns its size. */
+static size_t frame_header(unsigned char *p, size_t len)
+{
+	p[0] = 0x81;
+	if (len < 126) {
+		p[1] = (unsigned char)len;
+		return 2;
+	}
+	if (len < 65536) {
+		p[1] = 126;
+		p[2] = (unsigned char)(len >> 8);
+		p[3] = (unsigned char)len;
+		return 4;
+	}
+	p[1] = 127;
+	for (int i = 0; i < 8; i++)
+		p[2 + i] = (unsigned char)((uint64_t)len >> (8 * (7 - i)));
+	return 10;
+}
+
+/*
+ * One lws_write per callback, as lws wants; but when several small
+ * messages wait, they go out framed back to back in that one write (raw),
+ * which saves a poll round and a syscall per message under fan-out.
+ */
+static int ws_writeable(struct lws *wsi, struct ntf_ws *ws, struct ntf_pss *pss)
+{
+	struct ntf_conn *conn = pss->conn;
+	unsigned char *out = ws->batch + LWS_PRE;
+	struct ntf_msg *m;
+	size_t o = 0;
+	bool more;
+
+	if (!conn)
+		return -1;
+	if (conn->close_code)
+		return close_with(wsi, conn->close_code, true);
+	m = ntf_hub_conn_next(conn);
+	if (!m)
+		return 0;
+	if (conn->out.count == 1 || m->len + 10 > NTF_WRITE_BATCH) {
+		if (lws_write(wsi, (unsigned char *)ntf_msg_payload(m), m->len, LWS_WRITE_TEXT) <
+		    (int)m->len)
+			return -1;
+		more = ntf_hub_conn_sent(conn);
+	} else {
+		do {
+			o += frame_header(out + o, m->len);
+			memcpy(out + o, ntf_msg_payload(m), m->len);
+			o += m->len;
+			more = ntf_hub_conn_sent(conn);
+		} while (more && (m = ntf_hub_conn_next(conn)) != NULL &&
+			 o + 10 + m->len <= NTF_WRITE_BATCH);
+		if (lws_write(wsi, out, o, LWS_WRITE_RAW) < (int)o)
+			return -1;
+	}
+	if (more)
+		lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		    size_t len)
+{
+	struct ntf_pss *pss = user;
+	struct ntf_ws *ws = lws_context_user(lws_get_context(wsi));
+
+	switch (reason) {
+	case LWS_CALLBACK_HTTP:
+		return http_request(wsi, ws, pss, in ? (const char *)in : "") ? -1 : 0;
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		return http_writeable(wsi, pss);
+	case LWS_CALLBACK_CLOSED_HTTP:
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+		if (pss) {
+			free(pss->http_body);
+			pss->http_body = NULL;
+		}
+		return 0;
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		return confirm_upgrade(wsi, ws);
+	case LWS_CALLBACK_ESTABLISHED:
+		if (ws->hub->shutting_down)
+			return -1;
+		pss->conn = ntf_hub_conn_new(ws->hub, wsi);
+		return pss->conn ? 0 : -1;
+	case LWS_CALLBACK_RECEIVE:
+		return ws_receive(wsi, pss, in, len);
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return ws_writeable(wsi, ws, pss);
+	case LWS_CALLBACK_CLOSED:
+		if (pss->conn)
+			ntf_hub_conn_free(pss->conn);
+		pss->conn = NULL;
+		free(pss->rx);
+		pss->rx = NULL;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+void ntf_ws_wake(void *data, void *handle, bool closing)
+{
+	struct lws *wsi = handle;
+
+	(void)data;
+	if (closing)
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, NTF_CLOSE_GRACE_S);
+	lws_callback_on_writable(wsi);
+}
+
+/* lws logs into ours: its errors are our warnings, the rest is detail. */
+static void lws_log_emit(int level, const char *line)
+{
+	size_t len = strlen(line);
+
+	while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		len--;
+	tnd_log(level == LLL_ERR ? TND_LOG_WARN : TND_LOG_DEBUG, "lws: %.*s", (int)len, line);
+}
+
+int ntf_ws_start(struct ntf_ws *ws, uv_loop_t *loop, struct ntf_hub *hub,
+		 const struct ntf_ws_config *cfg)
+{
+	struct lws_context_creation_info info;
+	void *loops[1] = {loop};
+
+	memset(ws, 0, sizeof(*ws));
+	ws->batch = malloc(LWS_PRE + NTF_WRITE_BATCH);
+	if (!ws->batch)
+		return -1;
+	ws->hub = hub;
+	ws->cfg = *cfg;
+	ws->retry.secs_since_valid_ping = (uint16_t)cfg->ping_interval_s;
+	ws->retry.secs_since_valid_hangup = (uint16_t)(cfg->ping_interval_s * 2);
+	ws->protocols[0] = (struct lws_protocols){
+		.name = "tandem",
+		.callback = callback,
+		.per_session_data_size = sizeof(struct ntf_pss),
+		.rx_buffer_size = NTF_RX_BUFFER,
+	};
+	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
+
+	memset(&info, 0, sizeof(info));
+	/* An explicit vhost, so that a port we cannot bind fails the start. */
+	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	if (cfg->host[0] && !strchr(cfg->host, ':'))
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+	info.foreign_loops = loops;
+	info.port = cfg->port;
+	info.iface = cfg->host[0] ? cfg->host : NULL;
+	info.protocols = ws->protocols;
+	info.user = ws;
+	info.pcontext = &ws->ctx;
+	info.retry_and_idle_policy = &ws->retry;
+	info.max_http_header_pool = 256;
+	info.timeout_secs = 10;
+	ws->ctx = lws_create_context(&info);
+	if (!ws->ctx || !lws_create_vhost(ws->ctx, &info)) {
+		tnd_log_error("cannot listen on %s:%d", cfg->host[0] ? cfg->host : "*", cfg->port);
+		return -1;
+	}
+	return 0;
+}
+
+void ntf_ws_stop(struct ntf_ws *ws)
+{
+	if (ws->ctx)
+		lws_context_destroy(ws->ctx);
+}
+
+void ntf_ws_finish(struct ntf_ws *ws)
+{
+	if (ws->ctx)
+		lws_context_destroy(ws->ctx);
+	ws->ctx = NULL;
+	free(ws->batch);
+	ws->batch = NULL;
+}

@@ -1,0 +1,625 @@
+/*
+ * Integration tests of tandem-notifier against the real stack
+ * (redis-server, spawn-fcgi + tandem-rest, nginx, tandem-notifier),
+ * started once by main() for the run with small limits so the limits can
+ * be reached (see STACK_ENV). Criterion forks each test from main; they
+ * run one at a time (--jobs 1) because some restart Redis or the
+ * notifier. Each test uses collections of its own.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "it_support.h"
+#include "tnd_seq.h"
+#include "stack.h"
+
+static struct stack g_stack;
+
+static const char *const STACK_ENV[] = {
+	"TANDEM_LOG_LEN=50",             /* the reset test trims the log quickly */
+	"TANDEM_MAX_SUBSCRIPTIONS=5",
+	"TANDEM_WS_QUEUE_MESSAGES=256",
+	"TANDEM_WS_QUEUE_BYTES=262144",
+	"TANDEM_PING_INTERVAL=2",
+	"TANDEM_ALLOWED_ORIGINS=http://allowed.example, http://also.example",
+	NULL,
+};
+
+static void import_stack(void)
+{
+	cr_assert_eq(stack_import(&g_stack), 0, "no stack in the environment");
+}
+
+TestSuite(events, .init = import_stack, .timeout = 60);
+TestSuite(resume, .init = import_stack, .timeout = 90);
+TestSuite(limits, .init = import_stack, .timeout = 60);
+TestSuite(redis, .init = import_stack, .timeout = 90);
+TestSuite(process, .init = import_stack, .timeout = 60);
+
+/* Reads the next event and checks type and id; returns it (caller puts). */
+static struct json_object *expect_event(struct wsc *c, const char *type, const char *id)
+{
+	struct json_object *o = it_expect_op(c, "event", IT_WAIT_MS);
+
+	cr_assert_not_null(o, "no event %s %s", type, id);
+	cr_assert_str_eq(it_str(o, "type"), type);
+	cr_assert_str_eq(it_str(o, "id"), id);
+	return o;
+}
+
+static void open_ws(struct wsc *c, bool via_nginx)
+{
+	cr_assert_eq(it_ws(c, &g_stack, via_nginx), 0, "WebSocket upgrade failed (status %d)",
+		     c->http_status);
+}
+
+static void subscribe_ok(struct wsc *c, const char *col, const char *id, const char *since)
+{
+	struct json_object *o = it_subscribe(c, col, id, since);
+
+	cr_assert_not_null(o, "no answer to subscribe");
+	cr_assert_str_eq(it_str(o, "op"), "subscribed", "got %s", json_object_to_json_string(o));
+	cr_assert_str_eq(it_str(o, "collection"), col);
+	if (id)
+		cr_assert_str_eq(it_str(o, "id"), id);
+	cr_assert_neq(it_str(o, "seq")[0], '\0', "ack without seq");
+	json_object_put(o);
+}
+
+/* ---- events ---------------------------------------------------------------- */
+
+Test(events, create_update_delete_reach_a_client_through_nginx)
+{
+	struct wsc c;
+	struct json_object *o, *doc, *v;
+
+	open_ws(&c, true);
+	subscribe_ok(&c, "ev-crud", NULL, NULL);
+	cr_assert_eq(it_rest(&g_stack, "PUT", "ev-crud", "a", "{\"title\":\"one\"}"), 201);
+	o = expect_event(&c, "created", "a");
+	cr_assert_str_eq(it_str(o, "collection"), "ev-crud");
+	cr_assert(json_object_object_get_ex(o, "doc", &doc));
+	cr_assert(json_object_object_get_ex(doc, "title", &v));
+	cr_assert_str_eq(json_object_get_string(v), "one");
+	cr_assert(json_object_object_get_ex(o, "version", &v));
+	cr_assert_eq(json_object_get_int(v), 1);
+	json_object_put(o);
+
+	cr_assert_eq(it_rest(&g_stack, "PATCH", "ev-crud", "a", "{\"title\":\"two\"}"), 200);
+	o = expect_event(&c, "updated", "a");
+	json_object_put(o);
+
+	cr_assert_eq(it_rest(&g_stack, "DELETE", "ev-crud", "a", NULL), 204);
+	o = expect_event(&c, "deleted", "a");
+	cr_assert_not(json_object_object_get_ex(o, "doc", &doc), "deleted events carry no doc");
+	cr_assert(json_object_object_get_ex(o, "version", &v));
+	cr_assert_eq(json_object_get_int(v), 3);
+	json_object_put(o);
+	cr_assert(it_quiet(&c));
+	wsc_close(&c, 1000);
+}
+
+Test(events, a_document_subscription_gets_only_that_document)
+{
+	struct wsc c;
+	struct json_object *o;
+
+	open_ws(&c, true);
+	subscribe_ok(&c, "ev-doc", "x", NULL);
+	cr_assert_eq(it_rest(&g_stack, "PUT", "ev-doc", "y", "{}"), 201);
+	cr_assert_eq(it_rest(&g_stack, "PUT", "ev-doc", "x", "{}"), 201);
+	o = expect_event(&c, "created", "x");
+	json_object_put(o);
+	cr_assert(it_quiet(&c), "the event of y was delivered");
+	wsc_close(&c, 1000);
+}
+
+Test(events, overlapping_subscriptions_deliver_each_event_once)
+{
+	struct wsc c;
+	struct json_object *o;
+
+	open_ws(&c, true);
+	subscribe_ok(&c, "ev-once", NULL, NULL);
+	subscribe_ok(&c, "ev-once", "x", NULL);
+	subscribe_ok(&c, "ev-once", NULL, NULL); /* twice: acknowledged again, not doubled */
+	cr_assert_eq(it_rest(&g_stack, "PUT", "ev-once", "x", "{}"), 201);
+	o = expect_event(&c, "created", "x");
+	json_object_put(o);
+	cr_assert(it_quiet(&c), "an event came twice");
+	wsc_close(&c, 1000);
+}
+
+Test(events, unsubscribe_stops_the_events)
+{
+	struct wsc c;
+	struct json_object *o;
+
+	open_ws(&c, true);
+	subscribe_ok(&c, "ev-unsub", NULL, NULL);
+	cr_assert_eq(it_send(&c, "{\"op\":\"unsubscribe\",\"collection\":\"ev-unsub\"}"), 0);
+	o = it_expect_op(&c, "unsubscribed", IT_WAIT_MS);
+	cr_assert_not_null(o);
+	cr_assert_str_eq(it_str(o, "collection"), "ev-unsub");
+	json_object_put(o);
+	cr_assert_eq(it_rest(&g_stack, "PUT", "ev-unsub", "a", "{}"), 201);
+	it_sleep_ms(200);
+	cr_assert(it_quiet(&c), "an event came after unsubscribe");
+	wsc_close(&c, 1000);
+}
+
+/* Reads n events and checks they are ids id0..id(n-1) in strictly rising seq. */
+static void expect_ordered(struct wsc *c, int n, const char *prefix)
+{
+	char prev[64] = "", id[64];
+
+	for (int i = 0; i < n; i++) {
+		struct json_object *o = it_expect_op(c, "event", IT_WAIT_MS);
+		struct tnd_seq a, b;
+
+		cr_assert_not_null(o, "event %d of %d missing", i, n);
+		snprintf(id, sizeof(id), "%s%02d", prefix, i);
+		cr_assert_str_eq(it_str(o, "id"), id, "event %d out of order", i);
+		if (prev[0]) {
+			tnd_seq_parse(prev, strlen(prev), &a);
+			tnd_seq_parse(it_str(o, "seq"), strlen(it_str(o, "seq")), &b);
+			cr_assert_lt(tnd_seq_cmp(&a, &b), 0, "seq not rising");
+		}
+		snprintf(prev, sizeof(prev), "%s", it_str(o, "seq"));
+		json_object_put(o);
+	}
+}
+
+Test(events, a_burst_of_20_writes_arrives_in_order_at_two_clients)
+{
+	struct wsc c1, c2;
+	char id[16];
+
+	open_ws(&c1, true);
+	open_ws(&c2, false);
+	subscribe_ok(&c1, "ev-burst", NULL, NULL);
+	subscribe_ok(&c2, "ev-burst", NULL, NULL);
+	for (int i = 0; i < 20; i++) {
+		snprintf(id, sizeof(id), "b%02d", i);
+		cr_assert_eq(it_rest(&g_stack, "PUT", "ev-burst", id, "{\"n\":1}"), 201);
+	}
+	expect_ordered(&c1, 20, "b");
+	expect_ordered(&c2, 20, "b");
+	cr_assert(it_quiet(&c1));
+	cr_assert(it_quiet(&c2));
+	wsc_close(&c1, 1000);
+	wsc_close(&c2, 1000);
+}
+
+/* ---- resume ---------------------------------------------------------------- */
+
+Test(resume, since_from_a_get_yields_exactly_the_later_events)
+{
+	struct wsc c;
+	char seq[64];
+
+	cr_assert_eq(it_rest(&g_stack, "PUT", "rs-since", "old1", "{}"), 201);
+	cr_assert_eq(it_rest(&g_stack, "PUT", "rs-since", "old2", "{}"), 201);
+	cr_assert_eq(it_list_seq(&g_stack, "rs-since", seq, sizeof(seq)), 0);
+	cr_assert_eq(it_rest(&g_stack, "PUT", "rs-since", "n00", "{}"), 201);
+	cr_assert_eq(it_rest(&g_stack, "PUT", "rs-since", "n01", "{}"), 201);
+	open_ws(&c, true);
+	subscribe_ok(&c, "rs-since", NULL, seq);
+	expect_ordered(&c, 2, "n");
+	cr_assert_eq(it_rest(&g_stack, "PUT", "rs-since", "n02", "{}"), 201);
+	{
+		struct json_object *o = expect_event(&c, "created", "n02");
+		json_object_put(o);
+	}
+	cr_assert(it_quiet(&c));
+	wsc_close(&c, 1000);
+}
+
+Test(resume, since_0_0_on_an_untrimmed_log_replays_everything)
+{
+	struct wsc c;
+	char id[16];
+
+	for (int i = 0; i < 3; i++) {
+		snprintf(id, sizeof(id), "z%02d", i);
+		cr_assert_eq(it_rest(&g_stack, "PUT", "rs-zero", id, "{}"), 201);
+	}
+	open_ws(&c, true);
+	subscribe_ok(&c, "rs-zero", NULL, "0-0");
+	expect_ordered(&c, 3, "z");
+	cr_assert(it_quiet(&c));
+	wsc_close(&c, 1000);
+}
+
+Test(resume, a_document_replay_filters_by_id)
+{
+	struct wsc c;
+
+	cr_assert_eq(it_rest(&g_stack, "PUT", "rs-docr", "a", "{}"), 201);
+	cr_assert_eq(it_rest(&g_stack, "PUT", "rs-docr", "b", "{}"), 201);
+	cr_assert_eq(it_rest(&g_stack, "PATCH", "rs-docr", "a", "{\"k\":1}"), 200);
+	open_ws(&c, true);
+	subscribe_ok(&c, "rs-docr", "a", "0-0");
+	json_object_put(expect_event(&c, "created", "a"));
+	json_object_put(expect_event(&c, "updated", "a"));
+	cr_assert(it_quiet(&c));
+	wsc_close(&c, 1000);
+}
+
+Test(resume, since_older_than_the_log_gives_reset)
+{
+	struct wsc c;
+	struct json_object *o;
+	char first[64], id[16];
+
+	cr_assert_eq(it_rest(&g_stack, "PUT", "rs-trim", "first", "{}"), 201);
+	cr_assert_eq(it_list_seq(&g_stack, "rs-trim", first, sizeof(first)), 0);
+	/* TANDEM_LOG_LEN=50 with ~ trimming: whole 100-entry nodes go after a few hundred. */
+	for (int i = 0; i < 320; i++) {
+		snprintf(id, sizeof(id), "t%d", i % 7);
+		cr_assert_eq(it_rest(&g_stack, "PUT", "rs-trim", id, "{}") / 100, 2);
+	}
+	open_ws(&c, true);
+	o = it_subscribe(&c, "rs-trim", NULL, "0-0");
+	cr_assert_not_null(o);
+	cr_assert_str_eq(it_str(o, "op"), "reset", "got %s", json_object_to_json_string(o));
+	cr_assert_str_eq(it_str(o, "collection"), "rs-trim");
+	json_object_put(o);
+	o = it_subscribe(&c, "rs-trim", NULL, first);
+	cr_assert_str_eq(it_str(o, "op"), "reset");
+	json_object_put(o);
+	/* Nothing is subscribed after a reset. */
+	cr_assert_eq(it_rest(&g_stack, "PUT", "rs-trim", "late", "{}"), 201);
+	cr_assert(it_quiet(&c));
+	wsc_close(&c, 1000);
+}
+
+/* ---- limits ---------------------------------------------------------------- */
+
+Test(limits, malformed_messages_get_errors_and_others_are_undisturbed)
+{
+	static const struct {
+		const char *msg, *code;
+	} cases[] = {
+		{"{not json", "invalid_json"},
+		{"[1,2]", "invalid_json"},
+		{"{\"op\":\"ping\"} trailing", "invalid_json"},
+		{"{\"op\":\"dance\"}", "unknown_op"},
+		{"{\"collection\":\"x\"}", "unknown_op"},
+		{"{\"op\":\"subscribe\",\"collection\":\"Bad Name\"}", "invalid_name"},
+		{"{\"op\":\"subscribe\",\"collection\":\"_sys\"}", "invalid_name"},
+		{"{\"op\":\"subscribe\",\"collection\":\"ok\",\"id\":\"a/b\"}", "invalid_id"},
+		{"{\"op\":\"subscribe\",\"collection\":\"ok\",\"since\":\"yesterday\"}", "invalid_query"},
+		{"{\"op\":\"subscribe\",\"collection\":\"ok\",\"since\":17}", "invalid_query"},
+		{"\xff\xfe{}", "invalid_json"},
+	};
+	struct wsc bad, good;
+	struct json_object *o;
+
+	open_ws(&bad, true);
+	open_ws(&good, true);
+	subscribe_ok(&good, "lm-undisturbed", NULL, NULL);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cr_assert_eq(wsc_send_text(&bad, cases[i].msg), 0);
+		o = it_expect_op(&bad, "error", IT_WAIT_MS);
+		cr_assert_not_null(o, "no error for %s", cases[i].msg);
+		cr_assert_str_eq(it_str(o, "code"), cases[i].code, "for %s", cases[i].msg);
+		cr_assert_neq(it_str(o, "message")[0], '\0');
+		json_object_put(o);
+	}
+	cr_assert(it_quiet(&bad), "the connection must stay usable after errors");
+	cr_assert_eq(it_rest(&g_stack, "PUT", "lm-undisturbed", "a", "{}"), 201);
+	json_object_put(expect_event(&good, "created", "a"));
+	wsc_close(&bad, 1000);
+	wsc_close(&good, 1000);
+}
+
+Test(limits, auth_in_open_mode_is_answered_with_a_null_exp)
+{
+	struct wsc c;
+	struct json_object *o, *exp;
+
+	open_ws(&c, true);
+	cr_assert_eq(it_send(&c, "{\"op\":\"auth\",\"token\":\"whatever\"}"), 0);
+	o = it_expect_op(&c, "authenticated", IT_WAIT_MS);
+	cr_assert_not_null(o);
+	cr_assert(json_object_object_get_ex(o, "exp", &exp));
+	cr_assert_null(exp);
+	json_object_put(o);
+	wsc_close(&c, 1000);
+}
+
+Test(limits, a_message_of_4_KiB_in_fragments_is_fine_and_one_byte_more_closes_1009)
+{
+	struct wsc c;
+	char msg[4097], pad[4096];
+	struct json_object *o;
+	int n;
+
+	open_ws(&c, false);
+	/* Exactly 4096 bytes, sent as three frames. */
+	n = snprintf(msg, sizeof(msg), "{\"op\":\"subscribe\",\"collection\":\"lm-frag\",\"pad\":\"");
+	memset(pad, 'p', sizeof(pad));
+	memcpy(msg + n, pad, 4096 - (size_t)n - 2);
+	memcpy(msg + 4094, "\"}", 2);
+	cr_assert_eq(wsc_send_frame(&c, WSC_OP_TEXT, false, msg, 1000), 0);
+	cr_assert_eq(wsc_send_frame(&c, WSC_OP_CONT, false, msg + 1000, 2000), 0);
+	cr_assert_eq(wsc_send_frame(&c, WSC_OP_CONT, true, msg + 3000, 1096), 0);
+	o = it_expect_op(&c, "subscribed", IT_WAIT_MS);
+	cr_assert_not_null(o);
+	json_object_put(o);
+	/* 4097 bytes in one frame. */
+	{
+		char big[4097];
+		struct wsc_frame f;
+
+		memset(big, ' ', sizeof(big));
+		big[0] = '{';
+		big[sizeof(big) - 1] = '}';
+		cr_assert_eq(wsc_send_frame(&c, WSC_OP_TEXT, true, big, sizeof(big)), 0);
+		cr_assert_eq(wsc_recv(&c, IT_WAIT_MS, &f), WSC_OP_CLOSE);
+		cr_assert_eq(c.close_code, 1009);
+	}
+	wsc_abort(&c);
+}
+
+Test(limits, too_many_subscriptions_is_an_error)
+{
+	struct wsc c;
+	struct json_object *o;
+	char id[16];
+
+	open_ws(&c, true);
+	for (int i = 0; i < 5; i++) {
+		snprintf(id, sizeof(id), "d%d", i);
+		subscribe_ok(&c, "lm-many", id, NULL);
+	}
+	subscribe_ok(&c, "lm-many", "d0", NULL); /* a repeat does not count */
+	o = it_subscribe(&c, "lm-many", "d5", NULL);
+	cr_assert_str_eq(it_str(o, "op"), "error");
+	cr_assert_str_eq(it_str(o, "code"), "too_many_subscriptions");
+	json_object_put(o);
+	cr_assert_eq(it_send(&c, "{\"op\":\"unsubscribe\",\"collection\":\"lm-many\",\"id\":\"d1\"}"),
+		     0);
+	json_object_put(it_expect_op(&c, "unsubscribed", IT_WAIT_MS));
+	subscribe_ok(&c, "lm-many", "d5", NULL);
+	wsc_close(&c, 1000);
+}
+
+Test(limits, a_client_that_never_reads_is_closed_with_4008_and_others_keep_receiving)
+{
+	struct wsc slow, fast;
+	struct wsc_options opt = {.host = "127.0.0.1", .port = g_stack.ws_port, .path = "/ws",
+				  .rcvbuf = 4096, .timeout_ms = IT_WAIT_MS};
+	char *doc = malloc(120000), id[16];
+	long long before = it_metric(&g_stack, "tandem_notifier_slow_consumer_closes_total");
+	struct wsc_frame f;
+	int rc, events = 0;
+
+	cr_assert_eq(wsc_connect(&slow, &opt), 0);
+	open_ws(&fast, true);
+	subscribe_ok(&slow, "lm-slow", NULL, NULL);
+	subscribe_ok(&fast, "lm-slow", NULL, NULL);
+	memset(doc, 0, 120000);
+	strcpy(doc, "{\"blob\":\"");
+	memset(doc + 9, 'x', 100000);
+	strcpy(doc + 100009, "\"}");
+	/* 80 x 100 KB = 8 MB: past the kernel buffers (4 MB at most) and the 256 KiB cap. */
+	for (int i = 0; i < 80; i++) {
+		snprintf(id, sizeof(id), "s%02d", i);
+		cr_assert_eq(it_rest(&g_stack, "PUT", "lm-slow", id, doc), 201);
+		/* The fast client keeps up: it reads as it goes. */
+		struct json_object *o = it_expect_op(&fast, "event", IT_WAIT_MS);
+		cr_assert_not_null(o, "the healthy client missed event %d", i);
+		cr_assert_str_eq(it_str(o, "id"), id);
+		json_object_put(o);
+	}
+	for (int i = 0; i < 50 && it_metric(&g_stack, "tandem_notifier_slow_consumer_closes_total") <= before; i++)
+		it_sleep_ms(100);
+	cr_assert_gt(it_metric(&g_stack, "tandem_notifier_slow_consumer_closes_total"), before);
+	/* The slow one now reads: what was in flight, then the 4008 close. */
+	while ((rc = wsc_recv(&slow, IT_WAIT_MS, &f)) == WSC_OP_TEXT)
+		events++;
+	cr_assert_eq(rc, WSC_OP_CLOSE, "expected a close frame after %d events, got %d", events, rc);
+	cr_assert_eq(slow.close_code, 4008);
+	cr_assert_lt(events, 80);
+	wsc_abort(&slow);
+	wsc_close(&fast, 1000);
+	free(doc);
+}
+
+Test(limits, an_origin_not_allowed_gets_403)
+{
+	struct wsc c;
+	struct wsc_options opt = {.host = "127.0.0.1", .port = g_stack.http_port, .path = "/ws",
+				  .origin = "http://evil.example", .timeout_ms = IT_WAIT_MS};
+
+	cr_assert_eq(wsc_connect(&c, &opt), -1);
+	cr_assert_eq(c.http_status, 403);
+	opt.origin = "http://also.example";
+	cr_assert_eq(wsc_connect(&c, &opt), 0);
+	cr_assert(it_quiet(&c));
+	wsc_close(&c, 1000);
+}
+
+Test(limits, a_client_that_does_not_answer_pings_is_dropped)
+{
+	struct wsc c;
+	struct wsc_frame f;
+	long long start = stack_now_ms();
+	int rc;
+
+	open_ws(&c, false);
+	c.no_auto_pong = true;
+	/* TANDEM_PING_INTERVAL=2: ping after 2 s of silence, hang up 2 s later. */
+	do
+		rc = wsc_recv(&c, 10000, &f);
+	while (rc == WSC_OP_TEXT);
+	cr_assert(rc == WSC_EOF || rc == WSC_OP_CLOSE, "still open (%d)", rc);
+	cr_assert_lt(stack_now_ms() - start, 9000);
+	wsc_abort(&c);
+}
+
+Test(limits, a_client_that_answers_pings_stays)
+{
+	struct wsc c;
+	struct wsc_frame f;
+
+	open_ws(&c, true);
+	cr_assert_eq(wsc_recv(&c, 6000, &f), WSC_TIMEOUT);
+	cr_assert(it_quiet(&c));
+	wsc_close(&c, 1000);
+}
+
+/* ---- Redis ----------------------------------------------------------------- */
+
+struct writer {
+	const char *col;
+	int n;
+	int failed;
+};
+
+/* Writes ids w00.. one after the other, retrying 503s (Redis may be away). */
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+	char id[16];
+
+	for (int i = 0; i < w->n; i++) {
+		long st;
+		int tries = 0;
+
+		snprintf(id, sizeof(id), "w%02d", i);
+		while ((st = it_rest(&g_stack, "PUT", w->col, id, "{}")) != 201 && tries++ < 100)
+			it_sleep_ms(50);
+		if (st != 201)
+			w->failed++;
+		it_sleep_ms(10);
+	}
+	return NULL;
+}
+
+Test(redis, killing_the_pubsub_connection_loses_no_event)
+{
+	struct wsc c;
+	struct writer w = {.col = "rd-kill", .n = 60};
+	pthread_t th;
+	char out[256];
+	long long reconnects = it_metric(&g_stack, "tandem_notifier_redis_reconnects_total");
+
+	open_ws(&c, true);
+	subscribe_ok(&c, "rd-kill", NULL, NULL);
+	pthread_create(&th, NULL, writer_main, &w);
+	for (int k = 0; k < 3; k++) {
+		it_sleep_ms(150);
+		stack_redis_cli(&g_stack, out, sizeof(out),
+				(const char *const[]){"CLIENT", "KILL", "TYPE", "pubsub", NULL});
+	}
+	pthread_join(th, NULL);
+	cr_assert_eq(w.failed, 0);
+	expect_ordered(&c, 60, "w");
+	cr_assert(it_quiet(&c), "an event came twice");
+	cr_assert_gt(it_metric(&g_stack, "tandem_notifier_redis_reconnects_total"), reconnects);
+	wsc_close(&c, 1000);
+}
+
+Test(redis, a_redis_restart_is_survived_and_healthz_recovers)
+{
+	struct wsc c;
+
+	cr_assert(it_wait_health(&g_stack, 200, 5000));
+	open_ws(&c, true);
+	subscribe_ok(&c, "rd-restart", NULL, NULL);
+	cr_assert_eq(it_rest(&g_stack, "PUT", "rd-restart", "w00", "{}"), 201);
+	cr_assert_eq(stack_redis_stop(&g_stack), 0);
+	cr_assert(it_wait_health(&g_stack, 503, 5000), "/healthz stayed 200 without Redis");
+	cr_assert_eq(stack_redis_start(&g_stack), 0);
+	cr_assert(it_wait_health(&g_stack, 200, 10000), "/healthz did not recover");
+	cr_assert_eq(it_rest(&g_stack, "PUT", "rd-restart", "w01", "{}"), 201);
+	expect_ordered(&c, 2, "w");
+	cr_assert(it_quiet(&c));
+	wsc_close(&c, 1000);
+}
+
+/* ---- process --------------------------------------------------------------- */
+
+Test(process, healthz_and_metrics_answer_on_the_notifier_port)
+{
+	char *body = NULL;
+
+	cr_assert_eq(it_notifier_get(&g_stack, "/healthz", &body), 200);
+	cr_assert(strstr(body, "\"ok\""));
+	free(body);
+	body = NULL;
+	cr_assert_eq(it_notifier_get(&g_stack, "/metrics", &body), 200);
+	for (const char *const *m = (const char *const[]){
+		     "tandem_notifier_connections ", "tandem_notifier_subscriptions ",
+		     "tandem_notifier_events_in_total ", "tandem_notifier_frames_out_total ",
+		     "tandem_notifier_bytes_out_total ", "tandem_notifier_slow_consumer_closes_total ",
+		     "tandem_notifier_redis_reconnects_total ", "tandem_notifier_replays_total ",
+		     NULL};
+	     *m; m++)
+		cr_assert(strstr(body, *m), "missing %s", *m);
+	free(body);
+	cr_assert_eq(it_notifier_get(&g_stack, "/nope", NULL), 404);
+}
+
+Test(process, sigterm_closes_every_socket_with_1001)
+{
+	struct wsc a, b;
+	struct wsc_frame f;
+	pid_t pid = stack_pid(&g_stack, "notifier.pid");
+
+	open_ws(&a, true);
+	open_ws(&b, false);
+	subscribe_ok(&a, "pr-term", NULL, NULL);
+	cr_assert_gt(pid, 0);
+	cr_assert_eq(kill(pid, SIGTERM), 0);
+	cr_assert_eq(wsc_recv(&a, IT_WAIT_MS, &f), WSC_OP_CLOSE);
+	cr_assert_eq(a.close_code, 1001);
+	cr_assert_eq(wsc_recv(&b, IT_WAIT_MS, &f), WSC_OP_CLOSE);
+	cr_assert_eq(b.close_code, 1001);
+	wsc_abort(&a);
+	wsc_abort(&b);
+	/* The stack restarts it; later tests need the new one up. */
+	for (int i = 0; i < 200 && stack_pid(&g_stack, "notifier.pid") == pid; i++)
+		it_sleep_ms(50);
+	cr_assert_neq(stack_pid(&g_stack, "notifier.pid"), pid, "the notifier was not restarted");
+	cr_assert(it_wait_health(&g_stack, 200, 10000));
+}
+
+/* TANDEM_TEST_KEEP_LOGS=<dir>: the stack's logs are copied there before it goes. */
+static void keep_logs(const struct stack *s)
+{
+	const char *to = getenv("TANDEM_TEST_KEEP_LOGS");
+	char cmd[1024];
+
+	if (!to)
+		return;
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s' && cp '%s'/*.log '%s'/ 2>/dev/null", to, s->dir, to);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not copy the logs to %s\n", to);
+}
+
+int main(int argc, char *argv[])
+{
+	struct criterion_test_set *tests = criterion_initialize();
+	int result = 1;
+
+	if (criterion_handle_args(argc, argv, true) && stack_start(&g_stack, STACK_ENV) == 0 &&
+	    stack_export(&g_stack) == 0) {
+		result = !criterion_run_all_tests(tests);
+		keep_logs(&g_stack);
+		if (stack_stop(&g_stack) != 0) {
+			fprintf(stderr, "the stack did not stop cleanly\n");
+			result = 1;
+		}
+	}
+	criterion_finalize(tests);
+	return result;
+}

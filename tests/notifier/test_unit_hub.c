@@ -1,0 +1,492 @@
+/*
+ * Unit tests of the subscription index (ntf_subs) and the hub's ordering
+ * rules (ntf_hub) with fake transports: no sockets, no Redis. The fake
+ * Redis side records the log reads; each test answers them by hand, so
+ * the races (live events arriving while a read is in flight) are exact.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ntf_hub.h"
+
+/* ---- the index -------------------------------------------------------------- */
+
+static struct ntf_msg *event(const char *id, uint64_t ms)
+{
+	char seq[32];
+	struct ntf_msg *m;
+
+	snprintf(seq, sizeof(seq), "%llu-0", (unsigned long long)ms);
+	m = ntf_proto_event_from_entry("c", seq, strlen(seq), "updated", 7, id, strlen(id), "2", 1,
+				       NULL, 0);
+	cr_assert_not_null(m);
+	return m;
+}
+
+Test(subs, finds_collections_across_rehashes)
+{
+	struct ntf_subs s;
+	char name[16];
+
+	cr_assert_eq(ntf_subs_init(&s), 0);
+	for (int i = 0; i < 500; i++) {
+		snprintf(name, sizeof(name), "col%d", i);
+		cr_assert_not_null(ntf_subs_get(&s, name, strlen(name)));
+	}
+	cr_assert_eq(s.n_colls, 500);
+	for (int i = 0; i < 500; i++) {
+		snprintf(name, sizeof(name), "col%d", i);
+		struct ntf_coll *c = ntf_subs_find(&s, name, strlen(name));
+		cr_assert_not_null(c);
+		cr_assert_str_eq(c->name, name);
+		cr_assert_eq(ntf_subs_get(&s, name, strlen(name)), c, "get finds, not creates");
+	}
+	cr_assert_null(ntf_subs_find(&s, "col5000", 7));
+	ntf_subs_remove(&s, ntf_subs_find(&s, "col7", 4));
+	cr_assert_null(ntf_subs_find(&s, "col7", 4));
+	cr_assert_eq(s.n_colls, 499);
+	ntf_subs_destroy(&s);
+}
+
+Test(subs, filters_select_by_document_and_floor)
+{
+	struct ntf_subs s;
+	struct ntf_coll *c;
+	struct ntf_feed *f;
+	struct ntf_filter *all, *doc;
+	struct ntf_msg *ea = event("a", 10), *eb = event("b", 11), *old = event("b", 3);
+
+	ntf_subs_init(&s);
+	c = ntf_subs_get(&s, "c", 1);
+	f = ntf_feed_new(c, NULL);
+	doc = ntf_filter_new("b");
+	doc->state = NTF_FILTER_LIVE;
+	doc->floor = (struct tnd_seq){5, 0};
+	f->filters = doc;
+	cr_assert(ntf_filter_selects(doc, eb));
+	cr_assert_not(ntf_filter_selects(doc, ea));
+	cr_assert(ntf_feed_live_match(f, NULL, eb));
+	cr_assert_not(ntf_feed_live_match(f, NULL, ea));
+	cr_assert_not(ntf_feed_live_match(f, NULL, old), "at or before the floor");
+	cr_assert_not(ntf_feed_live_match(f, doc, eb), "the excepted filter does not count");
+	all = ntf_filter_new(NULL);
+	all->next = f->filters;
+	f->filters = all;
+	cr_assert_not(ntf_feed_live_match(f, NULL, ea), "a waiting filter matches nothing");
+	all->state = NTF_FILTER_LIVE;
+	cr_assert(ntf_feed_live_match(f, NULL, ea));
+	cr_assert_eq(ntf_filter_find(f->filters, "b"), doc);
+	cr_assert_eq(ntf_filter_find(f->filters, NULL), all);
+	cr_assert(ntf_filter_unlink(&f->filters, doc));
+	cr_assert_not(ntf_filter_unlink(&f->filters, doc));
+	free(doc);
+	cr_assert_eq(c->n_feeds, 1);
+	ntf_feed_free(f);
+	cr_assert(ntf_coll_unused(c));
+	ntf_subs_destroy(&s);
+	ntf_msg_unref(ea);
+	ntf_msg_unref(eb);
+	ntf_msg_unref(old);
+}
+
+/* ---- the hub, with fakes ------------------------------------------------------ */
+
+struct fake {
+	struct ntf_query *queries[16];
+	int n_queries;
+	int wakes, closes, schedules;
+	bool refuse_reads;
+};
+
+static struct fake fk;
+static struct ntf_hub hub;
+
+static void fake_wake(void *data, void *handle, bool closing)
+{
+	(void)data;
+	(void)handle;
+	fk.wakes++;
+	if (closing)
+		fk.closes++;
+}
+
+static int fake_read(void *data, struct ntf_query *q)
+{
+	(void)data;
+	if (fk.refuse_reads)
+		return -1;
+	cr_assert_lt(fk.n_queries, 16);
+	fk.queries[fk.n_queries++] = q;
+	return 0;
+}
+
+static void fake_pause(void *data, bool pause)
+{
+	(void)data;
+	(void)pause;
+}
+
+static void fake_schedule(void *data)
+{
+	(void)data;
+	fk.schedules++;
+}
+
+static void setup(void)
+{
+	struct ntf_hub_limits limits = {.max_subs = 3, .queue = {.max_msgs = 64, .max_bytes = 1 << 20}};
+	struct ntf_hub_ops ops = {.wake = fake_wake, .read_log = fake_read,
+				  .pause_input = fake_pause, .schedule = fake_schedule};
+
+	memset(&fk, 0, sizeof(fk));
+	cr_assert_eq(ntf_hub_init(&hub, &limits, &ops), 0);
+	ntf_hub_link_up(&hub);
+}
+
+static void teardown(void)
+{
+	/* Answer what is still in flight, as hiredis does when it goes away. */
+	struct ntf_log_result fail = {.ok = false};
+
+	while (fk.n_queries)
+		ntf_hub_query_done(fk.queries[--fk.n_queries], &fail);
+	ntf_hub_destroy(&hub);
+}
+
+TestSuite(hub, .init = setup, .fini = teardown);
+
+/* Takes the oldest query; the test answers it. */
+static struct ntf_query *take_query(void)
+{
+	struct ntf_query *q;
+
+	cr_assert_gt(fk.n_queries, 0, "no log read was issued");
+	q = fk.queries[0];
+	memmove(fk.queries, fk.queries + 1, sizeof(fk.queries[0]) * (size_t)--fk.n_queries);
+	return q;
+}
+
+/* Answers q with the log tail at tail_ms and entries (ids, ms) given as "id@ms" pairs. */
+static void answer(struct ntf_query *q, uint64_t tail_ms, bool trimmed, uint64_t first_ms,
+		   const char *const *entries)
+{
+	struct ntf_msg *evs[32];
+	struct ntf_log_result res = {.ok = true, .tail = {tail_ms, 0}, .trimmed = trimmed,
+				     .first = {first_ms, 0}, .events = evs};
+
+	for (; entries && entries[res.n_events]; res.n_events++) {
+		char id[16];
+		unsigned long long ms;
+
+		cr_assert_eq(sscanf(entries[res.n_events], "%15[^@]@%llu", id, &ms), 2);
+		evs[res.n_events] = event(id, ms);
+		res.last_entry = evs[res.n_events]->seq;
+	}
+	res.n_entries = res.n_events;
+	ntf_hub_query_done(q, &res);
+	while (ntf_hub_pump(&hub)) /* a sync queues its events for the fan-out */
+		;
+	for (size_t i = 0; i < res.n_events; i++)
+		ntf_msg_unref(evs[i]);
+}
+
+static void publish(const char *id, uint64_t ms)
+{
+	char buf[256];
+
+	snprintf(buf, sizeof(buf),
+		 "{\"type\":\"updated\",\"collection\":\"c\",\"id\":\"%s\",\"version\":2,"
+		 "\"seq\":\"%llu-0\",\"doc\":{\"id\":\"%s\"}}",
+		 id, (unsigned long long)ms, id);
+	ntf_hub_publish(&hub, buf, strlen(buf));
+	while (ntf_hub_pump(&hub))
+		;
+}
+
+static void send_msg(struct ntf_conn *conn, const char *text)
+{
+	cr_assert_eq(ntf_hub_conn_message(conn, text, strlen(text)), 0);
+}
+
+/*
+ * Everything queued on conn, one short token per frame: "ack@5" for
+ * subscribed (seq ms), "a@7" for an event, "reset", "err:code", "unsub", "pong".
+ */
+static void drain(struct ntf_conn *conn, char *out, size_t size)
+{
+	struct ntf_msg *m;
+	size_t o = 0;
+
+	out[0] = '\0';
+	while ((m = ntf_hub_conn_next(conn)) != NULL) {
+		const char *p = ntf_msg_payload(m), *s;
+		char tok[256];
+
+		if (m->is_event)
+			snprintf(tok, sizeof(tok), "%s@%llu", m->doc_id, (unsigned long long)m->seq.ms);
+		else if ((s = strstr(p, "\"op\":\"subscribed\"")) != NULL)
+			snprintf(tok, sizeof(tok), "ack@%llu", strtoull(strstr(p, "\"seq\":\"") + 7, NULL, 10));
+		else if (strstr(p, "\"op\":\"error\""))
+			snprintf(tok, sizeof(tok), "err:%.*s", (int)strcspn(strstr(p, "\"code\":\"") + 8, "\""),
+				 strstr(p, "\"code\":\"") + 8);
+		else if (strstr(p, "\"op\":\"reset\""))
+			snprintf(tok, sizeof(tok), "reset");
+		else if (strstr(p, "\"op\":\"unsubscribed\""))
+			snprintf(tok, sizeof(tok), "unsub");
+		else
+			snprintf(tok, sizeof(tok), "?");
+		o += (size_t)snprintf(out + o, size - o, "%s%s", o ? " " : "", tok);
+		ntf_hub_conn_sent(conn);
+	}
+}
+
+#define EXPECT(conn, want)                                                                  \
+	do {                                                                                \
+		char got_[1024];                                                            \
+		drain(conn, got_, sizeof(got_));                                            \
+		cr_assert_str_eq(got_, want);                                               \
+	} while (0)
+
+/* A connection subscribed to "c" (collection synced at tail 5). */
+static struct ntf_conn *subscribed_conn(void)
+{
+	struct ntf_conn *conn = ntf_hub_conn_new(&hub, NULL);
+
+	send_msg(conn, "{\"op\":\"subscribe\",\"collection\":\"c\"}");
+	answer(take_query(), 5, false, 1, NULL);
+	EXPECT(conn, "ack@5");
+	return conn;
+}
+
+Test(hub, a_plain_subscription_acks_the_head_then_gets_later_events)
+{
+	struct ntf_conn *conn = ntf_hub_conn_new(&hub, NULL);
+
+	send_msg(conn, "{\"op\":\"subscribe\",\"collection\":\"c\"}");
+	cr_assert_eq(fk.n_queries, 1, "the first client of a collection reads its tail");
+	publish("a", 6); /* arrives while the tail read is in flight: held */
+	EXPECT(conn, "");
+	answer(take_query(), 5, false, 1, NULL);
+	EXPECT(conn, "ack@5 a@6");
+	publish("a", 6); /* a duplicate */
+	publish("b", 7);
+	EXPECT(conn, "b@7");
+	ntf_hub_conn_free(conn);
+}
+
+Test(hub, events_of_other_collections_are_ignored)
+{
+	struct ntf_conn *conn = subscribed_conn();
+	const char *other = "{\"type\":\"created\",\"collection\":\"d\",\"id\":\"x\",\"version\":1,"
+			    "\"seq\":\"9-0\",\"doc\":{}}";
+
+	ntf_hub_publish(&hub, other, strlen(other));
+	cr_assert_eq(hub.in_count, 0);
+	cr_assert_eq(hub.metrics.events_ignored, 1);
+	EXPECT(conn, "");
+	ntf_hub_conn_free(conn);
+}
+
+Test(hub, overlapping_subscriptions_deliver_each_event_once)
+{
+	struct ntf_conn *conn = subscribed_conn();
+
+	send_msg(conn, "{\"op\":\"subscribe\",\"collection\":\"c\",\"id\":\"a\"}");
+	send_msg(conn, "{\"op\":\"subscribe\",\"collection\":\"c\"}");
+	EXPECT(conn, "ack@5 ack@5");
+	cr_assert_eq(conn->n_subs, 2, "a repeated subscription is not counted twice");
+	publish("a", 6);
+	publish("b", 7);
+	EXPECT(conn, "a@6 b@7");
+	ntf_hub_conn_free(conn);
+}
+
+Test(hub, a_document_subscription_filters)
+{
+	struct ntf_conn *conn = ntf_hub_conn_new(&hub, NULL);
+
+	send_msg(conn, "{\"op\":\"subscribe\",\"collection\":\"c\",\"id\":\"a\"}");
+	answer(take_query(), 5, false, 1, NULL);
+	publish("b", 6);
+	publish("a", 7);
+	EXPECT(conn, "ack@5 a@7");
+	send_msg(conn, "{\"op\":\"unsubscribe\",\"collection\":\"c\",\"id\":\"a\"}");
+	publish("a", 8);
+	EXPECT(conn, "unsub");
+	cr_assert_eq(conn->n_subs, 0);
+	cr_assert_null(conn->feeds, "the empty feed is gone");
+	ntf_hub_conn_free(conn);
+}
+
+Test(hub, a_replay_is_followed_by_held_live_events_without_gap_or_duplicate)
+{
+	struct ntf_conn *conn = subscribed_conn();
+	struct ntf_conn *other = ntf_hub_conn_new(&hub, NULL);
+	struct ntf_query *q;
+
+	send_msg(other, "{\"op\":\"subscribe\",\"collection\":\"c\",\"since\":\"2-0\"}");
+	q = take_query();
+	cr_assert(q->has_since);
+	cr_assert_eq(q->since.ms, 2);
+	publish("x", 6); /* live while the replay reads: held for `other` */
+	publish("y", 7);
+	EXPECT(conn, "x@6 y@7");
+	EXPECT(other, "");
+	/* The log read saw the tail at 6: 6 comes from the log, 7 from the held events. */
+	answer(q, 6, false, 1, (const char *const[]){"p@3", "q@4", "x@6", NULL});
+	EXPECT(other, "ack@6 p@3 q@4 x@6 y@7");
+	publish("z", 8);
+	EXPECT(other, "z@8");
+	ntf_hub_conn_free(conn);
+	ntf_hub_conn_free(other);
+}
+
+Test(hub, a_replay_reads_page_by_page_up_to_the_ack)
+{
+	struct ntf_conn *conn = ntf_hub_conn_new(&hub, NULL);
+	struct ntf_query *q;
+	const char *page[NTF_REPLAY_PAGE + 1];
+	char ids[NTF_REPLAY_PAGE][16];
+	uint32_t count;
+
+	send_msg(conn, "{\"op\":\"subscribe\",\"collection\":\"c\",\"since\":\"0-0\"}");
+	answer(take_query(), 1000, false, 1, NULL); /* the collection's tail */
+	q = take_query();
+	count = q->count;
+	cr_assert_lt(count, NTF_REPLAY_PAGE + 1);
+	for (uint32_t i = 0; i < count; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "e@%u", i + 1);
+		page[i] = ids[i];
+	}
+	page[count] = NULL;
+	answer(q, 1000, false, 1, page);
+	{
+		char got[8192];
+		drain(conn, got, sizeof(got));
+		cr_assert(!strncmp(got, "ack@1000 e@1 e@2", 16), "got %.40s", got);
+	}
+	q = take_query();
+	cr_assert(q->has_end, "later pages stop at the ack's seq");
+	cr_assert_eq(q->end.ms, 1000);
+	cr_assert_eq(q->since.ms, count);
+	answer(q, 1200, false, 1, (const char *const[]){"e@999", "e@1000", NULL});
+	EXPECT(conn, "e@999 e@1000");
+	cr_assert_eq(fk.n_queries, 0, "done: a short page ends the replay");
+	publish("e", 1001);
+	EXPECT(conn, "e@1001");
+	ntf_hub_conn_free(conn);
+}
+
+Test(hub, a_document_replay_on_a_live_feed_sends_only_what_was_not_sent)
+{
+	struct ntf_conn *conn = subscribed_conn();
+	struct ntf_query *q;
+
+	publish("a", 6);
+	publish("b", 7);
+	EXPECT(conn, "a@6 b@7");
+	/* A document subscription asking for history that the collection one partly sent. */
+	send_msg(conn, "{\"op\":\"subscribe\",\"collection\":\"c\",\"id\":\"b\",\"since\":\"2-0\"}");
+	q = take_query();
+	answer(q, 7, false, 1, (const char *const[]){"b@4", "a@6", "b@7", NULL});
+	EXPECT(conn, "ack@7 b@4");
+	ntf_hub_conn_free(conn);
+}
+
+Test(hub, since_older_than_the_log_gives_reset_and_no_subscription)
+{
+	struct ntf_conn *conn = subscribed_conn();
+
+	send_msg(conn, "{\"op\":\"subscribe\",\"collection\":\"c\",\"id\":\"x\",\"since\":\"2-0\"}");
+	answer(take_query(), 50, true, 10, NULL);
+	EXPECT(conn, "reset");
+	cr_assert_eq(conn->n_subs, 1);
+	/* The first id kept is 10; since 9 is then the newest event that can be trimmed: reset. */
+	send_msg(conn, "{\"op\":\"subscribe\",\"collection\":\"c\",\"id\":\"x\",\"since\":\"9-0\"}");
+	answer(take_query(), 50, true, 10, NULL);
+	EXPECT(conn, "reset");
+	send_msg(conn, "{\"op\":\"subscribe\",\"collection\":\"c\",\"id\":\"x\",\"since\":\"10-0\"}");
+	answer(take_query(), 50, true, 10, NULL);
+	EXPECT(conn, "ack@50");
+	/* Never trimmed: since 0-0 replays from the start. */
+	send_msg(conn, "{\"op\":\"subscribe\",\"collection\":\"c\",\"id\":\"y\",\"since\":\"0-0\"}");
+	answer(take_query(), 50, false, 1, (const char *const[]){"y@1", NULL});
+	EXPECT(conn, "ack@50 y@1");
+	ntf_hub_conn_free(conn);
+}
+
+Test(hub, a_redis_loss_is_filled_from_the_log_once)
+{
+	struct ntf_conn *conn = subscribed_conn();
+	struct ntf_query *q;
+
+	publish("a", 6);
+	EXPECT(conn, "a@6");
+	ntf_hub_link_down(&hub);
+	ntf_hub_link_up(&hub);
+	q = take_query();
+	cr_assert(q->is_sync);
+	cr_assert_eq(q->since.ms, 6, "the gap is read from the last event fanned out");
+	publish("d", 9); /* live again while the gap is read: held */
+	publish("c", 8);
+	answer(q, 8, false, 1, (const char *const[]){"b@7", "c@8", NULL});
+	EXPECT(conn, "b@7 c@8 d@9");
+	ntf_hub_conn_free(conn);
+}
+
+Test(hub, a_gap_the_log_no_longer_holds_resets_the_subscribers)
+{
+	struct ntf_conn *conn = subscribed_conn();
+
+	publish("a", 6);
+	EXPECT(conn, "a@6");
+	ntf_hub_link_down(&hub);
+	ntf_hub_link_up(&hub);
+	answer(take_query(), 500, true, 100, NULL);
+	EXPECT(conn, "reset");
+	cr_assert_eq(conn->n_subs, 0);
+	ntf_hub_conn_free(conn);
+}
+
+Test(hub, too_many_subscriptions_is_an_error)
+{
+	struct ntf_conn *conn = subscribed_conn();
+
+	send_msg(conn, "{\"op\":\"subscribe\",\"collection\":\"c\",\"id\":\"a\"}");
+	send_msg(conn, "{\"op\":\"subscribe\",\"collection\":\"c\",\"id\":\"b\"}");
+	send_msg(conn, "{\"op\":\"subscribe\",\"collection\":\"d\"}");
+	EXPECT(conn, "ack@5 ack@5 err:too_many_subscriptions");
+	cr_assert_eq(conn->n_subs, 3);
+	ntf_hub_conn_free(conn);
+}
+
+Test(hub, a_full_queue_closes_the_connection_with_4008)
+{
+	struct ntf_conn *conn = subscribed_conn();
+
+	for (uint64_t i = 0; i < 64; i++)
+		publish("a", 10 + i);
+	cr_assert_eq(conn->close_code, 0);
+	publish("a", 100);
+	cr_assert_eq(conn->close_code, NTF_CLOSE_SLOW_CONSUMER);
+	cr_assert_eq(conn->out.count, 0, "the backlog is released at once");
+	cr_assert_eq(hub.metrics.slow_consumer_closes, 1);
+	cr_assert_eq(fk.closes, 1);
+	publish("a", 101);
+	cr_assert_eq(conn->out.count, 0);
+	ntf_hub_conn_free(conn);
+}
+
+Test(hub, errors_keep_the_connection_and_shutdown_closes_with_1001)
+{
+	struct ntf_conn *conn = ntf_hub_conn_new(&hub, NULL);
+
+	send_msg(conn, "{oops");
+	send_msg(conn, "{\"op\":\"ping\"}");
+	EXPECT(conn, "err:invalid_json ?");
+	cr_assert_eq(ntf_hub_conn_message(conn, "x", NTF_CLIENT_MSG_MAX + 1), NTF_CLOSE_TOO_BIG);
+	ntf_hub_shutdown(&hub);
+	cr_assert_eq(conn->close_code, NTF_CLOSE_GOING_AWAY);
+	ntf_hub_conn_free(conn);
+}

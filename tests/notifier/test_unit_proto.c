@@ -1,0 +1,203 @@
+/*
+ * Unit tests of ntf_proto: client message parsing (every error code, the
+ * size cap) and the server frames, live and replayed events alike.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ntf_proto.h"
+
+static int parse(const char *s, struct ntf_request *req, enum tnd_err *err)
+{
+	const char *why = NULL;
+	int rc = ntf_proto_parse(s, strlen(s), req, err, &why);
+
+	if (rc < 0)
+		cr_assert_not_null(why);
+	return rc;
+}
+
+static void expect_error(const char *s, enum tnd_err want)
+{
+	struct ntf_request req;
+	enum tnd_err err = TND_ERR__MAX;
+
+	cr_assert_eq(parse(s, &req, &err), -1, "accepted: %s", s);
+	cr_assert_eq(err, want, "%s gave %s, not %s", s, tnd_err_code(err), tnd_err_code(want));
+}
+
+Test(proto, parses_a_collection_subscription)
+{
+	struct ntf_request req;
+	enum tnd_err err;
+
+	cr_assert_eq(parse("{\"op\":\"subscribe\",\"collection\":\"todos\"}", &req, &err), 0);
+	cr_assert_eq(req.op, NTF_OP_SUBSCRIBE);
+	cr_assert_str_eq(req.collection, "todos");
+	cr_assert_str_eq(req.id, "");
+	cr_assert_not(req.has_since);
+}
+
+Test(proto, parses_a_document_subscription_with_since)
+{
+	struct ntf_request req;
+	enum tnd_err err;
+
+	cr_assert_eq(parse("{\"since\":\"1764358912123-7\",\"id\":\"01JD_x-9\",\"op\":\"subscribe\","
+			   "\"collection\":\"todos\",\"extra\":[1]}",
+			   &req, &err),
+		     0);
+	cr_assert_str_eq(req.id, "01JD_x-9");
+	cr_assert(req.has_since);
+	cr_assert_eq(req.since.ms, 1764358912123ULL);
+	cr_assert_eq(req.since.n, 7);
+}
+
+Test(proto, parses_unsubscribe_ping_and_auth)
+{
+	struct ntf_request req;
+	enum tnd_err err;
+
+	cr_assert_eq(parse("{\"op\":\"unsubscribe\",\"collection\":\"a\",\"id\":\"b\"}", &req, &err), 0);
+	cr_assert_eq(req.op, NTF_OP_UNSUBSCRIBE);
+	cr_assert_str_eq(req.id, "b");
+	cr_assert_eq(parse("{\"op\":\"ping\"}", &req, &err), 0);
+	cr_assert_eq(req.op, NTF_OP_PING);
+	cr_assert_eq(parse("{\"op\":\"auth\",\"token\":\"x.y.z\"}", &req, &err), 0);
+	cr_assert_eq(req.op, NTF_OP_AUTH);
+}
+
+Test(proto, rejects_malformed_json)
+{
+	expect_error("", TND_ERR_INVALID_JSON);
+	expect_error("{", TND_ERR_INVALID_JSON);
+	expect_error("{\"op\":\"ping\"}x", TND_ERR_INVALID_JSON);
+	expect_error("{\"op\":\"ping\"}{}", TND_ERR_INVALID_JSON);
+	expect_error("[\"op\"]", TND_ERR_INVALID_JSON);
+	expect_error("\"ping\"", TND_ERR_INVALID_JSON);
+	expect_error("{'op':'ping'}", TND_ERR_INVALID_JSON);
+	expect_error("{\"op\":\"\xc3\x28\"}", TND_ERR_INVALID_JSON); /* invalid UTF-8 */
+}
+
+Test(proto, rejects_unknown_or_missing_ops)
+{
+	expect_error("{}", TND_ERR_UNKNOWN_OP);
+	expect_error("{\"op\":1}", TND_ERR_UNKNOWN_OP);
+	expect_error("{\"op\":\"Subscribe\"}", TND_ERR_UNKNOWN_OP);
+	expect_error("{\"op\":\"pingpong\"}", TND_ERR_UNKNOWN_OP);
+	expect_error("{\"op\":\"pin\"}", TND_ERR_UNKNOWN_OP);
+}
+
+Test(proto, rejects_bad_names_ids_and_seqs)
+{
+	expect_error("{\"op\":\"subscribe\"}", TND_ERR_INVALID_NAME);
+	expect_error("{\"op\":\"subscribe\",\"collection\":\"\"}", TND_ERR_INVALID_NAME);
+	expect_error("{\"op\":\"subscribe\",\"collection\":\"_x\"}", TND_ERR_INVALID_NAME);
+	expect_error("{\"op\":\"subscribe\",\"collection\":\"UP\"}", TND_ERR_INVALID_NAME);
+	expect_error("{\"op\":\"subscribe\",\"collection\":7}", TND_ERR_INVALID_NAME);
+	expect_error("{\"op\":\"subscribe\",\"collection\":\"a\",\"id\":\"\"}", TND_ERR_INVALID_ID);
+	expect_error("{\"op\":\"subscribe\",\"collection\":\"a\",\"id\":null}", TND_ERR_INVALID_ID);
+	expect_error("{\"op\":\"unsubscribe\",\"collection\":\"a\",\"id\":\"a b\"}", TND_ERR_INVALID_ID);
+	expect_error("{\"op\":\"subscribe\",\"collection\":\"a\",\"since\":\"1-\"}", TND_ERR_INVALID_QUERY);
+	expect_error("{\"op\":\"subscribe\",\"collection\":\"a\",\"since\":\"-1\"}", TND_ERR_INVALID_QUERY);
+	expect_error("{\"op\":\"subscribe\",\"collection\":\"a\",\"since\":\"99999999999999999999-0\"}",
+		     TND_ERR_INVALID_QUERY);
+	expect_error("{\"op\":\"subscribe\",\"collection\":\"a\",\"since\":1}", TND_ERR_INVALID_QUERY);
+}
+
+Test(proto, accepts_4096_bytes_and_rejects_one_more)
+{
+	char buf[NTF_CLIENT_MSG_MAX + 2];
+	struct ntf_request req;
+	enum tnd_err err;
+	const char *why;
+	int n = snprintf(buf, sizeof(buf), "{\"op\":\"ping\",\"pad\":\"");
+
+	memset(buf + n, 'x', sizeof(buf) - (size_t)n);
+	memcpy(buf + NTF_CLIENT_MSG_MAX - 2, "\"}", 2);
+	cr_assert_eq(ntf_proto_parse(buf, NTF_CLIENT_MSG_MAX, &req, &err, &why), 0);
+	memcpy(buf + NTF_CLIENT_MSG_MAX - 2, "x\"}", 3);
+	cr_assert_eq(ntf_proto_parse(buf, NTF_CLIENT_MSG_MAX + 1, &req, &err, &why), -1);
+}
+
+static void expect_payload(struct ntf_msg *m, const char *want)
+{
+	cr_assert_not_null(m);
+	cr_assert_eq(m->len, strlen(want));
+	cr_assert_str_eq(ntf_msg_payload(m), want);
+	cr_assert_eq(ntf_msg_payload(m)[m->len], '\0');
+	ntf_msg_unref(m);
+}
+
+Test(proto, builds_control_frames)
+{
+	struct tnd_seq seq = {17, 3};
+
+	expect_payload(ntf_proto_subscribed("todos", NULL, &seq),
+		       "{\"op\":\"subscribed\",\"collection\":\"todos\",\"seq\":\"17-3\"}");
+	expect_payload(ntf_proto_subscribed("todos", "a1", &seq),
+		       "{\"op\":\"subscribed\",\"collection\":\"todos\",\"id\":\"a1\",\"seq\":\"17-3\"}");
+	expect_payload(ntf_proto_unsubscribed("todos", ""),
+		       "{\"op\":\"unsubscribed\",\"collection\":\"todos\"}");
+	expect_payload(ntf_proto_reset("todos", NULL), "{\"op\":\"reset\",\"collection\":\"todos\"}");
+	expect_payload(ntf_proto_pong(), "{\"op\":\"pong\"}");
+	expect_payload(ntf_proto_authenticated_open(), "{\"op\":\"authenticated\",\"exp\":null}");
+	expect_payload(ntf_proto_error(TND_ERR_UNKNOWN_OP, "say \"hi\"\n"),
+		       "{\"op\":\"error\",\"code\":\"unknown_op\",\"message\":\"say \\\"hi\\\"\\n\"}");
+}
+
+#define LIVE "{\"type\":\"created\",\"collection\":\"todos\",\"id\":\"X1\",\"version\":1,\"seq\":\"5-2\",\"doc\":{\"id\":\"X1\",\"t\":\"}\"}}"
+#define FRAME "{\"op\":\"event\",\"type\":\"created\",\"collection\":\"todos\",\"id\":\"X1\",\"version\":1,\"seq\":\"5-2\",\"doc\":{\"id\":\"X1\",\"t\":\"}\"}}"
+
+Test(proto, turns_a_published_event_into_a_frame)
+{
+	struct ntf_event_meta meta;
+	bool malformed = true;
+	struct ntf_msg *m = ntf_proto_event_from_publish(LIVE, strlen(LIVE), &meta, &malformed);
+
+	cr_assert_not(malformed);
+	cr_assert_eq(meta.collection_len, 5);
+	cr_assert_eq(memcmp(meta.collection, "todos", 5), 0);
+	cr_assert(m->is_event);
+	cr_assert_str_eq(m->doc_id, "X1");
+	cr_assert_eq(m->seq.ms, 5);
+	cr_assert_eq(m->seq.n, 2);
+	expect_payload(m, FRAME);
+}
+
+Test(proto, builds_the_same_frame_from_a_log_entry)
+{
+	const char *doc = "{\"id\":\"X1\",\"t\":\"}\"}";
+	struct ntf_msg *m = ntf_proto_event_from_entry("todos", "5-2", 3, "created", 7, "X1", 2, "1", 1,
+						       doc, strlen(doc));
+
+	cr_assert_str_eq(m->doc_id, "X1");
+	expect_payload(m, FRAME);
+	m = ntf_proto_event_from_entry("todos", "6-0", 3, "deleted", 7, "X1", 2, "2", 1, NULL, 0);
+	expect_payload(m, "{\"op\":\"event\",\"type\":\"deleted\",\"collection\":\"todos\",\"id\":\"X1\","
+			  "\"version\":2,\"seq\":\"6-0\"}");
+}
+
+Test(proto, refuses_malformed_events)
+{
+	static const char *const bad[] = {
+		"",
+		"{}",
+		"{\"type\":\"made\",\"collection\":\"todos\",\"id\":\"X\",\"version\":1,\"seq\":\"5-2\"}",
+		"{\"type\":\"created\",\"collection\":\"_t\",\"id\":\"X\",\"version\":1,\"seq\":\"5-2\"}",
+		"{\"type\":\"created\",\"collection\":\"t\",\"id\":\"X\",\"version\":01,\"seq\":\"5-2\"}",
+		"{\"type\":\"created\",\"collection\":\"t\",\"id\":\"X\",\"version\":1,\"seq\":\"52\"}",
+		"{\"type\":\"created\",\"collection\":\"t\",\"id\":\"X\",\"version\":1,\"seq\":\"5-2\"",
+		"{\"type\":\"created\",\"collection\":\"t\",\"id\":\"X\",\"version\":1,\"seq\":\"5-2\",\"x\":1}",
+	};
+	bool malformed;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_null(ntf_proto_event_from_publish(bad[i], strlen(bad[i]), NULL, &malformed),
+			       "accepted %s", bad[i]);
+		cr_assert(malformed);
+	}
+	cr_assert_null(ntf_proto_event_from_entry("t", "1-1", 3, "created", 7, "a", 1, "x", 1, NULL, 0));
+	cr_assert_null(ntf_proto_event_from_entry("t", "1-1", 3, "created", 7, "a", 1, "1", 1, "[]", 2));
+}

@@ -1,0 +1,219 @@
+/*
+ * notifier_valgrind: tandem-notifier under valgrind through 1,000
+ * connect / subscribe / event / close cycles (plus a few replays, a Redis
+ * link kill and abrupt disconnects), then SIGTERM; the test fails when
+ * valgrind reports an error or a definite/indirect leak (--error-exitcode).
+ *
+ * Needs no stack: it starts its own redis-server on a unix socket in a
+ * temp dir and the notifier from TANDEM_BIN_DIR (default build). Only
+ * processes started here are signalled.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+
+#include "wsclient.h"
+
+#define CYCLES 1000
+
+static char dir[128];
+static pid_t redis_pid = -1, notifier_pid = -1;
+static int ws_port;
+
+static void sleep_ms(long ms)
+{
+	nanosleep(&(struct timespec){.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L}, NULL);
+}
+
+static pid_t spawn(char *const argv[], const char *log)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		FILE *f = freopen(log, "a", stderr);
+		FILE *g = freopen(log, "a", stdout);
+		(void)f;
+		(void)g;
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static redisContext *redis(void)
+{
+	char sock[200];
+
+	snprintf(sock, sizeof(sock), "%s/redis.sock", dir);
+	return redisConnectUnix(sock);
+}
+
+static int wait_exit(pid_t pid, int timeout_ms)
+{
+	int status;
+
+	for (int waited = 0; waited < timeout_ms; waited += 50) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		sleep_ms(50);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -1;
+}
+
+static void start(void)
+{
+	char sock[200], url[220], listen[64], log[200], vlog[200], bin[200];
+	const char *bin_dir = getenv("TANDEM_BIN_DIR") ? getenv("TANDEM_BIN_DIR") : "build";
+	redisContext *c = NULL;
+
+	snprintf(dir, sizeof(dir), "/tmp/tandem-vg-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "%s/redis.sock", dir);
+	snprintf(log, sizeof(log), "%s/redis.log", dir);
+	redis_pid = spawn((char *const[]){"redis-server", "--port", "0", "--unixsocket", sock,
+					  "--save", "", "--appendonly", "no", NULL},
+			  log);
+	for (int i = 0; i < 100 && !(c = redis()); i++)
+		sleep_ms(50);
+	for (int i = 0; i < 100 && c && c->err; i++) {
+		redisFree(c);
+		sleep_ms(50);
+		c = redis();
+	}
+	cr_assert(c && !c->err, "redis-server did not start");
+	redisFree(c);
+	ws_port = 20000 + (int)(getpid() % 20000);
+	snprintf(url, sizeof(url), "unix://%s", sock);
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", ws_port);
+	snprintf(vlog, sizeof(vlog), "--log-file=%s/valgrind.log", dir);
+	snprintf(log, sizeof(log), "%s/notifier.log", dir);
+	snprintf(bin, sizeof(bin), "%s/tandem-notifier", bin_dir);
+	notifier_pid = spawn((char *const[]){"valgrind", "--leak-check=full", "--error-exitcode=99",
+					     "--errors-for-leak-kinds=definite,indirect",
+					     "--show-leak-kinds=definite,indirect", vlog, bin,
+					     "--ws-listen", listen, "--redis-url", url, NULL},
+			     log);
+}
+
+static void stop(void)
+{
+	char cmd[300];
+
+	if (notifier_pid > 0) {
+		kill(notifier_pid, SIGKILL);
+		waitpid(notifier_pid, NULL, 0);
+	}
+	if (redis_pid > 0) {
+		kill(redis_pid, SIGTERM);
+		wait_exit(redis_pid, 5000);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+}
+
+static int ws_open(struct wsc *c)
+{
+	struct wsc_options opt = {.host = "127.0.0.1", .port = ws_port, .path = "/ws",
+				  .timeout_ms = 10000};
+
+	return wsc_connect(c, &opt);
+}
+
+static char *recv_op(struct wsc *c, const char *op)
+{
+	char needle[64];
+
+	snprintf(needle, sizeof(needle), "\"op\":\"%s\"", op);
+	return wsc_recv_until(c, 10000, needle, NULL);
+}
+
+static void publish(redisContext *r, int i)
+{
+	redisReply *rep;
+	char id[16];
+
+	snprintf(id, sizeof(id), "d%d", i % 10);
+	rep = redisCommand(r,
+			   "EVAL %s 1 {tandem:vg}:log %s",
+			   "local seq = redis.call('XADD', KEYS[1], 'MAXLEN', '~', 100, '*', 'type', "
+			   "'updated', 'id', ARGV[1], 'version', 2, 'doc', '{\"id\":\"' .. ARGV[1] .. "
+			   "'\"}') redis.call('PUBLISH', '{tandem:vg}', '{\"type\":\"updated\","
+			   "\"collection\":\"vg\",\"id\":\"' .. ARGV[1] .. '\",\"version\":2,\"seq\":\"' "
+			   ".. seq .. '\",\"doc\":{\"id\":\"' .. ARGV[1] .. '\"}}') return seq",
+			   id);
+	cr_assert(rep && rep->type == REDIS_REPLY_STRING, "publish failed");
+	freeReplyObject(rep);
+}
+
+Test(valgrind, a_thousand_cycles_leave_no_leak, .timeout = 900)
+{
+	redisContext *r;
+	struct wsc c;
+	char *s;
+	int rc, up = 0;
+
+	start();
+	for (int i = 0; i < 400 && !up; i++) { /* valgrind starts slowly */
+		if (ws_open(&c) == 0) {
+			up = 1;
+			wsc_close(&c, 1000);
+		} else {
+			sleep_ms(100);
+		}
+	}
+	cr_assert(up, "the notifier did not come up under valgrind");
+	r = redis();
+	cr_assert(r && !r->err);
+	for (int i = 0; i < CYCLES; i++) {
+		cr_assert_eq(ws_open(&c), 0, "cycle %d: connect", i);
+		if (i % 100 == 7)
+			wsc_send_text(&c, "{\"op\":\"subscribe\",\"collection\":\"vg\",\"since\":\"0-0\"}");
+		else
+			wsc_send_text(&c, i % 2 ? "{\"op\":\"subscribe\",\"collection\":\"vg\"}"
+						: "{\"op\":\"subscribe\",\"collection\":\"vg\",\"id\":\"d0\"}");
+		s = wsc_recv_until(&c, 10000, "\"op\":\"subscribed\"", NULL);
+		cr_assert_not_null(s, "cycle %d: no ack", i);
+		free(s);
+		if (i % 10 == 0) {
+			publish(r, i);
+			s = recv_op(&c, "event");
+			cr_assert_not_null(s, "cycle %d: no event", i);
+			free(s);
+		}
+		if (i % 50 == 3)
+			wsc_send_text(&c, "{bad json");
+		if (i == 500) { /* the Redis link dies and comes back */
+			redisReply *k = redisCommand(r, "CLIENT KILL TYPE pubsub");
+			freeReplyObject(k);
+		}
+		if (i % 3 == 0)
+			wsc_abort(&c); /* no close frame */
+		else
+			wsc_close(&c, 1000);
+	}
+	redisFree(r);
+	sleep_ms(500);
+	kill(notifier_pid, SIGTERM);
+	rc = wait_exit(notifier_pid, 60000);
+	notifier_pid = -1;
+	{
+		char cmd[300];
+		snprintf(cmd, sizeof(cmd), rc ? "cat '%s/valgrind.log' >&2"
+					      : "grep -E 'ERROR SUMMARY|definitely|indirectly|Command|in use at exit|total heap|All heap' '%s/valgrind.log' >&2",
+			 dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "no valgrind log\n");
+	}
+	stop();
+	cr_assert_eq(rc, 0, "valgrind exit status %d (99: errors or leaks)", rc);
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Browser-side tests: unit tests of web/tandem.js (fakes, no servers), then
+# the end-to-end test of the demo board on the real stack in Chromium.
+# Run from anywhere after `npm ci`; exits non-zero if anything failed.
+# The e2e test skips itself (with the reason) when scripts/run-stack.sh or
+# /usr/bin/chromium is missing.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+if ! command -v node >/dev/null 2>&1; then
+    echo "tests/web/run.sh: node not found (Node 20+ is needed)" >&2
+    exit 1
+fi
+
+echo "== web unit tests (node --test tests/web/unit/)"
+node --test tests/web/unit/
+
+echo "== web e2e tests (node --test tests/web/e2e/)"
+if [ ! -d node_modules/playwright-core ]; then
+    echo "tests/web/run.sh: node_modules/playwright-core is missing: run 'npm ci' first" >&2
+    exit 1
+fi
+node --test --test-concurrency=1 tests/web/e2e/
