@@ -13,11 +13,14 @@ if ! command -v node >/dev/null 2>&1; then
 fi
 
 echo "== web unit tests (node --test tests/web/unit/)"
-node --test tests/web/unit/
+# --test-force-exit: a fake's stray timer must not keep a finished file's
+# process alive (seen once in CI: all tests passed, then the run hung);
+# --test-timeout bounds any single test.
+node --test --test-force-exit --test-timeout=60000 tests/web/unit/
 
 echo "== web e2e tests (node --test tests/web/e2e/)"
 if [ ! -d node_modules/playwright-core ]; then
     echo "tests/web/run.sh: node_modules/playwright-core is missing: run 'npm ci' first" >&2
     exit 1
 fi
-node --test --test-concurrency=1 tests/web/e2e/
+node --test --test-force-exit --test-timeout=300000 --test-concurrency=1 tests/web/e2e/
