@@ -1,0 +1,407 @@
+#!/usr/bin/env bash
+# REST benchmark of tandem-rest (docs/PERFORMANCE.md, "## REST (tandem-rest)").
+#
+# Starts, all on 127.0.0.1 in a temp dir, and stops again on exit:
+#   - one Tandem stack with scripts/run-stack.sh (Redis, tandem-rest with
+#     TANDEM_THREADS threads on $RUN_DIR/rest.sock, its own nginx);
+#   - one more tandem-rest per BENCH_EXTRA_THREADS value (own socket, same
+#     Redis), to compare thread counts;
+#   - build/bench/hello-fcgi, the trivial libfcgi worker: the ceiling for any
+#     FastCGI backend on this machine;
+#   - a benchmark nginx of our own with, per backend, one port without and
+#     one with fastcgi_keep_conn (upstream keepalive 32).
+# Then wrk -t1 -c$BENCH_CONNECTIONS through that nginx: hello, and for each
+# tandem-rest GET by id, POST create, a list page of 100, each without and
+# with keep-conn, plus GET by id through the stack's own nginx as shipped.
+# The benchmark nginx is started afresh for every measurement, so
+# connections kept by one row never pin worker threads in the next.
+# Each row: warm-up, then a measured run; BENCH_ROUNDS rounds, interleaved,
+# and the round with the most req/s is reported. Ratios are to the better
+# of the two hello rows.
+#
+# Environment (defaults): BENCH_DURATION (10) and BENCH_WARMUP (2) seconds
+# per row, BENCH_ROUNDS (2), BENCH_CONNECTIONS (64), TANDEM_THREADS (16),
+# BENCH_EXTRA_THREADS ("64"; "" for none), HELLO_THREADS (128), BENCH_DOCS
+# (1000), BENCH_KEEPALIVE (32), BENCH_ONLY (regex on row names, e.g.
+# 'hello|GET by id'), BENCH_OUT_DIR (a new /tmp/tandem-bench.XXXXXX),
+# TANDEM_BIN_DIR (build). Results: stdout and $BENCH_OUT_DIR/results.md.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+HERE=$ROOT/bench/rest
+BIN_DIR=${TANDEM_BIN_DIR:-$ROOT/build}
+case "$BIN_DIR" in /*) ;; *) BIN_DIR=$ROOT/$BIN_DIR ;; esac
+
+DURATION=${BENCH_DURATION:-10}
+WARMUP=${BENCH_WARMUP:-2}
+ROUNDS=${BENCH_ROUNDS:-2}
+CONNS=${BENCH_CONNECTIONS:-64}
+STACK_THREADS=${TANDEM_THREADS:-16}
+EXTRA_THREADS=${BENCH_EXTRA_THREADS-64}
+HELLO_THREADS=${HELLO_THREADS:-128}
+DOCS=${BENCH_DOCS:-1000}
+KEEPALIVE=${BENCH_KEEPALIVE:-32}
+ONLY=${BENCH_ONLY:-}
+
+log() { printf 'bench/rest: %s\n' "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+is_uint() { case "$1" in '' | *[!0-9]*) return 1 ;; *) return 0 ;; esac; }
+for v in DURATION WARMUP ROUNDS CONNS STACK_THREADS HELLO_THREADS DOCS KEEPALIVE; do
+	is_uint "${!v}" || die "$v must be a whole number (got '${!v}')"
+done
+for t in $EXTRA_THREADS; do is_uint "$t" || die "BENCH_EXTRA_THREADS: '$t' is not a number"; done
+if [ "$DURATION" -lt 1 ] || [ "$ROUNDS" -lt 1 ] || [ "$CONNS" -lt 1 ] || [ "$DOCS" -lt 1 ]; then
+	die "BENCH_DURATION, BENCH_ROUNDS, BENCH_CONNECTIONS and BENCH_DOCS must be at least 1"
+fi
+[ "$DOCS" -le 10000 ] || die "BENCH_DOCS: at most 10000"
+
+for b in tandem-rest bench/hello-fcgi; do
+	[ -x "$BIN_DIR/$b" ] || die "$BIN_DIR/$b is missing: run make first"
+done
+for c in wrk nginx curl redis-server spawn-fcgi; do
+	command -v "$c" >/dev/null || die "$c is not installed (Debian package: see scripts/deps.sh; wrk: apt-get install wrk)"
+done
+
+if [ -n "${BENCH_OUT_DIR:-}" ]; then
+	mkdir -p "$BENCH_OUT_DIR"
+	DIR=$(cd "$BENCH_OUT_DIR" && pwd)
+else
+	DIR=$(mktemp -d /tmp/tandem-bench.XXXXXX)
+fi
+STACK_DIR=$DIR/stack
+NGX_DIR=$DIR/nginx
+mkdir -p "$NGX_DIR/tmp" "$NGX_DIR/logs"
+RAW=$DIR/raw.tsv
+RESULTS=$DIR/results.md
+: >"$RAW"
+
+# --- ports ---------------------------------------------------------------------
+# Ports are picked below the kernel's ephemeral range, so the many client
+# connections of a benchmark (ours or anyone's) never hold one of them.
+# port_free PORT: no socket uses PORT and it is not taken here.
+TAKEN=" "
+port_free() {
+	case "$TAKEN" in *" $1 "*) return 1 ;; esac
+	if command -v ss >/dev/null; then
+		[ -z "$(ss -Htan "( sport = :$1 )" 2>/dev/null)" ]
+	else
+		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 1; fi
+	fi
+}
+PORT_LO=20000
+PORT_HI=$(awk '{print $1 - 1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32767)
+[ "$PORT_HI" -gt $((PORT_LO + 1000)) ] || PORT_HI=$((PORT_LO + 10000))
+# free_port VAR [N]: sets VAR to the first of N (1) consecutive free ports,
+# from a random start (no subshell, so TAKEN remembers it).
+free_port() {
+	local var=$1 n=${2:-1} p k ok
+	for _ in $(seq 1 200); do
+		p=$((PORT_LO + RANDOM % (PORT_HI - PORT_LO - n)))
+		ok=1
+		for k in $(seq 0 $((n - 1))); do
+			port_free $((p + k)) || { ok=0; break; }
+		done
+		if [ $ok -eq 1 ]; then
+			for k in $(seq 0 $((n - 1))); do TAKEN="$TAKEN$((p + k)) "; done
+			printf -v "$var" '%s' "$p"
+			return 0
+		fi
+	done
+	die "no free port found"
+}
+
+# --- processes -----------------------------------------------------------------
+STACK_PID=
+NGX_PID=
+BG_PIDS=()
+
+# stop_pid PID [SECONDS]: TERM, wait up to SECONDS (10), then KILL. Only
+# our own children.
+stop_pid() {
+	local p=$1 secs=${2:-10}
+	[ -n "$p" ] || return 0
+	kill -TERM "$p" 2>/dev/null || return 0
+	for _ in $(seq 1 $((secs * 10))); do
+		kill -0 "$p" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$p" 2>/dev/null || true
+	wait "$p" 2>/dev/null || true
+}
+
+start_bench_nginx() {
+	nginx -p "$NGX_DIR" -c "$NGX_DIR/nginx.conf" -g 'daemon off;' 2>>"$NGX_DIR/logs/error.log" &
+	NGX_PID=$!
+	local p=${PORT[hello,close]}
+	wait_for "the benchmark nginx" 15 curl -fsS -o /dev/null "http://127.0.0.1:$p/"
+}
+stop_bench_nginx() {
+	[ -n "$NGX_PID" ] || return 0
+	stop_pid "$NGX_PID"
+	NGX_PID=
+}
+
+cleanup() {
+	trap - EXIT
+	trap '' INT TERM HUP PIPE # finish stopping everything, whatever comes
+	stop_bench_nginx
+	local p
+	for p in "${BG_PIDS[@]}"; do stop_pid "$p"; done
+	# run-stack.sh gives each of its processes up to 10 s itself.
+	stop_pid "$STACK_PID" 60
+	# The AOF of the POST rows and the stack nginx's access log are large
+	# and of no further use.
+	rm -rf "$STACK_DIR/redis" "$STACK_DIR/nginx/access.log" "$NGX_DIR/tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP PIPE
+
+# wait_for DESCRIPTION SECONDS COMMAND...
+wait_for() {
+	local what=$1 secs=$2
+	shift 2
+	local deadline=$((SECONDS + secs))
+	until "$@" >/dev/null 2>&1; do
+		[ $SECONDS -lt $deadline ] || die "$what did not come up within ${secs}s (logs in $DIR)"
+		sleep 0.1
+	done
+}
+
+# --- the stack -----------------------------------------------------------------
+# A bin dir with tandem-rest only: the REST benchmark needs no notifier
+# (PUBLISH to no subscriber), and run-stack.sh starts none without one.
+mkdir -p "$DIR/bin"
+ln -sf "$BIN_DIR/tandem-rest" "$DIR/bin/tandem-rest"
+# Up to three tries: someone else may bind the port we picked first.
+for try in 1 2 3; do
+	free_port STACK_PORT 2 # HTTP_PORT and HTTP_PORT+1 (notifier)
+	log "starting the stack (TANDEM_THREADS=$STACK_THREADS) in $STACK_DIR, port $STACK_PORT"
+	TANDEM_RUN_DIR=$STACK_DIR TANDEM_HTTP_PORT=$STACK_PORT TANDEM_THREADS=$STACK_THREADS \
+		TANDEM_BIN_DIR=$DIR/bin \
+		"$ROOT/scripts/run-stack.sh" >"$DIR/stack.log" 2>&1 &
+	STACK_PID=$!
+	deadline=$((SECONDS + 60))
+	until [ -e "$STACK_DIR/ready" ] || ! kill -0 "$STACK_PID" 2>/dev/null; do
+		[ $SECONDS -lt $deadline ] || die "the stack did not come up within 60s (see $DIR/stack.log)"
+		sleep 0.1
+	done
+	[ -e "$STACK_DIR/ready" ] && break
+	wait "$STACK_PID" 2>/dev/null || true
+	STACK_PID=
+	if [ "$try" -eq 3 ] || ! grep -q 'Address already in use' "$DIR/stack.log"; then
+		die "run-stack.sh exited (see $DIR/stack.log)"
+	fi
+done
+
+# Backends: name, socket, thread count (for the table).
+BACKENDS=("hello|$DIR/hello.sock|$HELLO_THREADS" "tandem($STACK_THREADS)|$STACK_DIR/rest.sock|$STACK_THREADS")
+
+"$BIN_DIR/bench/hello-fcgi" --listen "unix:$DIR/hello.sock" --threads "$HELLO_THREADS" \
+	2>"$DIR/hello.log" &
+BG_PIDS+=($!)
+
+for t in $EXTRA_THREADS; do
+	[ "$t" = "$STACK_THREADS" ] && continue
+	TANDEM_REDIS_URL="unix://$STACK_DIR/redis.sock" TANDEM_THREADS=$t \
+		"$BIN_DIR/tandem-rest" --listen "unix:$DIR/rest-$t.sock" 2>"$DIR/rest-$t.log" &
+	BG_PIDS+=($!)
+	BACKENDS+=("tandem($t)|$DIR/rest-$t.sock|$t")
+done
+for b in "${BACKENDS[@]}"; do
+	IFS='|' read -r _ sock _ <<<"$b"
+	wait_for "$sock" 15 test -S "$sock"
+done
+
+# --- the benchmark nginx -------------------------------------------------------
+# One upstream pair and one port pair per backend: <i>c (no keep-conn, as
+# shipped in nginx/tandem.conf.in) and <i>k (fastcgi_keep_conn on,
+# keepalive $KEEPALIVE per nginx worker).
+USER_LINE=""
+[ "$(id -u)" -eq 0 ] && USER_LINE="user root;"
+declare -A PORT
+{
+	cat <<CONF
+# Generated by bench/rest/run.sh.
+$USER_LINE
+worker_processes auto;
+pid $NGX_DIR/nginx.pid;
+error_log $NGX_DIR/logs/error.log warn;
+events { worker_connections 8192; }
+http {
+    access_log off;
+    client_body_temp_path $NGX_DIR/tmp/body;
+    fastcgi_temp_path $NGX_DIR/tmp/fastcgi;
+    proxy_temp_path $NGX_DIR/tmp/proxy;
+    uwsgi_temp_path $NGX_DIR/tmp/uwsgi;
+    scgi_temp_path $NGX_DIR/tmp/scgi;
+    client_body_buffer_size 64k;
+CONF
+	i=0
+	for b in "${BACKENDS[@]}"; do
+		IFS='|' read -r name sock _ <<<"$b"
+		free_port port
+		PORT[$name,close]=$port
+		free_port port
+		PORT[$name,keep]=$port
+		cat <<CONF
+
+    # $name
+    upstream b${i}c { server unix:$sock; }
+    upstream b${i}k { server unix:$sock; keepalive $KEEPALIVE; }
+    server {
+        listen 127.0.0.1:${PORT[$name,close]};
+        location / {
+            include /etc/nginx/fastcgi_params;
+            fastcgi_pass b${i}c;
+            fastcgi_read_timeout 30s;
+        }
+    }
+    server {
+        listen 127.0.0.1:${PORT[$name,keep]};
+        location / {
+            include /etc/nginx/fastcgi_params;
+            fastcgi_pass b${i}k;
+            fastcgi_keep_conn on;
+            fastcgi_read_timeout 30s;
+        }
+    }
+CONF
+		i=$((i + 1))
+	done
+	echo "}"
+} >"$NGX_DIR/nginx.conf"
+nginx -q -t -p "$NGX_DIR" -c "$NGX_DIR/nginx.conf" 2>>"$NGX_DIR/logs/error.log" ||
+	die "nginx rejected $NGX_DIR/nginx.conf (see $NGX_DIR/logs/error.log)"
+
+# --- preseed ---------------------------------------------------------------------
+# PUT d0000.. d<DOCS-1> into collection "bench" through the stack's nginx,
+# one curl process reusing its connection.
+log "preseeding $DOCS documents"
+{
+	for k in $(seq 0 $((DOCS - 1))); do
+		printf 'url = "http://127.0.0.1:%d/api/v1/bench/d%04d"\n' "$STACK_PORT" "$k"
+		printf 'request = "PUT"\nheader = "Content-Type: application/json"\n'
+		printf 'data = "{\\"title\\":\\"Document %d\\",\\"done\\":false,\\"priority\\":%d,\\"tags\\":[\\"bench\\",\\"rest\\"],\\"note\\":\\"preseeded by bench/rest/run.sh\\"}"\n' "$k" $((k % 5))
+		printf 'output = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n'
+		if [ "$k" -lt $((DOCS - 1)) ]; then printf 'next\n'; fi
+	done
+} >"$DIR/preseed.curl"
+codes=$(curl -sS --max-time 120 -K "$DIR/preseed.curl") || die "preseeding failed"
+bad=$(printf '%s\n' "$codes" | grep -cv '^20[01]$' || true)
+[ "$bad" -eq 0 ] || die "preseeding: $bad of $DOCS PUTs failed (codes: $(printf '%s\n' "$codes" | sort | uniq -c | tr '\n' ' '))"
+curl -fsS "http://127.0.0.1:$STACK_PORT/api/v1/bench?limit=100" | grep -q '"next":"d0099"' ||
+	die "the list page of 100 does not look right"
+
+# --- rows ------------------------------------------------------------------------
+# name|port|path|script
+ROWS=()
+add_row() { # add_row NAME PORT PATH SCRIPT
+	if [ -n "$ONLY" ] && ! printf '%s\n' "$1" | grep -Eq -- "$ONLY"; then return 0; fi
+	ROWS+=("$1|$2|$3|$4")
+}
+add_row "hello, no keep-conn" "${PORT[hello,close]}" / plain.lua
+add_row "hello, keep-conn" "${PORT[hello,keep]}" / plain.lua
+for b in "${BACKENDS[@]:1}"; do
+	IFS='|' read -r name _ _ <<<"$b"
+	for what in "GET by id|/api/v1/bench/d0000|get.lua" "POST create|/api/v1/benchpost|post.lua" \
+		"list of 100|/api/v1/bench?limit=100|plain.lua"; do
+		IFS='|' read -r label path script <<<"$what"
+		add_row "$name $label, no keep-conn" "${PORT[$name,close]}" "$path" "$script"
+		add_row "$name $label, keep-conn" "${PORT[$name,keep]}" "$path" "$script"
+	done
+done
+add_row "tandem($STACK_THREADS) GET by id, stack nginx as shipped" "$STACK_PORT" /api/v1/bench/d0000 get.lua
+[ ${#ROWS[@]} -gt 0 ] || die "BENCH_ONLY='$ONLY' matches no row"
+
+export BENCH_LUA_DIR=$HERE BENCH_DOCS=$DOCS BENCH_COLLECTION=bench BENCH_POST_COLLECTION=benchpost
+
+# measure NAME PORT PATH SCRIPT ROUND: warm-up, then one measured run.
+measure() {
+	local name=$1 url="http://127.0.0.1:$2$3" script=$HERE/$4 round=$5 out line
+	[ "$2" = "$STACK_PORT" ] || start_bench_nginx
+	if [ "$WARMUP" -gt 0 ]; then
+		timeout $((WARMUP + 30)) wrk -t1 -c"$CONNS" -d"${WARMUP}s" -s "$script" "$url" >/dev/null 2>&1 || true
+	fi
+	out=$(timeout $((DURATION + 30)) wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 2s -s "$script" "$url" 2>&1) || true
+	[ "$2" = "$STACK_PORT" ] || stop_bench_nginx
+	printf '== round %s: %s (%s)\n%s\n\n' "$round" "$name" "$url" "$out" >>"$DIR/wrk.log"
+	line=$(printf '%s\n' "$out" | grep '^RESULT ' | tail -1)
+	[ -n "$line" ] || { log "$name: wrk gave no result (see $DIR/wrk.log)"; line="RESULT 0 0 0 0 0 0"; }
+	# shellcheck disable=SC2086
+	set -- $line
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$2" "$3" "$4" "$5" "$6" "$7" >>"$RAW"
+	log "$(printf 'round %s  %-52s %9.0f req/s  p50 %7.2f ms  p99 %8.2f ms%s' "$round" "$name" "$2" "$3" "$4" \
+		"$([ "$6$7" = 00 ] || echo "  errors $6, non-2xx $7")")"
+}
+
+total=$(( ${#ROWS[@]} * ROUNDS * (DURATION + WARMUP) ))
+log "${#ROWS[@]} rows x $ROUNDS rounds x $((DURATION + WARMUP)) s: about $((total / 60)) min $((total % 60)) s"
+for round in $(seq 1 "$ROUNDS"); do
+	for r in "${ROWS[@]}"; do
+		IFS='|' read -r name port path script <<<"$r"
+		measure "$name" "$port" "$path" "$script" "$round"
+	done
+done
+
+# --- table -----------------------------------------------------------------------
+# Best round per row (most req/s); ratio to the better hello row; the
+# issue's targets: GET by id >= 0.85, POST >= 0.5, p99 < 10 ms.
+NPROC=$(nproc 2>/dev/null || echo "?")
+NGX_WORKERS=$NPROC
+WRK_VERSION=$( (wrk -v 2>&1 || true) | awk 'NR == 1 {print $2}')
+order=$(for r in "${ROWS[@]}"; do printf '%s\n' "${r%%|*}"; done)
+{
+	printf '%s\n' "$order" | sed 's/^/ORDER\t/'
+	cat "$RAW"
+} | awk -F'\t' -v rounds="$ROUNDS" -v results="$RESULTS" '
+	$1 == "ORDER" { names[++n] = $2; next }
+	{
+		k = $2
+		if (!(k in rps) || $3 + 0 > rps[k] + 0) {
+			rps[k] = $3; p50[k] = $4; p99[k] = $5; errs[k] = $7; st[k] = $8
+		}
+		all[k] = all[k] (all[k] == "" ? "" : " / ") sprintf("%.0f", $3)
+	}
+	END {
+		ceil = 0
+		for (i = 1; i <= n; i++)
+			if (names[i] ~ /^hello/ && rps[names[i]] + 0 > ceil) ceil = rps[names[i]] + 0
+		printf "%-58s %9s %8s %9s %6s  %s\n", "row", "req/s", "p50 ms", "p99 ms", "ratio", "target"
+		print "| row | req/s | p50 ms | p99 ms | ratio | target | req/s per round |" > results
+		print "|---|---:|---:|---:|---:|---|---|" > results
+		for (i = 1; i <= n; i++) {
+			k = names[i]
+			ratio = ceil > 0 ? rps[k] / ceil : 0
+			r = ceil > 0 ? sprintf("%.2f", ratio) : "-"
+			t = ""
+			if (k ~ /^tandem/) {
+				if (ceil > 0 && k ~ /GET by id/) t = ratio >= 0.85 ? "ratio ok" : "ratio < 0.85"
+				else if (ceil > 0 && k ~ /POST/) t = ratio >= 0.5 ? "ratio ok" : "ratio < 0.5"
+				t = t (t == "" ? "" : ", ") (p99[k] + 0 < 10 ? "p99 ok" : "p99 >= 10 ms")
+			}
+			if (errs[k] + st[k] > 0) t = t (t == "" ? "" : ", ") sprintf("%d errors, %d non-2xx", errs[k], st[k])
+			printf "%-58s %9.0f %8.2f %9.2f %6s  %s\n", k, rps[k], p50[k], p99[k], r, t
+			printf "| %s | %.0f | %.2f | %.2f | %s | %s | %s |\n", k, rps[k], p50[k], p99[k], r, t, all[k] > results
+		}
+	}' >"$DIR/table.txt"
+
+{
+	printf '\nREST benchmark: %s, %s cores, wrk %s -t1 -c%s, %s s per row (+%s s warm-up), best of %s rounds\n' \
+		"$(date -u +%Y-%m-%dT%H:%MZ)" "$NPROC" "$WRK_VERSION" "$CONNS" "$DURATION" "$WARMUP" "$ROUNDS"
+	printf 'tandem-rest threads: TANDEM_THREADS=%s (stack)%s; hello-fcgi threads: %s; nginx workers: %s; upstream keepalive %s\n\n' \
+		"$STACK_THREADS" "$(for t in $EXTRA_THREADS; do [ "$t" = "$STACK_THREADS" ] || printf ', %s (extra)' "$t"; done)" \
+		"$HELLO_THREADS" "$NGX_WORKERS" "$KEEPALIVE"
+	cat "$DIR/table.txt"
+	printf '\nratio = req/s / the better hello row. Results: %s (wrk output: %s)\n' "$RESULTS" "$DIR/wrk.log"
+} | tee "$DIR/summary.txt"
+
+{
+	printf '# REST benchmark results\n\n'
+	printf -- '- date: %s; machine: %s cores (%s)\n' "$(date -u +%Y-%m-%dT%H:%MZ)" "$NPROC" "$(uname -sr)"
+	printf -- '- wrk %s -t1 -c%s, %s s per row after a %s s warm-up, best of %s rounds\n' "$WRK_VERSION" "$CONNS" "$DURATION" "$WARMUP" "$ROUNDS"
+	printf -- '- tandem-rest TANDEM_THREADS=%s (stack)%s; hello-fcgi %s threads; nginx %s workers, upstream keepalive %s\n\n' \
+		"$STACK_THREADS" "$(for t in $EXTRA_THREADS; do [ "$t" = "$STACK_THREADS" ] || printf ', %s (extra)' "$t"; done)" \
+		"$HELLO_THREADS" "$NGX_WORKERS" "$KEEPALIVE"
+	cat "$RESULTS"
+} >"$RESULTS.tmp" && mv "$RESULTS.tmp" "$RESULTS"

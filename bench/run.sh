@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# `make bench`: the REST benchmark (bench/rest/run.sh), then the WebSocket
+# benchmark (bench/ws/run.sh) when there is one. docs/PERFORMANCE.md says
+# what they measure and what the figures mean.
+set -euo pipefail
+BENCH=$(cd "$(dirname "$0")" && pwd)
+
+"$BENCH/rest/run.sh"
+if [ -x "$BENCH/ws/run.sh" ]; then
+	"$BENCH/ws/run.sh"
+fi
