@@ -67,6 +67,8 @@ static size_t number_length(const char *p, size_t len)
 		i++;
 	if (i < len && p[i] == '0') {
 		i++;
+		if (i < len && p[i] >= '0' && p[i] <= '9')
+			return 0; /* a leading zero: json-c reads "00" as two numbers' worth of 0 */
 	} else if (i < len && p[i] >= '1' && p[i] <= '9') {
 		while (i < len && p[i] >= '0' && p[i] <= '9')
 			i++;

@@ -16,7 +16,7 @@
 #define RETRY_MAX_MS 500
 
 /*
- * Writes. KEYS: doc, index, log. ARGV: id, collection, mode, expect, body,
+ * Writes. KEYS: doc, meta, index, log. ARGV: id, collection, mode, expect, body,
  * now, log length, channel. expect is "" (none), "*" (must exist) or
  * ",v1,v2," (one of these versions). The document is assembled here, not
  * in C, because only the script knows the stored version and created_at
@@ -25,7 +25,7 @@
  */
 static const char script_write[] =
 	"local id, col, mode, expect = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"
-	"local cur = redis.call('HMGET', KEYS[1], 'v', 'c')\n"
+	"local cur = redis.call('HMGET', KEYS[2], 'v', 'c')\n"
 	"local v = tonumber(cur[1])\n"
 	"if mode == 'create' and v then return {'exists', v} end\n"
 	"if mode == 'patch' and not v then return {'missing'} end\n"
@@ -40,43 +40,47 @@ static const char script_write[] =
 	"local doc = '{\"id\":\"' .. id .. '\",\"version\":' .. nv .. ',\"created_at\":\"' ..\n"
 	"  created .. '\",\"updated_at\":\"' .. ARGV[6] .. '\"'\n"
 	"if ARGV[5] == '{}' then doc = doc .. '}' else doc = doc .. ',' .. string.sub(ARGV[5], 2) end\n"
-	"redis.call('HSET', KEYS[1], 'v', nv, 'c', created, 'j', doc)\n"
-	"redis.call('ZADD', KEYS[2], 0, id)\n"
+	"redis.call('HSET', KEYS[2], 'v', nv, 'c', created)\n"
+	"redis.call('SET', KEYS[1], doc)\n"
+	"redis.call('ZADD', KEYS[3], 0, id)\n"
 	"local typ = v and 'updated' or 'created'\n"
-	"local seq = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*',\n"
+	"local seq = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[7], '*',\n"
 	"  'type', typ, 'id', id, 'version', nv, 'doc', doc)\n"
 	"redis.call('PUBLISH', ARGV[8], '{\"type\":\"' .. typ .. '\",\"collection\":\"' .. col ..\n"
 	"  '\",\"id\":\"' .. id .. '\",\"version\":' .. nv .. ',\"seq\":\"' .. seq .. '\",\"doc\":' .. doc .. '}')\n"
 	"return {'ok', nv, seq, doc, v and 0 or 1}\n";
 
-/* Deletes. KEYS: doc, index, log. ARGV: id, collection, expect, log length, channel. */
+/* Deletes. KEYS: doc, meta, index, log. ARGV: id, collection, expect, log length, channel. */
 static const char script_delete[] =
 	"local id, col, expect = ARGV[1], ARGV[2], ARGV[3]\n"
-	"local v = tonumber(redis.call('HGET', KEYS[1], 'v'))\n"
+	"local v = tonumber(redis.call('HGET', KEYS[2], 'v'))\n"
 	"if not v then return {'missing'} end\n"
 	"if expect ~= '' and expect ~= '*' and not string.find(expect, ',' .. v .. ',', 1, true) then\n"
 	"  return {'conflict', v}\n"
 	"end\n"
-	"redis.call('DEL', KEYS[1])\n"
-	"redis.call('ZREM', KEYS[2], id)\n"
+	"redis.call('DEL', KEYS[1], KEYS[2])\n"
+	"redis.call('ZREM', KEYS[3], id)\n"
 	"local nv = v + 1\n"
-	"local seq = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*',\n"
+	"local seq = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*',\n"
 	"  'type', 'deleted', 'id', id, 'version', nv)\n"
 	"redis.call('PUBLISH', ARGV[5], '{\"type\":\"deleted\",\"collection\":\"' .. col ..\n"
 	"  '\",\"id\":\"' .. id .. '\",\"version\":' .. nv .. ',\"seq\":\"' .. seq .. '\"}')\n"
 	"return {'ok', nv, seq}\n";
 
-/* Reads one document. KEYS: doc, log. Returns {seq, version, json} or {seq}. */
+/* Reads one document. KEYS: doc, meta, log. Returns {seq, version, json} or {seq}. */
 static const char script_get[] =
-	"local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)\n"
+	"local last = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)\n"
 	"local seq = last[1] and last[1][1] or '0-0'\n"
-	"local d = redis.call('HMGET', KEYS[1], 'v', 'j')\n"
-	"if not d[1] then return {seq} end\n"
-	"return {seq, tonumber(d[1]), d[2]}\n";
+	"local v = redis.call('HGET', KEYS[2], 'v')\n"
+	"if not v then return {seq} end\n"
+	"return {seq, tonumber(v), redis.call('GET', KEYS[1])}\n";
 
 /*
  * Lists. KEYS: index, log. ARGV: document key prefix, after ("" = start),
- * limit, byte cap. Returns {seq, next id or "", json...}. A page stops
+ * limit, byte cap. Returns {seq, next id or "", json...}. Documents are
+ * fetched with one MGET per 25 ids (a call per document cost several times
+ * more), so at most 25 documents sit in the script's memory beyond the
+ * page itself. A page stops
  * early, after at least one document, when the next one would take it past
  * the byte cap; "next" then points at its last document. The documents'
  * keys share the collection's hash tag, so reading them here stays within
@@ -88,15 +92,21 @@ static const char script_list[] =
 	"local ids = redis.call('ZRANGEBYLEX', KEYS[1], min, '+', 'LIMIT', 0, limit + 1)\n"
 	"local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)\n"
 	"local out = {last[1] and last[1][1] or '0-0', ''}\n"
-	"local n, bytes, prev = math.min(#ids, limit), 0, ''\n"
-	"for i = 1, n do\n"
-	"  local j = redis.call('HGET', ARGV[1] .. ids[i], 'j')\n"
-	"  if j then\n"
-	"    if #out > 2 and bytes + #j > cap then out[2] = prev; return out end\n"
-	"    bytes = bytes + #j\n"
-	"    out[#out + 1] = j\n"
+	"local n, bytes, prev, i = math.min(#ids, limit), 0, '', 1\n"
+	"while i <= n do\n"
+	"  local keys = {}\n"
+	"  for k = i, math.min(i + 24, n) do keys[#keys + 1] = ARGV[1] .. ids[k] end\n"
+	"  local docs = redis.call('MGET', unpack(keys))\n"
+	"  for k = 1, #keys do\n"
+	"    local j = docs[k]\n"
+	"    if j then\n"
+	"      if #out > 2 and bytes + #j > cap then out[2] = prev; return out end\n"
+	"      bytes = bytes + #j\n"
+	"      out[#out + 1] = j\n"
+	"    end\n"
+	"    prev = ids[i + k - 1]\n"
 	"  end\n"
-	"  prev = ids[i]\n"
+	"  i = i + #keys\n"
 	"end\n"
 	"if #ids > limit then out[2] = ids[n] end\n"
 	"return out\n";
@@ -284,6 +294,7 @@ static redisReply *run_script(struct rest_store *store, enum rest_script which, 
 /* The three keys of a collection: document, index and log. */
 struct coll_keys {
 	char doc[TND_KEY_MAX + TND_DOC_ID_MAX];
+	char meta[TND_KEY_MAX + TND_DOC_ID_MAX];
 	char index[TND_KEY_MAX];
 	char log[TND_KEY_MAX];
 	char channel[TND_KEY_MAX];
@@ -297,7 +308,8 @@ static int make_keys(const struct rest_store *store, const char *collection, con
 	int n;
 
 	n = tnd_key(k->doc, TND_KEY_MAX, TND_KEY_DOC_PREFIX, store->cfg->ns, collection, col_len);
-	if (n < 0 || tnd_key(k->index, sizeof(k->index), TND_KEY_INDEX, store->cfg->ns,
+	if (n < 0 ||
+	    tnd_key(k->meta, TND_KEY_MAX, TND_KEY_META_PREFIX, store->cfg->ns, collection, col_len) != n || tnd_key(k->index, sizeof(k->index), TND_KEY_INDEX, store->cfg->ns,
 			     collection, col_len) < 0 ||
 	    tnd_key(k->log, sizeof(k->log), TND_KEY_LOG, store->cfg->ns, collection, col_len) < 0 ||
 	    tnd_key(k->channel, sizeof(k->channel), TND_KEY_CHANNEL, store->cfg->ns, collection,
@@ -306,8 +318,10 @@ static int make_keys(const struct rest_store *store, const char *collection, con
 		res->status = REST_STORE_ERROR;
 		return -1;
 	}
-	if (id)
+	if (id) {
 		snprintf(k->doc + n, sizeof(k->doc) - (size_t)n, "%s", id);
+		snprintf(k->meta + n, sizeof(k->meta) - (size_t)n, "%s", id);
+	}
 	return 0;
 }
 
@@ -367,12 +381,12 @@ void rest_store_write(struct rest_store *store, const char *collection, const ch
 	if (make_keys(store, collection, id, &k, res) < 0)
 		return;
 	snprintf(log_len, sizeof(log_len), "%lld", store->cfg->log_len);
-	const char *args[] = {k.doc, k.index, k.log, id, collection, mode_names[mode],
+	const char *args[] = {k.doc, k.meta, k.index, k.log, id, collection, mode_names[mode],
 			      expect, body, now, log_len, k.channel};
-	size_t lens[] = {strlen(k.doc), strlen(k.index), strlen(k.log), strlen(id),
+	size_t lens[] = {strlen(k.doc), strlen(k.meta), strlen(k.index), strlen(k.log), strlen(id),
 			 strlen(collection), strlen(mode_names[mode]), strlen(expect), body_len,
 			 strlen(now), strlen(log_len), strlen(k.channel)};
-	r = run_script(store, REST_SCRIPT_WRITE, 3, 11, args, lens, res);
+	r = run_script(store, REST_SCRIPT_WRITE, 4, 12, args, lens, res);
 	if (r)
 		read_write_reply(store, r, res);
 }
@@ -387,8 +401,9 @@ void rest_store_delete(struct rest_store *store, const char *collection, const c
 	if (make_keys(store, collection, id, &k, res) < 0)
 		return;
 	snprintf(log_len, sizeof(log_len), "%lld", store->cfg->log_len);
-	const char *args[] = {k.doc, k.index, k.log, id, collection, expect, log_len, k.channel};
-	r = run_script(store, REST_SCRIPT_DELETE, 3, 8, args, NULL, res);
+	const char *args[] = {k.doc, k.meta, k.index, k.log, id, collection, expect, log_len,
+			      k.channel};
+	r = run_script(store, REST_SCRIPT_DELETE, 4, 9, args, NULL, res);
 	if (r)
 		read_write_reply(store, r, res);
 }
@@ -401,8 +416,8 @@ void rest_store_get(struct rest_store *store, const char *collection, const char
 
 	if (make_keys(store, collection, id, &k, res) < 0)
 		return;
-	const char *args[] = {k.doc, k.log};
-	r = run_script(store, REST_SCRIPT_GET, 2, 2, args, NULL, res);
+	const char *args[] = {k.doc, k.meta, k.log};
+	r = run_script(store, REST_SCRIPT_GET, 3, 3, args, NULL, res);
 	if (!r)
 		return;
 	res->reply = r;

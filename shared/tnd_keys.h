@@ -3,7 +3,9 @@
  * collection carries the hash tag {<ns>:<col>} so one collection lives in
  * one Cluster slot and its Lua scripts stay legal there:
  *
- *   {ns:col}:d:<id>  hash: v (version), c (created_at), j (document JSON)
+ *   {ns:col}:d:<id>  string: the document's JSON (a string, so a list page
+ *                    is one MGET per chunk instead of a call per document)
+ *   {ns:col}:m:<id>  hash: v (version), c (created_at)
  *   {ns:col}:ids     sorted set, all scores 0, members = ids (lex order)
  *   {ns:col}:log     stream, one entry per event: type, id, version[, doc]
  *   {ns:col}         pub/sub channel carrying the full event JSON
@@ -17,11 +19,18 @@
 
 #define TND_KEY_MAX 320
 
-enum tnd_key_kind { TND_KEY_CHANNEL, TND_KEY_INDEX, TND_KEY_LOG, TND_KEY_DOC_PREFIX };
+enum tnd_key_kind {
+	TND_KEY_CHANNEL,
+	TND_KEY_INDEX,
+	TND_KEY_LOG,
+	TND_KEY_DOC_PREFIX,
+	TND_KEY_META_PREFIX,
+};
 
 /*
  * Writes the key of that kind into buf (TND_KEY_MAX bytes is always enough
- * for valid names). TND_KEY_DOC_PREFIX yields "{ns:col}:d:" (append an id).
+ * for valid names). TND_KEY_DOC_PREFIX yields "{ns:col}:d:" and TND_KEY_META_PREFIX
+ * "{ns:col}:m:" (append an id).
  * Returns the length, or -1 when it does not fit.
  */
 int tnd_key(char *buf, size_t size, enum tnd_key_kind kind, const char *ns,

@@ -640,7 +640,7 @@ Test(events, failed_requests_change_nothing_and_publish_nothing)
 	http_response_free(&res);
 	long long keys_before = redis_int((const char *const[]){"dbsize", NULL});
 	cr_assert_eq(stack_redis_cli(&g_stack, before, sizeof(before),
-				     (const char *const[]){"hget", "{tandem:ev2}:d:a", "j", NULL}), 0);
+				     (const char *const[]){"get", "{tandem:ev2}:d:a", NULL}), 0);
 	sub = subscribe("ev2");
 
 	request_expect_error("PUT", "/api/v1/ev2/a", json, "{\"keep\":", 400, "invalid_json");
@@ -658,7 +658,7 @@ Test(events, failed_requests_change_nothing_and_publish_nothing)
 
 	char after[4096];
 	cr_assert_eq(stack_redis_cli(&g_stack, after, sizeof(after),
-				     (const char *const[]){"hget", "{tandem:ev2}:d:a", "j", NULL}), 0);
+				     (const char *const[]){"get", "{tandem:ev2}:d:a", NULL}), 0);
 	cr_assert_str_eq(after, before, "the document is unchanged");
 	cr_assert_eq(redis_int((const char *const[]){"dbsize", NULL}), keys_before);
 	cr_assert_eq(redis_int((const char *const[]){"xlen", "{tandem:ev2}:log", NULL}), 1);

@@ -85,6 +85,9 @@ Test(body, strict_json_objects_only)
 	cr_assert_eq(PARSE("{'a':1}"), TND_ERR_INVALID_JSON);
 	cr_assert_eq(PARSE("{\"a\":1.}"), TND_ERR_INVALID_JSON);
 	cr_assert_eq(PARSE("{\"a\":01}"), TND_ERR_INVALID_JSON);
+	cr_assert_eq(PARSE("{\"a\":00}"), TND_ERR_INVALID_JSON);
+	cr_assert_eq(PARSE("{\"a\":-00.5}"), TND_ERR_INVALID_JSON);
+	cr_assert_eq(PARSE("{\"a\":[0,-0,0.0,0e1]}"), TND_ERR__MAX);
 	cr_assert_eq(PARSE("{\"a\":\"\t\"}"), TND_ERR_INVALID_JSON);
 	cr_assert_eq(PARSE("{\"a'\":\"b'\\\"\",\"c\":[-0.5e-3,1E+2,0]}"), TND_ERR__MAX);
 	cr_assert_eq(PARSE("{\"a\":1} {}"), TND_ERR_INVALID_JSON);

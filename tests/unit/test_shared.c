@@ -248,6 +248,8 @@ Test(keys, share_the_collection_hash_tag)
 	cr_assert_str_eq(buf, "{tandem:todos}:log");
 	tnd_key(buf, sizeof(buf), TND_KEY_DOC_PREFIX, "tandem", "todos", 5);
 	cr_assert_str_eq(buf, "{tandem:todos}:d:");
+	tnd_key(buf, sizeof(buf), TND_KEY_META_PREFIX, "tandem", "todos", 5);
+	cr_assert_str_eq(buf, "{tandem:todos}:m:");
 	tnd_key(buf, sizeof(buf), TND_KEY_CHANNEL, "ns", "c", 1);
 	cr_assert_str_eq(buf, "{ns:c}");
 	cr_assert_eq(tnd_key(buf, 5, TND_KEY_INDEX, "ns", "c", 1), -1);
