@@ -79,7 +79,7 @@ static struct {
 static uint64_t hist[FINE + COARSE + 1];
 static uint64_t lat_max_us;
 static atomic_ullong delivered, published, errors;
-static atomic_bool stop_pub;
+static atomic_bool stop_pub, pub_done;
 static atomic_int ready_subs;
 
 static uint64_t now_us(void)
@@ -414,10 +414,20 @@ static void *publisher(void *arg)
 		redisFree(rc);
 	if (fd >= 0)
 		close(fd);
+	atomic_store(&pub_done, true);
 	return NULL;
 }
 
 /* ---- main ----------------------------------------------------------------------- */
+
+/* Reads whatever the subscribers got within 50 ms (the receive time is the delivery time). */
+static void serve_subs(int ep, struct epoll_event *evs, int max)
+{
+	int n = epoll_wait(ep, evs, max, 50);
+
+	for (int i = 0; i < n; i++)
+		sub_readable(evs[i].data.ptr);
+}
 
 static void usage(void)
 {
@@ -536,21 +546,23 @@ int main(int argc, char **argv)
 	t0 = now_us();
 	d0 = atomic_load(&delivered);
 	t_end = t0 + (uint64_t)(opt.duration * 1e6);
-	while (now_us() < t_end) {
-		int n = epoll_wait(ep, evs, 512, 50);
-		for (int i = 0; i < n; i++)
-			sub_readable(evs[i].data.ptr);
-	}
+	while (now_us() < t_end)
+		serve_subs(ep, evs, 512);
 	atomic_store(&stop_pub, true);
+	/*
+	 * The publisher may sleep up to 1/rate before it sees stop_pub: keep
+	 * reading meanwhile. Blocked in pthread_join, the deliveries of the
+	 * event it published last waited in the socket buffers that long and
+	 * showed as a tail of exactly one publish interval (500 ms at 2/s).
+	 */
+	while (!atomic_load(&pub_done))
+		serve_subs(ep, evs, 512);
 	pthread_join(th, NULL);
 	/* Let what is in flight arrive (at most 2 s). */
 	{
 		uint64_t want = atomic_load(&published) * (uint64_t)opt.n, drain_end = now_us() + 2000000u;
-		while (atomic_load(&delivered) < want && now_us() < drain_end) {
-			int n = epoll_wait(ep, evs, 512, 50);
-			for (int i = 0; i < n; i++)
-				sub_readable(evs[i].data.ptr);
-		}
+		while (atomic_load(&delivered) < want && now_us() < drain_end)
+			serve_subs(ep, evs, 512);
 	}
 	{
 		double secs = (double)(t_end - t0) / 1e6;
