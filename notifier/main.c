@@ -89,27 +89,15 @@ struct notifier {
 static int check_config(const struct notifier_config *cfg, struct tnd_redis_addr *addr,
 			struct ntf_ws_config *ws_cfg, char *err, size_t errlen)
 {
+	const struct tnd_common_settings common = {.redis_url = cfg->redis_url, .ns = cfg->ns,
+						   .log_level = cfg->log_level,
+						   .jwt_secret = cfg->jwt_secret};
 	char why[200];
 
-	if (tnd_redis_url_parse(cfg->redis_url, addr, why, sizeof(why)) < 0) {
-		snprintf(err, errlen, "TANDEM_REDIS_URL: %s", why);
+	if (tnd_config_check_common(&common, addr, err, errlen) < 0)
 		return -1;
-	}
 	if (ntf_ws_parse_listen(cfg->ws_listen, ws_cfg, why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "TANDEM_WS_LISTEN: %s", why);
-		return -1;
-	}
-	if (!tnd_valid_collection(cfg->ns, strlen(cfg->ns))) {
-		snprintf(err, errlen, "TANDEM_NAMESPACE: must match [a-z0-9][a-z0-9_-]{0,63}");
-		return -1;
-	}
-	if (tnd_log_level_parse(cfg->log_level) < 0) {
-		snprintf(err, errlen, "TANDEM_LOG_LEVEL: must be error, warn, info or debug");
-		return -1;
-	}
-	if (cfg->jwt_secret) {
-		snprintf(err, errlen, "TANDEM_JWT_SECRET: JWT auth is not supported by this "
-				      "version; unset it (refusing to run open while you expect auth)");
 		return -1;
 	}
 	ws_cfg->allowed_origins = cfg->allowed_origins;

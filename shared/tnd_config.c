@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tnd_log.h"
 #include "tnd_num.h"
+#include "tnd_redis.h"
+#include "tnd_valid.h"
 
 static int set_value(const struct tnd_option *opt, void *cfg, const char *value,
 		     const char *source, char *err, size_t errlen)
@@ -132,4 +135,29 @@ void tnd_config_usage(FILE *out, const char *program, const struct tnd_option *o
 			opts[i].def ? (*opts[i].def ? opts[i].def : "\"\"") : "(unset)",
 			opts[i].help);
 	}
+}
+
+int tnd_config_check_common(const struct tnd_common_settings *s, struct tnd_redis_addr *addr,
+			    char *err, size_t errlen)
+{
+	char why[200];
+
+	if (tnd_redis_url_parse(s->redis_url, addr, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "TANDEM_REDIS_URL: %s", why);
+		return -1;
+	}
+	if (!tnd_valid_collection(s->ns, strlen(s->ns))) {
+		snprintf(err, errlen, "TANDEM_NAMESPACE: must match [a-z0-9][a-z0-9_-]{0,63}");
+		return -1;
+	}
+	if (tnd_log_level_parse(s->log_level) < 0) {
+		snprintf(err, errlen, "TANDEM_LOG_LEVEL: must be error, warn, info or debug");
+		return -1;
+	}
+	if (s->jwt_secret) {
+		snprintf(err, errlen, "TANDEM_JWT_SECRET: JWT auth is not supported by this "
+				      "version; unset it (refusing to run open while you expect auth)");
+		return -1;
+	}
+	return 0;
 }

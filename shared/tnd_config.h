@@ -41,6 +41,25 @@ enum tnd_config_result {
 int tnd_config_load(const struct tnd_option *opts, size_t n_opts, void *cfg,
 		    int argc, char **argv, char *err, size_t errlen);
 
+struct tnd_redis_addr;
+
+/* The settings both programs have, checked the same way in both. */
+struct tnd_common_settings {
+	const char *redis_url;
+	const char *ns;
+	const char *log_level;
+	const char *jwt_secret;
+};
+
+/*
+ * Checks what an options table cannot: the Redis URL (parsed into addr),
+ * the namespace, the log level, and that no JWT secret is set (auth is not
+ * in this version: better to stop than to run open while auth is expected).
+ * Returns 0, or -1 with "TANDEM_X: reason" in err.
+ */
+int tnd_config_check_common(const struct tnd_common_settings *s, struct tnd_redis_addr *addr,
+			    char *err, size_t errlen);
+
 /* Prints the flags, env vars, defaults and help of the table. */
 void tnd_config_usage(FILE *out, const char *program, const struct tnd_option *opts,
 		      size_t n_opts);
