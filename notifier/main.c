@@ -111,8 +111,12 @@ static int check_config(const struct notifier_config *cfg, struct tnd_redis_addr
 static void on_pump(uv_idle_t *idle)
 {
 	struct notifier *n = idle->data;
+	bool more;
 
-	if (!ntf_hub_pump(&n->hub))
+	ntf_ws_begin_fanout(&n->ws);
+	more = ntf_hub_pump(&n->hub);
+	ntf_ws_flush(&n->ws);
+	if (!more)
 		uv_idle_stop(idle);
 }
 

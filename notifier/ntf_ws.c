@@ -341,12 +341,46 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
 void ntf_ws_wake(void *data, void *handle, bool closing)
 {
+	struct ntf_ws *ws = data;
 	struct lws *wsi = handle;
 
-	(void)data;
 	if (closing)
 		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, NTF_CLOSE_GRACE_S);
+	else if (ws->collecting && ws->n_flush < ws->cap_flush) {
+		/* the hub wakes a connection once until it has been written */
+		ws->flush[ws->n_flush++] = wsi;
+		return;
+	}
 	lws_callback_on_writable(wsi);
+}
+
+void ntf_ws_begin_fanout(struct ntf_ws *ws)
+{
+	ws->collecting = ws->flush != NULL;
+}
+
+/*
+ * lws wants writes from the WRITEABLE callback so that it never has to
+ * buffer: we write here only when lws holds nothing buffered for the
+ * socket and the socket takes data (lws_send_pipe_choked), which is the
+ * condition lws itself waits for. A connection that is closing, or whose
+ * write fails, goes the usual way, where the callback closes it.
+ */
+static void flush_one(struct ntf_ws *ws, struct lws *wsi)
+{
+	struct ntf_pss *pss = lws_wsi_user(wsi);
+
+	if (!pss || !pss->conn || pss->conn->close_code || lws_send_pipe_choked(wsi) ||
+	    ws_writeable(wsi, ws, pss) < 0)
+		lws_callback_on_writable(wsi);
+}
+
+void ntf_ws_flush(struct ntf_ws *ws)
+{
+	ws->collecting = false;
+	for (size_t i = 0; i < ws->n_flush; i++)
+		flush_one(ws, ws->flush[i]);
+	ws->n_flush = 0;
 }
 
 /* lws logs into ours: its errors are our warnings, the rest is detail. */
@@ -369,6 +403,11 @@ int ntf_ws_start(struct ntf_ws *ws, uv_loop_t *loop, struct ntf_hub *hub,
 	ws->batch = malloc(LWS_PRE + NTF_WRITE_BATCH);
 	if (!ws->batch)
 		return -1;
+	/* Without the flush list fan-out still works, through WRITEABLE only. */
+	ws->cap_flush = (size_t)cfg->max_connections;
+	ws->flush = calloc(ws->cap_flush, sizeof(*ws->flush));
+	if (!ws->flush)
+		ws->cap_flush = 0;
 	ws->hub = hub;
 	ws->cfg = *cfg;
 	ws->retry.secs_since_valid_ping = (uint16_t)cfg->ping_interval_s;
@@ -416,4 +455,7 @@ void ntf_ws_finish(struct ntf_ws *ws)
 	ws->ctx = NULL;
 	free(ws->batch);
 	ws->batch = NULL;
+	free(ws->flush);
+	ws->flush = NULL;
+	ws->cap_flush = ws->n_flush = 0;
 }

@@ -50,6 +50,10 @@ struct ntf_ws {
 	lws_retry_bo_t retry;
 	struct lws_protocols protocols[2];
 	unsigned char *batch;       /* LWS_PRE + NTF_WRITE_BATCH: frames being coalesced */
+	/* Connections woken while the hub fans out, written right after it. */
+	struct lws **flush;
+	size_t n_flush, cap_flush;
+	bool collecting;
 };
 
 /*
@@ -63,6 +67,16 @@ int ntf_ws_start(struct ntf_ws *ws, uv_loop_t *loop, struct ntf_hub *hub,
 		 const struct ntf_ws_config *cfg);
 /* Starts destroying the lws context; run the loop afterwards, then ntf_ws_finish(). */
 void ntf_ws_stop(struct ntf_ws *ws);
+
+/*
+ * Around a fan-out (ntf_hub_pump): between begin and flush, woken
+ * connections are only noted; flush then writes each at once when its
+ * socket takes data (no WRITEABLE round: that round costs two epoll_ctl
+ * and a loop turn per delivery), else asks lws for the writeable callback
+ * as usual. The hub is not iterating anything during the flush.
+ */
+void ntf_ws_begin_fanout(struct ntf_ws *ws);
+void ntf_ws_flush(struct ntf_ws *ws);
 /* After the loop ended: completes what ntf_ws_stop() began. */
 void ntf_ws_finish(struct ntf_ws *ws);
 
