@@ -9,6 +9,9 @@
  * processes started here are signalled.
  */
 #include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +48,32 @@ static pid_t spawn(char *const argv[], const char *log)
 		_exit(127);
 	}
 	return pid;
+}
+
+/* A port the kernel just handed out for 127.0.0.1, so nothing listens on it. */
+static int free_port(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+	if (fd < 0)
+		return -1;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+		port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+static void print_file(const char *name)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof(cmd), "echo '--- %s'; tail -n 40 '%s/%s' >&2", name, dir, name);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot show %s\n", name);
 }
 
 static redisContext *redis(void)
@@ -91,7 +120,8 @@ static void start(void)
 	}
 	cr_assert(c && !c->err, "redis-server did not start");
 	redisFree(c);
-	ws_port = 20000 + (int)(getpid() % 20000);
+	ws_port = free_port();
+	cr_assert_gt(ws_port, 0, "no free port");
 	snprintf(url, sizeof(url), "unix://%s", sock);
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", ws_port);
 	snprintf(vlog, sizeof(vlog), "--log-file=%s/valgrind.log", dir);
@@ -163,15 +193,22 @@ Test(valgrind, a_thousand_cycles_leave_no_leak, .timeout = 900)
 	int rc, up = 0;
 
 	start();
-	for (int i = 0; i < 400 && !up; i++) { /* valgrind starts slowly */
+	for (int i = 0; i < 600 && !up; i++) { /* valgrind starts slowly */
 		if (ws_open(&c) == 0) {
 			up = 1;
 			wsc_close(&c, 1000);
+		} else if (waitpid(notifier_pid, NULL, WNOHANG) == notifier_pid) {
+			notifier_pid = -1;
+			break; /* it exited: no point waiting */
 		} else {
 			sleep_ms(100);
 		}
 	}
-	cr_assert(up, "the notifier did not come up under valgrind");
+	if (!up) {
+		print_file("notifier.log");
+		print_file("valgrind.log");
+	}
+	cr_assert(up, "the notifier did not come up under valgrind (logs above)");
 	r = redis();
 	cr_assert(r && !r->err);
 	for (int i = 0; i < CYCLES; i++) {
