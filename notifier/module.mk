@@ -36,6 +36,7 @@ $(BUILD)/bench/ws-load: $(BUILD)/bench/ws/ws_load.o $(BUILD)/tests/notifier/wscl
 ALL_BINS += $(BUILD)/bench/ws-load
 
 # valgrind: 1,000 connect/subscribe/close cycles with no leak (own Redis, no stack).
-$(BUILD)/tests/notifier_valgrind: $(BUILD)/tests/notifier/valgrind_notifier.o $(BUILD)/tests/notifier/wsclient.o
+$(BUILD)/tests/notifier_valgrind: $(BUILD)/tests/notifier/valgrind_notifier.o $(BUILD)/tests/notifier/wsclient.o \
+		$(BUILD)/tests/support/stack.o
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcriterion $(LIBS_COMMON)

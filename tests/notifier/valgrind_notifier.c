@@ -9,9 +9,6 @@
  * processes started here are signalled.
  */
 #include <criterion/criterion.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +19,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "stack.h"
 #include "wsclient.h"
 
 #define CYCLES 1000
@@ -48,23 +46,6 @@ static pid_t spawn(char *const argv[], const char *log)
 		_exit(127);
 	}
 	return pid;
-}
-
-/* A port the kernel just handed out for 127.0.0.1, so nothing listens on it. */
-static int free_port(void)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-	if (fd < 0)
-		return -1;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
 }
 
 static void print_file(const char *name)
@@ -120,7 +101,7 @@ static void start(void)
 	}
 	cr_assert(c && !c->err, "redis-server did not start");
 	redisFree(c);
-	ws_port = free_port();
+	ws_port = stack_free_port();
 	cr_assert_gt(ws_port, 0, "no free port");
 	snprintf(url, sizeof(url), "unix://%s", sock);
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", ws_port);

@@ -48,21 +48,30 @@ static int port_is_free(int port)
 	return ok;
 }
 
+int stack_free_port(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+	if (fd < 0)
+		return -1;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+		port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
 /* A port p with p and p + 1 free: the kernel picks p, we check p + 1. */
 static int pick_ports(void)
 {
 	for (int attempt = 0; attempt < 100; attempt++) {
-		struct sockaddr_in sa = {.sin_family = AF_INET};
-		socklen_t len = sizeof(sa);
-		int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+		int port = stack_free_port();
 
-		if (fd < 0)
+		if (port < 0)
 			return -1;
-		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-		    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-			port = ntohs(sa.sin_port);
-		close(fd);
 		if (port > 0 && port < 65535 && port_is_free(port + 1))
 			return port;
 	}

@@ -53,6 +53,9 @@ int stack_redis_cli(const struct stack *s, char *out, size_t outlen, const char 
 int stack_export(const struct stack *s);
 int stack_import(struct stack *s);
 
+/* A 127.0.0.1 port the kernel just handed out (nothing listens on it); -1 on error. */
+int stack_free_port(void);
+
 /* Milliseconds on the monotonic clock, for deadlines. */
 long long stack_now_ms(void);
 
