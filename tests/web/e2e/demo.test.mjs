@@ -49,15 +49,31 @@ const skip = !fs.existsSync(STACK)
 
 /* -- helpers ---------------------------------------------------------------- */
 
-function freePort() {
+function listenOnce(port) {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
+    srv.listen(port, '127.0.0.1', () => {
+      const { port: got } = srv.address();
+      srv.close(() => resolve(got));
     });
   });
+}
+
+/**
+ * A port p with p and p + 1 free: the stack puts nginx on p and the notifier
+ * on p + 1, and a taken p + 1 keeps the notifier from ever coming up.
+ */
+async function freePort() {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = await listenOnce(0);
+    if (port >= 65535) continue;
+    try {
+      await listenOnce(port + 1);
+      return port;
+    } catch { /* p + 1 is taken: try another p */ }
+  }
+  throw new Error('no free pair of ports');
 }
 
 /** Poll `fn` until truthy or the deadline passes; the error names what was awaited. */
