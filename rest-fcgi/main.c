@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include <fcgiapp.h>
 
@@ -82,6 +83,7 @@ static const struct tnd_option options[] = {
 /* Shared by main and the workers; only the atomics change after start. */
 struct rest_pool {
 	int listen_fd;
+	bool unix_socket; /* listen_fd is AF_UNIX */
 	atomic_bool stop;
 	struct rest_thread *threads;
 	long long n_threads;
@@ -129,6 +131,16 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		rest_handle(&th->worker, &req);
+		/*
+		 * libfcgi ends each connection with shutdown(), then select() and
+		 * read() until the peer closes, so that unread input cannot turn
+		 * into a TCP RST that would destroy the answer. A unix socket has
+		 * no RST: there a plain close() does, saving three system calls
+		 * and a wait for nginx on every request. (detached is libfcgi's
+		 * own "close without lingering" switch.)
+		 */
+		if (th->pool->unix_socket)
+			req.detached = 1;
 		FCGX_Finish_r(&req);
 	}
 	FCGX_Free(&req, 0);
@@ -150,6 +162,14 @@ static int open_listen_socket(const char *listen, long long backlog)
 		unlink(addr); /* a stale socket file from an earlier run */
 	}
 	return FCGX_OpenSocket(addr, (int)backlog);
+}
+
+static bool is_unix_socket(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	return getsockname(fd, (struct sockaddr *)&ss, &len) == 0 && ss.ss_family == AF_UNIX;
 }
 
 /* Validates what the options table cannot: one line per problem, then exit. */
@@ -250,6 +270,7 @@ int main(int argc, char **argv)
 		tnd_log_error("fd 0 is not a socket: run under spawn-fcgi or give --listen");
 		goto out_ulid;
 	}
+	pool.unix_socket = is_unix_socket(pool.listen_fd);
 	pool.n_threads = cfg.threads;
 	pool.threads = calloc((size_t)cfg.threads, sizeof(*pool.threads));
 	if (!pool.threads) {
