@@ -885,19 +885,29 @@ Test(process, bad_configuration_stops_with_one_line_naming_the_setting, .timeout
 	cr_assert_str_eq(out, "configuration OK\n");
 }
 
-/* A stack of its own: the worker pool is killed, nginx answers for it. */
-Test(process, workers_down_gives_a_json_502_from_nginx, .timeout = 90)
+/* The 502 test's own stack; .fini stops it when an assertion ends the test early. */
+static struct stack own_stack;
+
+static void stop_own_stack(void)
 {
-	struct stack s;
+	if (own_stack.pid > 0)
+		stack_stop(&own_stack);
+}
+
+/* A stack of its own: the worker pool is killed, nginx answers for it. */
+Test(process, workers_down_gives_a_json_502_from_nginx, .timeout = 90, .init = import_stack,
+     .fini = stop_own_stack)
+{
+	struct stack *s = &own_stack;
 	struct http_response res;
 	char path[512];
 	pid_t rest;
 
-	cr_assert_eq(stack_start(&s, NULL), 0);
-	rest = stack_pid(&s, "rest.pid");
+	cr_assert_eq(stack_start(s, NULL), 0);
+	rest = stack_pid(s, "rest.pid");
 	cr_assert_gt(rest, 0);
 	cr_assert_eq(kill(rest, SIGKILL), 0);
-	snprintf(path, sizeof(path), "%s/api/v1/todos", s.base_url);
+	snprintf(path, sizeof(path), "%s/api/v1/todos", s->base_url);
 	long long deadline = stack_now_ms() + 10000;
 	do {
 		cr_assert_eq(http_request("GET", path, NULL, NULL, 0, &res), 0);
@@ -908,7 +918,7 @@ Test(process, workers_down_gives_a_json_502_from_nginx, .timeout = 90)
 	} while (stack_now_ms() < deadline);
 	assert_error(&res, 502, "internal");
 	http_response_free(&res);
-	stack_stop(&s);
+	stack_stop(s);
 }
 
 int main(int argc, char *argv[])
