@@ -4,7 +4,8 @@
 # real stack themselves (tests/support/stack.c) with the binaries of the
 # same build ($(BUILD)), so `make SANITIZE=1 test-integration` runs
 # every server under ASan + UBSan.
-TEST_SUPPORT_OBJ := $(BUILD)/tests/support/stack.o $(BUILD)/tests/support/http.o
+TEST_SUPPORT_OBJ := $(BUILD)/tests/support/stack.o $(BUILD)/tests/support/http.o \
+	$(BUILD)/tests/support/jsongen.o
 TEST_LIBS := -lcriterion -lcurl
 
 # Tests see the programs' headers; argv-style string tables stay readable.
@@ -13,7 +14,8 @@ $(BUILD)/tests/%.o: PROJECT_CFLAGS += -Irest-fcgi -Inotifier -Itests/support -Wn
 UNIT_TEST_BINS += $(BUILD)/tests/rest_unit
 INTEGRATION_TEST_BINS += $(BUILD)/tests/rest_integration
 
-$(BUILD)/tests/rest_unit: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/unit/*.c)) $(REST_LIB_OBJ) $(LIBTANDEM)
+$(BUILD)/tests/rest_unit: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/unit/*.c)) \
+		$(BUILD)/tests/support/jsongen.o $(REST_LIB_OBJ) $(LIBTANDEM)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(REST_LIBS)
 
 $(BUILD)/tests/rest_integration: $(BUILD)/tests/integration/test_rest.o $(TEST_SUPPORT_OBJ) $(LIBTANDEM)

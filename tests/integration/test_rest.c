@@ -19,6 +19,7 @@
 #include <json-c/json.h>
 
 #include "http.h"
+#include "jsongen.h"
 #include "stack.h"
 
 /* Read from the environment main() exported (see stack_import). */
@@ -431,24 +432,10 @@ Test(limits, a_list_page_stops_at_8_mib_and_next_continues, .timeout = 120)
 	http_response_free(&res);
 }
 
-static char *nested(int depth)
-{
-	char *s = malloc((size_t)depth * 6 + 2);
-	size_t o = 0;
-
-	for (int i = 0; i < depth; i++)
-		o += (size_t)sprintf(s + o, "{\"a\":");
-	s[o++] = '1';
-	for (int i = 0; i < depth; i++)
-		s[o++] = '}';
-	s[o] = '\0';
-	return s;
-}
-
 Test(errors, bodies_must_be_strict_json_objects)
 {
 	static const char *const json[] = {"Content-Type: application/json", NULL};
-	char *deep = nested(65), *ok = nested(64);
+	char *deep = jsongen_nested(65), *ok = jsongen_nested(64);
 	struct http_response res;
 
 	request_expect_error("POST", "/api/v1/err1", json, "{\"a\":", 400, "invalid_json");

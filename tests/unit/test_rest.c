@@ -8,6 +8,7 @@
 
 #include <json-c/json.h>
 
+#include "jsongen.h"
 #include "rest_handlers.h"
 #include "rest_json.h"
 #include "rest_router.h"
@@ -107,24 +108,9 @@ Test(body, strict_json_objects_only)
 	cr_assert_eq(PARSE("null"), TND_ERR_INVALID_BODY);
 }
 
-/* {"a":{"a":...1...}} with depth objects. */
-static char *nested(int depth)
-{
-	char *s = malloc((size_t)depth * 6 + 2);
-	size_t o = 0;
-
-	for (int i = 0; i < depth; i++)
-		o += (size_t)sprintf(s + o, "{\"a\":");
-	s[o++] = '1';
-	for (int i = 0; i < depth; i++)
-		s[o++] = '}';
-	s[o] = '\0';
-	return s;
-}
-
 Test(body, nesting_is_bounded_at_64_counting_the_top)
 {
-	char *ok = nested(64), *deep = nested(65);
+	char *ok = jsongen_nested(64), *deep = jsongen_nested(65);
 
 	cr_assert_eq(PARSE(ok), TND_ERR__MAX);
 	cr_assert_eq(PARSE(deep), TND_ERR_INVALID_BODY);
