@@ -103,6 +103,33 @@ static void on_poke(int sig)
 	(void)sig; /* only here to interrupt accept() */
 }
 
+/*
+ * Ends one FastCGI connection without losing the answer.
+ *
+ * Closing a socket, TCP or unix stream alike, while unread input sits in
+ * its receive queue makes Linux reset the peer, and nginx then discards
+ * the answer it has not read yet (502, "reset by peer"). libfcgi guards
+ * against that with shutdown() + select() + read() until nginx closes: a
+ * wait for nginx on every request. On a unix socket we instead read the
+ * request's input to its end record ourselves (nothing left on a plain
+ * GET, the rest of the body when a handler refused early) and then close
+ * at once. nginx has the whole body before it connects (request buffering)
+ * and client_max_body_size bounds it, so the drain is bounded and never
+ * waits on a slow client. (detached is libfcgi's "close without
+ * lingering" switch.)
+ */
+static void finish_request(FCGX_Request *req, bool unix_socket)
+{
+	char sink[8192];
+
+	if (unix_socket) {
+		while (!FCGX_HasSeenEOF(req->in) && FCGX_GetStr(sink, sizeof(sink), req->in) > 0)
+			;
+		req->detached = 1;
+	}
+	FCGX_Finish_r(req);
+}
+
 static void *worker_main(void *arg)
 {
 	struct rest_thread *th = arg;
@@ -131,17 +158,7 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		rest_handle(&th->worker, &req);
-		/*
-		 * libfcgi ends each connection with shutdown(), then select() and
-		 * read() until the peer closes, so that unread input cannot turn
-		 * into a TCP RST that would destroy the answer. A unix socket has
-		 * no RST: there a plain close() does, saving three system calls
-		 * and a wait for nginx on every request. (detached is libfcgi's
-		 * own "close without lingering" switch.)
-		 */
-		if (th->pool->unix_socket)
-			req.detached = 1;
-		FCGX_Finish_r(&req);
+		finish_request(&req, th->pool->unix_socket);
 	}
 	FCGX_Free(&req, 0);
 out:
