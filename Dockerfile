@@ -71,6 +71,8 @@ RUN apt-get update \
  && mkdir -p /tmp/nginx && chown tandem:tandem /tmp/nginx
 COPY nginx/docker.conf.in /etc/tandem/nginx.conf.in
 COPY nginx/tandem-errors.conf /etc/tandem/tandem-errors.conf
+COPY nginx/tandem-maps.conf /etc/tandem/tandem-maps.conf
+COPY nginx/cors-map.sh /etc/tandem/cors-map.sh
 COPY docker/nginx-entrypoint.sh /usr/local/bin/tandem-nginx
 COPY web/demo/ /srv/tandem/web/demo/
 COPY web/tandem.js /srv/tandem/web/tandem.js

@@ -5,7 +5,8 @@
 #   TANDEM_MAX_BODY           client_max_body_size (default 1048576)
 #   TANDEM_REST_UPSTREAM      FastCGI workers, comma list (default rest:9000)
 #   TANDEM_NOTIFIER_UPSTREAM  notifiers, comma list (default notifier:8081)
-#   TANDEM_NGINX_TEMPLATE, TANDEM_NGINX_CONF  input/output (tests only)
+#   TANDEM_ALLOWED_ORIGINS    CORS origins of nginx's own error answers (unset = any)
+#   TANDEM_NGINX_TEMPLATE, TANDEM_NGINX_CONF, TANDEM_CORS_MAP_SH  (tests only)
 set -eu
 MAX_BODY=${TANDEM_MAX_BODY:-1048576}
 TEMPLATE=${TANDEM_NGINX_TEMPLATE:-/etc/tandem/nginx.conf.in}
@@ -30,9 +31,11 @@ servers() {
 REST=$(servers "${TANDEM_REST_UPSTREAM:-rest:9000}")
 NOTIFIER=$(servers "${TANDEM_NOTIFIER_UPSTREAM:-notifier:8081}")
 
+CORS_MAP=$(sh "${TANDEM_CORS_MAP_SH:-/etc/tandem/cors-map.sh}" "${TANDEM_ALLOWED_ORIGINS:-}")
+
 mkdir -p "$(dirname "$OUT")"
 sed -e "s|@MAX_BODY@|$MAX_BODY|g" -e "s|@REST_SERVERS@|$REST|g" \
-	-e "s|@NOTIFIER_SERVERS@|$NOTIFIER|g" "$TEMPLATE" >"$OUT"
+	-e "s|@NOTIFIER_SERVERS@|$NOTIFIER|g" -e "s|@CORS_MAP@|$CORS_MAP|g" "$TEMPLATE" >"$OUT"
 
 [ "${1:-}" = "--render-only" ] && exit 0
 exec nginx -e stderr -c "$OUT" -g 'daemon off;'

@@ -298,7 +298,8 @@ int main(int argc, char **argv)
 		struct rest_thread *th = &pool.threads[i];
 
 		th->pool = &pool;
-		th->worker = (struct rest_worker){.settings = &settings, .ulid = &ulid, .index = (int)i};
+		th->worker = (struct rest_worker){.settings = &settings, .ulid = &ulid, .index = (int)i,
+						   .rand_state = (unsigned)getpid() * 2654435761u + (unsigned)i};
 		rest_store_init(&th->worker.store, &store_cfg);
 		if (pthread_create(&th->tid, NULL, worker_main, th) != 0) {
 			tnd_log_error("cannot start thread %lld", i);

@@ -4,16 +4,26 @@
 #include "rest_handlers.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "rest_json.h"
 #include "rest_router.h"
 #include "tnd_log.h"
 #include "tnd_num.h"
 
-#define PATCH_ATTEMPTS 10 /* read-merge-write rounds lost to concurrent writers */
+/*
+ * How long an unconditional PATCH keeps merging again after losing the
+ * compare-and-set to other writers. A lost round means another write of
+ * the document succeeded, so among a burst of N concurrent writes none
+ * loses more than N - 1 rounds: only an endless stream of writes to one
+ * document can exhaust this (then 503, well inside nginx's 30 s).
+ */
+#define PATCH_RETRY_MS 10000
+#define PATCH_BACKOFF_MAX_US 2000 /* random pause after a lost round, to decorrelate writers */
 #define EXPECT_MAX 128
 
 static const char *const retry_after = "Retry-After: 1\r\n";
@@ -351,6 +361,27 @@ out:
 	return doc;
 }
 
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Writers that lost a round together would read, merge and collide again
+ * in lockstep; a random pause growing with the losses spreads them out.
+ */
+static void backoff_after_lost_round(unsigned *rand_state, unsigned attempt)
+{
+	unsigned cap = 50u << (attempt < 6 ? attempt : 6);
+
+	if (cap > PATCH_BACKOFF_MAX_US)
+		cap = PATCH_BACKOFF_MAX_US;
+	usleep((useconds_t)(rand_r(rand_state) % (cap + 1)));
+}
+
 /*
  * PATCH is read, merge in C, then a compare-and-set write: the script
  * refuses if the version moved meanwhile, and we merge again on the newer
@@ -361,6 +392,7 @@ static void handle_patch(struct rest_worker *w, struct rest_http *h, const struc
 	struct rest_store_result res = {0};
 	struct json_object *patch;
 	char expect[EXPECT_MAX], cas[32];
+	long long deadline;
 
 	patch = read_json_body(w, h, true);
 	if (!patch)
@@ -371,7 +403,8 @@ static void handle_patch(struct rest_worker *w, struct rest_http *h, const struc
 	}
 	rest_json_strip_server_fields(patch);
 	rest_if_match_expect(rest_http_param(h, "HTTP_IF_MATCH"), expect, sizeof(expect));
-	for (int attempt = 0; attempt < PATCH_ATTEMPTS; attempt++) {
+	deadline = now_ms() + PATCH_RETRY_MS;
+	for (unsigned attempt = 0;; attempt++) {
 		long long base = 0;
 		size_t len;
 		struct json_object *doc = merge_current(w, h, t, expect, patch, &base);
@@ -387,12 +420,13 @@ static void handle_patch(struct rest_worker *w, struct rest_http *h, const struc
 		rest_store_result_free(&res);
 		write_object(w, t->collection, t->id, REST_WRITE_PATCH, cas, doc, &res);
 		json_object_put(doc);
-		if (res.status != REST_STORE_CONFLICT)
+		if (res.status != REST_STORE_CONFLICT || now_ms() >= deadline)
 			break;
+		backoff_after_lost_round(&w->rand_state, attempt);
 	}
 	if (res.status == REST_STORE_CONFLICT && !expect[0]) {
-		tnd_log_warn("worker %d req %lu: PATCH %s/%s lost %d races", w->index, h->id,
-			     t->collection, t->id, PATCH_ATTEMPTS);
+		tnd_log_warn("worker %d req %lu: PATCH %s/%s still losing races after %d ms", w->index,
+			     h->id, t->collection, t->id, PATCH_RETRY_MS);
 		rest_http_error(h, TND_ERR_STORE_UNAVAILABLE, "too many concurrent writes to this document", -1, retry_after);
 	} else if (!write_refused(w, h, &res)) {
 		answer_written(h, t->collection, t->id, &res);
@@ -535,7 +569,7 @@ void rest_handle(struct rest_worker *w, FCGX_Request *req)
 	enum rest_method method;
 	enum tnd_err err;
 	const char *uri, *allow;
-	char extra[128];
+	char extra[128], msg[128];
 
 	w->requests++;
 	rest_http_begin(&h, req, &w->settings->cors, w->requests);
@@ -544,12 +578,26 @@ void rest_handle(struct rest_worker *w, FCGX_Request *req)
 	uri = rest_http_param(&h, "REQUEST_URI");
 	tnd_log_debug("worker %d req %lu: %s %.200s", w->index, h.id, rest_method_name(method),
 		      uri ? uri : "-");
-	if (!uri || strnlen(uri, REST_URI_MAX + 1) > REST_URI_MAX) {
-		rest_http_error(&h, TND_ERR_INVALID_QUERY, "the request URI is too long", -1, NULL);
+	if (!uri) {
+		rest_http_error(&h, TND_ERR_INVALID_QUERY, "no request URI", -1, NULL);
 		goto out;
 	}
+	/*
+	 * The path is judged before the URI's length, so an over-long id or
+	 * name gets its own error rather than a vague one about the URI; the
+	 * router copies at most one byte past each segment's limit, and nginx
+	 * bounds the request line (414) before we see it.
+	 */
 	if (rest_route_parse(uri, strlen(uri), &t, &err) < 0) {
 		rest_http_error(&h, err, err == TND_ERR_NOT_FOUND ? "no such endpoint" : NULL, -1, NULL);
+		goto out;
+	}
+	if (strnlen(uri, REST_URI_MAX + 1) > REST_URI_MAX) {
+		rest_http_error(&h, TND_ERR_INVALID_QUERY, "the query string is too long", -1, NULL);
+		goto out;
+	}
+	if (rest_query_check_reserved(rest_http_param(&h, "QUERY_STRING"), msg, sizeof(msg)) < 0) {
+		rest_http_error(&h, TND_ERR_INVALID_QUERY, msg, -1, NULL);
 		goto out;
 	}
 	if (!rest_route_allows(t.route, method, &allow)) {

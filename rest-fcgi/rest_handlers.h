@@ -28,6 +28,7 @@ struct rest_worker {
 	struct rest_store store;              /* owned */
 	unsigned long requests;               /* served by this thread */
 	int index;                            /* thread number, for logs */
+	unsigned rand_state;                  /* rand_r() seed for PATCH backoff */
 };
 
 void rest_handle(struct rest_worker *w, FCGX_Request *req);

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tnd_utf8.h"
+
 static const char *const server_fields[] = {"id", "version", "created_at", "updated_at"};
 
 /*
@@ -95,32 +97,89 @@ static size_t number_length(const char *p, size_t len)
 	return i;
 }
 
+/* The value of four hex digits at p (the caller checked there are four), or -1. */
+static long hex4(const char *p)
+{
+	long v = 0;
+
+	for (int i = 0; i < 4; i++) {
+		char c = p[i];
+		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+			: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+		if (d < 0)
+			return -1;
+		v = v * 16 + d;
+	}
+	return v;
+}
+
+/*
+ * A \u escape at p (p[0] is the backslash) must not leave half a surrogate
+ * pair: json-c would store it as the bytes of an encoded surrogate, which is
+ * not UTF-8, and a browser receiving it in a text frame drops the whole
+ * connection. Returns how many bytes past the backslash the escape uses
+ * (1 for any other escape), or 0 when it is a lone surrogate.
+ */
+static size_t escape_length(const char *p, size_t len)
+{
+	long cp;
+
+	if (len < 2 || p[1] != 'u')
+		return 1;
+	if (len < 6 || (cp = hex4(p + 2)) < 0)
+		return 1; /* the tokener has already refused a malformed escape */
+	if (cp >= 0xDC00 && cp <= 0xDFFF)
+		return 0;
+	if (cp < 0xD800 || cp > 0xDBFF)
+		return 5;
+	if (len < 12 || p[6] != '\\' || p[7] != 'u')
+		return 0;
+	cp = hex4(p + 8);
+	return cp >= 0xDC00 && cp <= 0xDFFF ? 11 : 0;
+}
+
 /*
  * json-c's strict mode still takes a few things RFC 8259 does not:
  * single-quoted names, raw control bytes inside strings, "1." - and it
  * clamps integers outside int64/uint64 to the nearest limit, which would
- * silently change a client's data. Its tokener has checked everything
- * else, so this pass only tracks strings and number tokens.
- * Returns NULL, or the reason the text is not acceptable.
+ * silently change a client's data. Its depth limit lets an empty
+ * innermost container one level too deep through, and lone surrogate
+ * escapes become bytes that are not UTF-8. Its tokener has checked
+ * everything else, so this pass only tracks strings, escapes, number
+ * tokens and nesting. Returns NULL, or the reason the text is not
+ * acceptable with *err set.
  */
-static const char *strict_scan(const char *p, size_t len)
+static const char *strict_scan(const char *p, size_t len, enum tnd_err *err)
 {
 	bool in_string = false;
+	int depth = 0;
 
+	*err = TND_ERR_INVALID_JSON;
 	for (size_t i = 0; i < len; i++) {
 		char c = p[i];
 
 		if (in_string) {
 			if ((unsigned char)c < 0x20)
 				return "a control character inside a string";
-			if (c == '\\')
-				i++;
-			else if (c == '"')
+			if (c == '\\') {
+				size_t n = escape_length(p + i, len - i);
+				if (n == 0)
+					return "a \\u escape of half a surrogate pair";
+				i += n;
+			} else if (c == '"') {
 				in_string = false;
+			}
 			continue;
 		}
 		if (c == '"') {
 			in_string = true;
+		} else if (c == '{' || c == '[') {
+			if (++depth > REST_JSON_MAX_DEPTH) {
+				*err = TND_ERR_INVALID_BODY;
+				return "nested too deep";
+			}
+		} else if (c == '}' || c == ']') {
+			depth--;
 		} else if (c == '\'') {
 			return "single quotes";
 		} else if (c == '-' || (c >= '0' && c <= '9')) {
@@ -152,7 +211,7 @@ struct json_object *rest_json_parse_body(const char *buf, size_t len, enum tnd_e
 	struct json_object *obj = NULL;
 	enum json_tokener_error jerr;
 	const char *why;
-	size_t used;
+	size_t used, bad_at;
 
 	/* The tokener refuses depth >= its limit; the SPEC allows 64 counting the top. */
 	tok = json_tokener_new_ex(REST_JSON_MAX_DEPTH + 1);
@@ -166,6 +225,11 @@ struct json_object *rest_json_parse_body(const char *buf, size_t len, enum tnd_e
 	if (len > 0 && memchr(buf, '\0', len)) {
 		*err = TND_ERR_INVALID_JSON;
 		snprintf(msg, msglen, "the body contains a NUL byte");
+		goto out;
+	}
+	if (!tnd_utf8_valid(buf, len, &bad_at)) {
+		*err = TND_ERR_INVALID_JSON;
+		snprintf(msg, msglen, "the body is not valid UTF-8 (byte %zu)", bad_at);
 		goto out;
 	}
 	obj = json_tokener_parse_ex(tok, buf, (int)len);
@@ -202,9 +266,11 @@ struct json_object *rest_json_parse_body(const char *buf, size_t len, enum tnd_e
 		snprintf(msg, msglen, "invalid JSON: unexpected data after the value");
 		goto fail;
 	}
-	if ((why = strict_scan(buf, used)) != NULL) {
-		*err = TND_ERR_INVALID_JSON;
-		snprintf(msg, msglen, "invalid JSON: %s", why);
+	if ((why = strict_scan(buf, used, err)) != NULL) {
+		if (*err == TND_ERR_INVALID_BODY)
+			snprintf(msg, msglen, "nested deeper than %d levels", REST_JSON_MAX_DEPTH);
+		else
+			snprintf(msg, msglen, "invalid JSON: %s", why);
 		goto fail;
 	}
 	if (!all_numbers_finite(obj)) {

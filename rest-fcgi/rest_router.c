@@ -196,3 +196,31 @@ int rest_list_query_parse(const char *query, struct rest_list_query *q, char *ms
 	}
 	return 0;
 }
+
+/*
+ * Names a client may use expecting the server to filter or sort; ignoring
+ * them would hand it every document as if they had been applied.
+ */
+static const char *const reserved_params[] = {"filter", "sort", "order", "q", "select"};
+
+int rest_query_check_reserved(const char *query, char *msg, size_t msglen)
+{
+	for (const char *p = query; p && *p;) {
+		size_t len = strcspn(p, "&");
+		const char *eq = memchr(p, '=', len);
+		size_t key_len = eq ? (size_t)(eq - p) : len;
+
+		for (size_t i = 0; i < sizeof(reserved_params) / sizeof(reserved_params[0]); i++) {
+			if (key_len == strlen(reserved_params[i]) &&
+			    !memcmp(p, reserved_params[i], key_len)) {
+				snprintf(msg, msglen, "the query parameter %s is not supported",
+					 reserved_params[i]);
+				return -1;
+			}
+		}
+		p += len;
+		if (*p == '&')
+			p++;
+	}
+	return 0;
+}

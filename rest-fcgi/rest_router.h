@@ -74,4 +74,11 @@ int rest_list_query_parse(const char *query, struct rest_list_query *q, char *ms
  */
 int rest_percent_decode(const char *src, size_t len, char *dst, size_t size);
 
+/*
+ * Refuses the reserved query parameter names of SPEC section 2 (filter,
+ * sort, order, q, select): a client that expects filtering must never
+ * silently get everything. query may be NULL. Returns 0, or -1 with msg.
+ */
+int rest_query_check_reserved(const char *query, char *msg, size_t msglen);
+
 #endif

@@ -121,11 +121,12 @@ else
 fi
 
 # --- nginx ---------------------------------------------------------------------
+CORS_MAP=$(sh "$ROOT/nginx/cors-map.sh" "${TANDEM_ALLOWED_ORIGINS:-}") || die "bad TANDEM_ALLOWED_ORIGINS"
 USER_LINE=""
 [ "$(id -u)" -eq 0 ] && USER_LINE="user root;"
 sed -e "s|@RUN_DIR@|$RUN_DIR|g" -e "s|@HTTP_PORT@|$HTTP_PORT|g" -e "s|@WS_PORT@|$WS_PORT|g" \
 	-e "s|@WEB_ROOT@|$ROOT/web|g" -e "s|@MAX_BODY@|$MAX_BODY|g" -e "s|@USER_LINE@|$USER_LINE|g" \
-	-e "s|@CONF_DIR@|$ROOT/nginx|g" \
+	-e "s|@CONF_DIR@|$ROOT/nginx|g" -e "s|@CORS_MAP@|$CORS_MAP|g" \
 	"$ROOT/nginx/tandem.conf.in" >"$RUN_DIR/nginx/nginx.conf"
 nginx -q -t -e "$RUN_DIR/nginx/error.log" -p "$RUN_DIR/nginx" -c "$RUN_DIR/nginx/nginx.conf" 2>>"$RUN_DIR/nginx/error.log" ||
 	die "nginx rejected $RUN_DIR/nginx/nginx.conf (see $RUN_DIR/nginx/error.log)"

@@ -81,6 +81,7 @@ check_nginx_docker() {
 	local d=$WORK/nginx-docker
 	mkdir -p "$d"
 	TANDEM_NGINX_TEMPLATE=nginx/docker.conf.in TANDEM_NGINX_CONF=$d/rendered.conf \
+		TANDEM_CORS_MAP_SH=nginx/cors-map.sh TANDEM_ALLOWED_ORIGINS=https://a.example,http://localhost:5173 \
 		TANDEM_REST_UPSTREAM=127.0.0.1:9000 TANDEM_NOTIFIER_UPSTREAM=127.0.0.1:8081,127.0.0.2:8081 \
 		docker/nginx-entrypoint.sh --render-only || return 1
 	sed -e "s|/tmp/nginx/|$d/|g" -e "s|/etc/tandem/|$ROOT/nginx/|g" -e "s|/srv/tandem/web|$ROOT/web|g" \

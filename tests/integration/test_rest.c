@@ -6,7 +6,9 @@
  * stop Redis. Each test works in collections of its own.
  */
 #include <criterion/criterion.h>
+#include <curl/curl.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -872,6 +874,166 @@ Test(process, bad_configuration_stops_with_one_line_naming_the_setting, .timeout
 	cr_assert_str_eq(out, "configuration OK\n");
 }
 
+/*
+ * A refusal that comes before the body is read (bad name, bad id, wrong
+ * media type) must still reach the client: closing the FastCGI socket with
+ * the body unread used to reset nginx, which then answered 502.
+ */
+Test(limits, early_refusals_of_large_bodies_reach_the_client, .timeout = 120)
+{
+	static const char *const json[] = {"Content-Type: application/json", NULL};
+	static const char *const text[] = {"Content-Type: text/plain", NULL};
+	char *big = body_of_size(200 * 1024), *mid = body_of_size(100 * 1024);
+	struct http_response res;
+
+	for (int i = 0; i < 25; i++) {
+		cr_assert_eq(http_request("POST", url("/api/v1/Bad!"), json, big, 200 * 1024, &res), 0);
+		assert_error(&res, 400, "invalid_name");
+		http_response_free(&res);
+		cr_assert_eq(http_request("PUT", url("/api/v1/early/a.b"), json, big, 200 * 1024, &res), 0);
+		assert_error(&res, 400, "invalid_id");
+		http_response_free(&res);
+		cr_assert_eq(http_request("POST", url("/api/v1/early"), text, big, 200 * 1024, &res), 0);
+		assert_error(&res, 415, "unsupported_media_type");
+		http_response_free(&res);
+		cr_assert_eq(http_request("POST", url("/api/v1/early"), json, mid, 100 * 1024, &res), 0);
+		cr_assert_eq(res.status, 201, "POST of 100 KB, round %d: %ld %.200s", i, res.status, res.body);
+		http_response_free(&res);
+	}
+	free(big);
+	free(mid);
+}
+
+Test(errors, over_long_names_and_ids_name_the_part_that_is_wrong)
+{
+	static const char *const json[] = {"Content-Type: application/json", NULL};
+	char path[4200];
+
+	snprintf(path, sizeof(path), "/api/v1/c/");
+	memset(path + 10, 'a', 4000);
+	path[4010] = '\0';
+	request_expect_error("PUT", path, json, "{}", 400, "invalid_id");
+	request_expect_error("GET", path, NULL, NULL, 400, "invalid_id");
+	snprintf(path, sizeof(path), "/api/v1/");
+	memset(path + 8, 'a', 3000);
+	path[3008] = '\0';
+	request_expect_error("GET", path, NULL, NULL, 400, "invalid_name");
+	snprintf(path, sizeof(path), "/api/v1/c?x=");
+	memset(path + 12, 'a', 3000);
+	path[3012] = '\0';
+	request_expect_error("GET", path, NULL, NULL, 400, "invalid_query");
+}
+
+Test(errors, reserved_query_parameters_are_refused_not_ignored)
+{
+	static const char *const paths[] = {"/api/v1/rq?filter=x", "/api/v1/rq?sort=id", "/api/v1/rq?limit=5&order=desc",
+					    "/api/v1/rq?q=milk", "/api/v1/rq?select=a", "/api/v1/rq/a?select=a", NULL};
+	struct http_response res;
+
+	for (int i = 0; paths[i]; i++)
+		request_expect_error("GET", paths[i], NULL, NULL, 400, "invalid_query");
+	cr_assert_eq(http_request("GET", url("/api/v1/rq?limit=5&utm_source=x&query=1"), NULL, NULL, 0, &res), 0);
+	cr_assert_eq(res.status, 200, "other unknown parameters are ignored: %s", res.body);
+	http_response_free(&res);
+}
+
+Test(errors, bodies_in_invalid_utf8_or_too_deep_change_nothing)
+{
+	static const char *const json[] = {"Content-Type: application/json", NULL};
+	static const char *const bad[] = {"{\"a\":\"\xc0\xaf\"}", "{\"a\":\"\xed\xa0\x80\"}",
+					  "{\"a\":\"\xf4\x90\x80\x80\"}", "{\"a\":\"\xe2\x82\"}",
+					  "{\"a\":\"\x80\"}", "{\"a\":\"\\ud800\"}", NULL};
+	char *deep = jsongen_nested_around(64, "{}");
+
+	for (int i = 0; bad[i]; i++) {
+		request_expect_error("PUT", "/api/v1/utf/a", json, bad[i], 400, "invalid_json");
+		request_expect_error("PATCH", "/api/v1/utf/a", json, bad[i], 400, "invalid_json");
+	}
+	request_expect_error("PUT", "/api/v1/utf/a", json, deep, 400, "invalid_body");
+	request_expect_error("GET", "/api/v1/utf/a", NULL, NULL, 404, "not_found");
+	free(deep);
+}
+
+struct patcher {
+	int index;
+	long status;
+};
+
+static void *patch_one_field(void *arg)
+{
+	struct patcher *p = arg;
+	struct http_response res;
+	char body[64];
+
+	snprintf(body, sizeof(body), "{\"f%d\":%d}", p->index, p->index);
+	p->status = -1;
+	if (http_json("PATCH", url("/api/v1/race/doc"), body, &res) == 0) {
+		p->status = res.status;
+		http_response_free(&res);
+	}
+	return NULL;
+}
+
+/* Unconditional PATCHes of one document never fail for racing each other. */
+Test(crud, sixty_concurrent_patches_of_one_document_all_succeed, .timeout = 120)
+{
+	enum { N = 60 };
+	struct patcher p[N];
+	pthread_t tid[N];
+	struct http_response res;
+	struct json_object *doc, *v;
+
+	curl_global_init(CURL_GLOBAL_ALL);
+	for (int round = 0; round < 3; round++) {
+		cr_assert_eq(send_json("PUT", "/api/v1/race/doc", "{}", &res), round ? 200 : 201);
+		long long start = field_int(doc = body_json(&res), "version");
+		json_object_put(doc);
+		http_response_free(&res);
+		for (int i = 0; i < N; i++) {
+			p[i].index = i;
+			cr_assert_eq(pthread_create(&tid[i], NULL, patch_one_field, &p[i]), 0);
+		}
+		for (int i = 0; i < N; i++)
+			pthread_join(tid[i], NULL);
+		for (int i = 0; i < N; i++)
+			cr_assert_eq(p[i].status, 200, "round %d: PATCH %d got %ld", round, i, p[i].status);
+		cr_assert_eq(http_request("GET", url("/api/v1/race/doc"), NULL, NULL, 0, &res), 0);
+		doc = body_json(&res);
+		cr_assert_eq(field_int(doc, "version"), start + N);
+		for (int i = 0; i < N; i++) {
+			char key[16];
+			snprintf(key, sizeof(key), "f%d", i);
+			cr_assert(json_object_object_get_ex(doc, key, &v), "round %d: %s lost", round, key);
+		}
+		json_object_put(doc);
+		http_response_free(&res);
+	}
+}
+
+/* nginx's own answers carry the CORS headers tandem-rest's would. */
+Test(cors, nginx_own_errors_carry_cors_headers, .timeout = 60)
+{
+	static const char *const json_origin[] = {"Content-Type: application/json",
+						  "Origin: http://app.example", NULL};
+	static const char *const origin[] = {"Origin: http://app.example", NULL};
+	char *big = body_of_size(1048577);
+	struct http_response res;
+	char v[256];
+
+	cr_assert_eq(http_request("PUT", url("/api/v1/lim/c"), json_origin, big, 1048577, &res), 0);
+	assert_error(&res, 413, "too_large");
+	header(&res, "Access-Control-Allow-Origin", v, sizeof(v));
+	cr_assert_str_eq(v, "*");
+	header(&res, "Access-Control-Expose-Headers", v, sizeof(v));
+	cr_assert_str_eq(v, "ETag, Location, Tandem-Seq");
+	http_response_free(&res);
+	cr_assert_eq(http_request("GET", url("/no/such/page"), origin, NULL, 0, &res), 0);
+	assert_error(&res, 404, "not_found");
+	header(&res, "Access-Control-Allow-Origin", v, sizeof(v));
+	http_response_free(&res);
+	free(big);
+}
+
 /* The 502 test's own stack; .fini stops it when an assertion ends the test early. */
 static struct stack own_stack;
 
@@ -904,6 +1066,33 @@ Test(process, workers_down_gives_a_json_502_from_nginx, .timeout = 90, .init = i
 		usleep(50000);
 	} while (stack_now_ms() < deadline);
 	assert_error(&res, 502, "internal");
+	http_response_free(&res);
+	stack_stop(s);
+}
+
+
+/* With TANDEM_ALLOWED_ORIGINS set, nginx's answers follow the same list. */
+Test(cors, nginx_own_errors_follow_the_allowed_origins, .timeout = 90, .init = import_stack,
+     .fini = stop_own_stack)
+{
+	static const char *const env[] = {"TANDEM_ALLOWED_ORIGINS=http://ok.example,http://also.example", NULL};
+	static const char *const allowed[] = {"Origin: http://also.example", NULL};
+	static const char *const other[] = {"Origin: http://evil.example", NULL};
+	struct stack *s = &own_stack;
+	struct http_response res;
+	char path[512], v[256];
+
+	cr_assert_eq(stack_start(s, env), 0);
+	snprintf(path, sizeof(path), "%s/nothing-here", s->base_url);
+	cr_assert_eq(http_request("GET", path, allowed, NULL, 0, &res), 0);
+	assert_error(&res, 404, "not_found");
+	header(&res, "Access-Control-Allow-Origin", v, sizeof(v));
+	cr_assert_str_eq(v, "http://also.example");
+	http_response_free(&res);
+	cr_assert_eq(http_request("GET", path, other, NULL, 0, &res), 0);
+	assert_error(&res, 404, "not_found");
+	cr_assert_neq(http_header(&res, "Access-Control-Allow-Origin", v, sizeof(v)), 0,
+		      "an origin not listed gets no CORS header: %s", v);
 	http_response_free(&res);
 	stack_stop(s);
 }

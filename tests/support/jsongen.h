@@ -10,5 +10,7 @@
 
 /* {"a":{"a":...1...}} with depth objects (the top one counts). */
 char *jsongen_nested(int depth);
+/* depth objects around inner: ("{}" at depth 64 nests 65 containers). */
+char *jsongen_nested_around(int depth, const char *inner);
 
 #endif

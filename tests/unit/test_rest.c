@@ -111,11 +111,41 @@ Test(body, strict_json_objects_only)
 Test(body, nesting_is_bounded_at_64_counting_the_top)
 {
 	char *ok = jsongen_nested(64), *deep = jsongen_nested(65);
+	char *empty_obj = jsongen_nested_around(64, "{}"), *empty_arr = jsongen_nested_around(64, "[]");
+	char *ok_empty = jsongen_nested_around(63, "[]");
 
 	cr_assert_eq(PARSE(ok), TND_ERR__MAX);
 	cr_assert_eq(PARSE(deep), TND_ERR_INVALID_BODY);
+	/* Every container counts, an empty innermost one too. */
+	cr_assert_eq(PARSE(empty_obj), TND_ERR_INVALID_BODY);
+	cr_assert_eq(PARSE(empty_arr), TND_ERR_INVALID_BODY);
+	cr_assert_eq(PARSE(ok_empty), TND_ERR__MAX);
 	free(ok);
 	free(deep);
+	free(empty_obj);
+	free(empty_arr);
+	free(ok_empty);
+}
+
+Test(body, invalid_utf8_and_lone_surrogates_are_invalid_json)
+{
+	static const char *const bad[] = {
+		"{\"a\":\"\xc0\xaf\"}",         /* overlong "/" */
+		"{\"a\":\"\xe0\x80\xaf\"}",     /* overlong, 3 bytes */
+		"{\"a\":\"\xed\xa0\x80\"}",     /* encoded surrogate U+D800 */
+		"{\"a\":\"\xf4\x90\x80\x80\"}", /* U+110000 */
+		"{\"a\":\"\xe2\x82\"}",         /* truncated euro sign */
+		"{\"a\":\"\x80\"}",             /* stray continuation byte */
+		"{\"\xc3\":1}",                  /* truncated in a name */
+		"{\"a\":\"\\ud800\"}",            /* lone high surrogate escape */
+		"{\"a\":\"\\udc00x\"}",           /* lone low surrogate escape */
+		"{\"a\":\"\\ud800\\u0041\"}",     /* high surrogate, no low one */
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_eq(PARSE(bad[i]), TND_ERR_INVALID_JSON, "accepted case %zu", i);
+	cr_assert_eq(PARSE("{\"a\":\"\xf0\x9f\x98\x80 \xe2\x82\xac \xef\xbf\xbf\"}"), TND_ERR__MAX);
+	cr_assert_eq(PARSE("{\"a\":\"\\ud83d\\ude00 \\u00e9 \\\\ud800\"}"), TND_ERR__MAX);
 }
 
 Test(body, id_check_and_server_fields)
