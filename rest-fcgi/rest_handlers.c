@@ -12,6 +12,7 @@
 
 #include "rest_json.h"
 #include "rest_router.h"
+#include "tnd_list.h"
 #include "tnd_log.h"
 #include "tnd_num.h"
 
@@ -24,30 +25,8 @@
  */
 #define PATCH_RETRY_MS 10000
 #define PATCH_BACKOFF_MAX_US 2000 /* random pause after a lost round, to decorrelate writers */
-#define EXPECT_MAX 128
 
 static const char *const retry_after = "Retry-After: 1\r\n";
-
-/* Walks a comma list of entity tags; calls fn for each trimmed token. */
-static bool each_tag(const char *header, bool (*fn)(const char *tag, size_t len, void *data),
-		     void *data)
-{
-	for (const char *p = header; p && *p;) {
-		size_t len = strcspn(p, ",");
-		const char *s = p, *e = p + len;
-
-		while (s < e && (*s == ' ' || *s == '\t'))
-			s++;
-		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-			e--;
-		if (e > s && fn(s, (size_t)(e - s), data))
-			return true;
-		p += len;
-		if (*p == ',')
-			p++;
-	}
-	return false;
-}
 
 /* Parses `"N"`, or a bare N as lenient clients send; weak tags are refused. */
 static int tag_version(const char *tag, size_t len, long long *version)
@@ -95,7 +74,7 @@ void rest_if_match_expect(const char *header, char *out, size_t size)
 		return;
 	out[0] = ',';
 	out[1] = '\0';
-	each_tag(header, add_expect_tag, &b);
+	tnd_list_each(header, add_expect_tag, &b);
 	if (b.any)
 		snprintf(out, size, "*");
 	else if (b.overflow)
@@ -117,7 +96,7 @@ static bool tag_matches_weakly(const char *tag, size_t len, void *data)
 
 bool rest_if_none_match(const char *header, long long version)
 {
-	return each_tag(header, tag_matches_weakly, &version);
+	return tnd_list_each(header, tag_matches_weakly, &version);
 }
 
 bool rest_media_type_is(const char *content_type, const char *type)
@@ -134,8 +113,16 @@ bool rest_media_type_is(const char *content_type, const char *type)
 	return len == tlen && strncasecmp(content_type, type, len) == 0;
 }
 
-/* RFC 3339 UTC with milliseconds; returns milliseconds since the epoch. */
-static unsigned long long now_rfc3339(char buf[32])
+/*
+ * The instant of a write, read once per request: the ULID's time and the
+ * document's created_at/updated_at are the same millisecond.
+ */
+struct request_clock {
+	unsigned long long ms; /* since the epoch */
+	char rfc3339[32];      /* RFC 3339 UTC with milliseconds */
+};
+
+static void request_clock_read(struct request_clock *c)
 {
 	struct timespec ts;
 	struct tm tm;
@@ -143,25 +130,51 @@ static unsigned long long now_rfc3339(char buf[32])
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, 32 - n, ".%03ldZ", ts.tv_nsec / 1000000L);
-	return (unsigned long long)ts.tv_sec * 1000ULL + (unsigned long long)(ts.tv_nsec / 1000000L);
+	n = strftime(c->rfc3339, sizeof(c->rfc3339), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(c->rfc3339 + n, sizeof(c->rfc3339) - n, ".%03ldZ", ts.tv_nsec / 1000000L);
+	c->ms = (unsigned long long)ts.tv_sec * 1000ULL + (unsigned long long)(ts.tv_nsec / 1000000L);
 }
 
-/* Answers a store failure; true when there was one. */
-static bool store_failed(struct rest_worker *w, struct rest_http *h,
+/*
+ * The one place where a store result becomes an HTTP answer, and where
+ * store trouble is logged (the store itself never logs). Returns true
+ * when rc was a failure and has been answered. A Redis outage is logged
+ * when it starts and when it ends, not on every refused request.
+ */
+static bool store_failed(struct rest_worker *w, struct rest_http *h, int rc,
 			 const struct rest_store_result *res)
 {
-	if (res->status == REST_STORE_DOWN) {
+	if (rc != TND_EUNAVAIL && w->redis_down) {
+		w->redis_down = false;
+		tnd_log_info("worker %d req %lu: Redis is reachable again", w->index, h->id);
+	}
+	switch (rc) {
+	case 0:
+		return false;
+	case TND_ENOTFOUND:
+		rest_http_error(h, TND_ERR_NOT_FOUND, "no such document", -1, NULL);
+		break;
+	case TND_EEXIST:
+		rest_http_error(h, TND_ERR_ALREADY_EXISTS, NULL, res->version, NULL);
+		break;
+	case TND_ECONFLICT:
+		rest_http_error(h, TND_ERR_VERSION_CONFLICT,
+				res->version < 0 ? "the document does not exist" : NULL,
+				res->version, NULL);
+		break;
+	case TND_EUNAVAIL:
+		if (!w->redis_down) {
+			w->redis_down = true;
+			tnd_log_warn("worker %d req %lu: %s", w->index, h->id, w->store.errstr);
+		}
 		rest_http_error(h, TND_ERR_STORE_UNAVAILABLE, NULL, -1, retry_after);
-		return true;
-	}
-	if (res->status == REST_STORE_ERROR) {
-		tnd_log_error("worker %d req %lu: %s", w->index, h->id, w->store.errstr);
+		break;
+	default:
+		tnd_log_error("worker %d req %lu: %s: %s", w->index, h->id, tnd_strerror(rc),
+			      w->store.errstr);
 		rest_http_error(h, TND_ERR_INTERNAL, NULL, -1, NULL);
-		return true;
 	}
-	return false;
+	return true;
 }
 
 /*
@@ -226,61 +239,41 @@ static void answer_written(struct rest_http *h, const char *collection, const ch
 	rest_http_json(h, status, extra, res->doc, res->doc_len);
 }
 
-/* Maps the precondition outcomes shared by PUT, PATCH and DELETE. */
-static bool write_refused(struct rest_worker *w, struct rest_http *h,
-			  const struct rest_store_result *res)
+/* Serializes obj (without server fields) and writes it at the request's instant. */
+static int write_object(struct rest_worker *w, const struct request_clock *clock,
+			const char *collection, const char *id, enum rest_write_mode mode,
+			const char *expect, struct json_object *obj, struct rest_store_result *res)
 {
-	switch (res->status) {
-	case REST_STORE_MISSING:
-		rest_http_error(h, TND_ERR_NOT_FOUND, "no such document", -1, NULL);
-		return true;
-	case REST_STORE_EXISTS:
-		rest_http_error(h, TND_ERR_ALREADY_EXISTS, NULL, res->version, NULL);
-		return true;
-	case REST_STORE_CONFLICT:
-		rest_http_error(h, TND_ERR_VERSION_CONFLICT,
-				res->version < 0 ? "the document does not exist" : NULL,
-				res->version, NULL);
-		return true;
-	default:
-		return store_failed(w, h, res);
-	}
-}
-
-/* Serializes obj (without server fields) and writes it. */
-static void write_object(struct rest_worker *w, const char *collection,
-			 const char *id, enum rest_write_mode mode, const char *expect,
-			 struct json_object *obj, struct rest_store_result *res)
-{
-	char now[32];
 	size_t len;
 	const char *text = rest_json_plain(obj, &len);
 
-	now_rfc3339(now);
 	if (!text) {
 		memset(res, 0, sizeof(*res));
-		res->status = REST_STORE_ERROR;
-		return;
+		snprintf(w->store.errstr, sizeof(w->store.errstr), "cannot serialize the document");
+		return TND_ENOMEM;
 	}
-	rest_store_write(&w->store, collection, id, mode, expect, text, len, now, res);
+	return rest_store_write(&w->store, collection, id, mode, expect, text, len,
+				clock->rfc3339, res);
 }
 
 static void handle_create(struct rest_worker *w, struct rest_http *h, const struct rest_target *t)
 {
 	struct rest_store_result res = {0};
+	struct request_clock clock;
 	struct json_object *body;
-	char id[TND_ULID_LEN + 1], now[32];
+	char id[TND_ULID_LEN + 1];
 
 	body = read_json_body(w, h, false);
 	if (!body)
 		return;
 	rest_json_strip_server_fields(body);
-	if (tnd_ulid_next(w->ulid, now_rfc3339(now), id) < 0) {
+	request_clock_read(&clock);
+	if (tnd_ulid_next(w->ulid, clock.ms, id) < 0) {
 		rest_http_error(h, TND_ERR_INTERNAL, "cannot make an id", -1, NULL);
 		goto out;
 	}
-	write_object(w, t->collection, id, REST_WRITE_CREATE, "", body, &res);
-	if (!write_refused(w, h, &res))
+	if (!store_failed(w, h, write_object(w, &clock, t->collection, id, REST_WRITE_CREATE, "",
+					       body, &res), &res))
 		answer_written(h, t->collection, id, &res);
 out:
 	rest_store_result_free(&res);
@@ -291,9 +284,10 @@ static void handle_put(struct rest_worker *w, struct rest_http *h, const struct 
 {
 	const char *inm = rest_http_param(h, "HTTP_IF_NONE_MATCH");
 	struct rest_store_result res = {0};
+	struct request_clock clock;
 	struct json_object *body;
 	enum rest_write_mode mode = REST_WRITE_PUT;
-	char expect[EXPECT_MAX];
+	char expect[TND_IF_MATCH_MAX];
 
 	body = read_json_body(w, h, false);
 	if (!body)
@@ -306,8 +300,9 @@ static void handle_put(struct rest_worker *w, struct rest_http *h, const struct 
 	rest_if_match_expect(rest_http_param(h, "HTTP_IF_MATCH"), expect, sizeof(expect));
 	if (inm && strcmp(inm, "*") == 0)
 		mode = REST_WRITE_CREATE;
-	write_object(w, t->collection, t->id, mode, expect, body, &res);
-	if (!write_refused(w, h, &res))
+	request_clock_read(&clock);
+	if (!store_failed(w, h, write_object(w, &clock, t->collection, t->id, mode, expect, body, &res),
+			  &res))
 		answer_written(h, t->collection, t->id, &res);
 out:
 	rest_store_result_free(&res);
@@ -328,12 +323,7 @@ static struct json_object *merge_current(struct rest_worker *w, struct rest_http
 	enum tnd_err err;
 	char msg[160];
 
-	rest_store_get(&w->store, t->collection, t->id, &cur);
-	if (cur.status == REST_STORE_MISSING) {
-		rest_http_error(h, TND_ERR_NOT_FOUND, "no such document", -1, NULL);
-		goto out;
-	}
-	if (store_failed(w, h, &cur))
+	if (store_failed(w, h, rest_store_get(&w->store, t->collection, t->id, &cur), &cur))
 		goto out;
 	*version = cur.version;
 	if (expect[0] && strcmp(expect, "*") != 0) {
@@ -391,8 +381,10 @@ static void handle_patch(struct rest_worker *w, struct rest_http *h, const struc
 {
 	struct rest_store_result res = {0};
 	struct json_object *patch;
-	char expect[EXPECT_MAX], cas[32];
+	struct request_clock clock;
+	char expect[TND_IF_MATCH_MAX], cas[32];
 	long long deadline;
+	int rc;
 
 	patch = read_json_body(w, h, true);
 	if (!patch)
@@ -403,6 +395,7 @@ static void handle_patch(struct rest_worker *w, struct rest_http *h, const struc
 	}
 	rest_json_strip_server_fields(patch);
 	rest_if_match_expect(rest_http_param(h, "HTTP_IF_MATCH"), expect, sizeof(expect));
+	request_clock_read(&clock);
 	deadline = now_ms() + PATCH_RETRY_MS;
 	for (unsigned attempt = 0;; attempt++) {
 		long long base = 0;
@@ -418,17 +411,17 @@ static void handle_patch(struct rest_worker *w, struct rest_http *h, const struc
 		}
 		snprintf(cas, sizeof(cas), ",%lld,", base);
 		rest_store_result_free(&res);
-		write_object(w, t->collection, t->id, REST_WRITE_PATCH, cas, doc, &res);
+		rc = write_object(w, &clock, t->collection, t->id, REST_WRITE_PATCH, cas, doc, &res);
 		json_object_put(doc);
-		if (res.status != REST_STORE_CONFLICT || now_ms() >= deadline)
+		if (rc != TND_ECONFLICT || now_ms() >= deadline)
 			break;
 		backoff_after_lost_round(&w->rand_state, attempt);
 	}
-	if (res.status == REST_STORE_CONFLICT && !expect[0]) {
+	if (rc == TND_ECONFLICT && !expect[0]) {
 		tnd_log_warn("worker %d req %lu: PATCH %s/%s still losing races after %d ms", w->index,
 			     h->id, t->collection, t->id, PATCH_RETRY_MS);
 		rest_http_error(h, TND_ERR_STORE_UNAVAILABLE, "too many concurrent writes to this document", -1, retry_after);
-	} else if (!write_refused(w, h, &res)) {
+	} else if (!store_failed(w, h, rc, &res)) {
 		answer_written(h, t->collection, t->id, &res);
 	}
 out:
@@ -439,11 +432,11 @@ out:
 static void handle_delete(struct rest_worker *w, struct rest_http *h, const struct rest_target *t)
 {
 	struct rest_store_result res = {0};
-	char expect[EXPECT_MAX], extra[128];
+	char expect[TND_IF_MATCH_MAX], extra[128];
 
 	rest_if_match_expect(rest_http_param(h, "HTTP_IF_MATCH"), expect, sizeof(expect));
-	rest_store_delete(&w->store, t->collection, t->id, expect, &res);
-	if (!write_refused(w, h, &res)) {
+	if (!store_failed(w, h, rest_store_delete(&w->store, t->collection, t->id, expect, &res),
+			  &res)) {
 		snprintf(extra, sizeof(extra), "Tandem-Seq: %s\r\n", res.seq);
 		rest_http_start(h, 204, NULL, extra);
 	}
@@ -455,10 +448,7 @@ static void handle_get(struct rest_worker *w, struct rest_http *h, const struct 
 	struct rest_store_result res = {0};
 	char extra[128];
 
-	rest_store_get(&w->store, t->collection, t->id, &res);
-	if (res.status == REST_STORE_MISSING) {
-		rest_http_error(h, TND_ERR_NOT_FOUND, "no such document", -1, NULL);
-	} else if (!store_failed(w, h, &res)) {
+	if (!store_failed(w, h, rest_store_get(&w->store, t->collection, t->id, &res), &res)) {
 		if (rest_if_none_match(rest_http_param(h, "HTTP_IF_NONE_MATCH"), res.version)) {
 			snprintf(extra, sizeof(extra), "ETag: \"%lld\"\r\nTandem-Seq: %s\r\n",
 				 res.version, res.seq);
@@ -481,8 +471,9 @@ static void handle_list(struct rest_worker *w, struct rest_http *h, const struct
 		rest_http_error(h, TND_ERR_INVALID_QUERY, msg, -1, NULL);
 		return;
 	}
-	rest_store_list(&w->store, t->collection, q.has_after ? q.after : NULL, q.limit, &res);
-	if (store_failed(w, h, &res))
+	if (store_failed(w, h,
+			 rest_store_list(&w->store, t->collection, q.has_after ? q.after : NULL, q.limit, &res),
+			 &res))
 		goto out;
 	r = res.reply;
 	snprintf(extra, sizeof(extra), "Tandem-Seq: %s\r\n", res.seq);
@@ -508,10 +499,12 @@ static void handle_health(struct rest_worker *w, struct rest_http *h)
 {
 	static const char ok[] = "{\"status\":\"ok\"}";
 
-	if (rest_store_ping(&w->store))
+	int rc = rest_store_ping(&w->store);
+
+	if (rc == 0)
 		rest_http_json(h, 200, "Cache-Control: no-store\r\n", ok, sizeof(ok) - 1);
 	else
-		rest_http_error(h, TND_ERR_STORE_UNAVAILABLE, NULL, -1,
+		rest_http_error(h, TND_ERR_STORE_UNAVAILABLE, tnd_strerror(rc), -1,
 				"Retry-After: 1\r\nCache-Control: no-store\r\n");
 }
 
@@ -592,7 +585,7 @@ void rest_handle(struct rest_worker *w, FCGX_Request *req)
 		rest_http_error(&h, err, err == TND_ERR_NOT_FOUND ? "no such endpoint" : NULL, -1, NULL);
 		goto out;
 	}
-	if (strnlen(uri, REST_URI_MAX + 1) > REST_URI_MAX) {
+	if (strnlen(uri, TND_URI_MAX + 1) > TND_URI_MAX) {
 		rest_http_error(&h, TND_ERR_INVALID_QUERY, "the query string is too long", -1, NULL);
 		goto out;
 	}

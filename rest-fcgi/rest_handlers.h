@@ -29,6 +29,7 @@ struct rest_worker {
 	unsigned long requests;               /* served by this thread */
 	int index;                            /* thread number, for logs */
 	unsigned rand_state;                  /* rand_r() seed for PATCH backoff */
+	bool redis_down;                      /* an outage was logged, its end is not yet */
 };
 
 void rest_handle(struct rest_worker *w, FCGX_Request *req);

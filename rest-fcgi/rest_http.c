@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tnd_list.h"
 #include "tnd_log.h"
 #include "tnd_num.h"
 
-#define ORIGIN_MAX 256
 
 static const char *reason_phrase(int status)
 {
@@ -35,35 +35,14 @@ static const char *reason_phrase(int status)
 /* An Origin is echoed into a header: only plain printable ASCII will do. */
 static bool origin_is_sane(const char *origin)
 {
-	size_t len = strnlen(origin, ORIGIN_MAX + 1);
+	size_t len = strnlen(origin, TND_ORIGIN_MAX + 1);
 
-	if (len == 0 || len > ORIGIN_MAX)
+	if (len == 0 || len > TND_ORIGIN_MAX)
 		return false;
 	for (size_t i = 0; i < len; i++)
 		if (origin[i] < 0x21 || origin[i] > 0x7e)
 			return false;
 	return true;
-}
-
-static bool origin_in_list(const char *list, const char *origin)
-{
-	size_t olen = strlen(origin);
-
-	for (const char *p = list; *p;) {
-		size_t len = strcspn(p, ",");
-		const char *s = p, *e = p + len;
-
-		while (s < e && *s == ' ')
-			s++;
-		while (e > s && e[-1] == ' ')
-			e--;
-		if ((size_t)(e - s) == olen && memcmp(s, origin, olen) == 0)
-			return true;
-		p += len;
-		if (*p == ',')
-			p++;
-	}
-	return false;
 }
 
 void rest_http_begin(struct rest_http *h, FCGX_Request *req, const struct rest_cors *cors,
@@ -75,7 +54,8 @@ void rest_http_begin(struct rest_http *h, FCGX_Request *req, const struct rest_c
 	h->id = id;
 	h->origin = FCGX_GetParam("HTTP_ORIGIN", req->envp);
 	h->origin_ok = h->origin && origin_is_sane(h->origin) &&
-		       (!cors->allowed_origins || origin_in_list(cors->allowed_origins, h->origin));
+		       (!cors->allowed_origins ||
+			tnd_list_contains(cors->allowed_origins, h->origin, strlen(h->origin)));
 }
 
 void rest_http_finish(struct rest_http *h)
@@ -134,7 +114,7 @@ int rest_http_read_body(struct rest_http *h, size_t max, enum tnd_err *err)
 void rest_http_start(struct rest_http *h, int status, const char *content_type,
 		     const char *extra)
 {
-	char head[REST_HEADERS_MAX];
+	char head[TND_RESPONSE_HEADERS_MAX];
 	int n;
 
 	n = snprintf(head, sizeof(head), "Status: %d %s\r\n%s%s%s%s%s%s%s\r\n", status,

@@ -16,8 +16,8 @@
 #include <fcgiapp.h>
 
 #include "tnd_error.h"
+#include "tnd_limits.h"
 
-#define REST_HEADERS_MAX 2048 /* our own response headers, per response */
 
 struct rest_cors {
 	const char *allowed_origins; /* comma list; NULL = any origin */

@@ -174,7 +174,7 @@ static const char *strict_scan(const char *p, size_t len, enum tnd_err *err)
 		if (c == '"') {
 			in_string = true;
 		} else if (c == '{' || c == '[') {
-			if (++depth > REST_JSON_MAX_DEPTH) {
+			if (++depth > TND_JSON_DEPTH_MAX) {
 				*err = TND_ERR_INVALID_BODY;
 				return "nested too deep";
 			}
@@ -214,7 +214,7 @@ struct json_object *rest_json_parse_body(const char *buf, size_t len, enum tnd_e
 	size_t used, bad_at;
 
 	/* The tokener refuses depth >= its limit; the SPEC allows 64 counting the top. */
-	tok = json_tokener_new_ex(REST_JSON_MAX_DEPTH + 1);
+	tok = json_tokener_new_ex(TND_JSON_DEPTH_MAX + 1);
 	if (!tok) {
 		*err = TND_ERR_INTERNAL;
 		snprintf(msg, msglen, "out of memory");
@@ -252,7 +252,7 @@ struct json_object *rest_json_parse_body(const char *buf, size_t len, enum tnd_e
 		obj = NULL;
 		if (jerr == json_tokener_error_depth) {
 			*err = TND_ERR_INVALID_BODY;
-			snprintf(msg, msglen, "nested deeper than %d levels", REST_JSON_MAX_DEPTH);
+			snprintf(msg, msglen, "nested deeper than %d levels", TND_JSON_DEPTH_MAX);
 		} else {
 			*err = TND_ERR_INVALID_JSON;
 			snprintf(msg, msglen, "invalid JSON: %s",
@@ -268,7 +268,7 @@ struct json_object *rest_json_parse_body(const char *buf, size_t len, enum tnd_e
 	}
 	if ((why = strict_scan(buf, used, err)) != NULL) {
 		if (*err == TND_ERR_INVALID_BODY)
-			snprintf(msg, msglen, "nested deeper than %d levels", REST_JSON_MAX_DEPTH);
+			snprintf(msg, msglen, "nested deeper than %d levels", TND_JSON_DEPTH_MAX);
 		else
 			snprintf(msg, msglen, "invalid JSON: %s", why);
 		goto fail;

@@ -15,12 +15,11 @@
 #include <json-c/json.h>
 
 #include "tnd_error.h"
-
-#define REST_JSON_MAX_DEPTH 64 /* the top object counts as 1 */
+#include "tnd_limits.h"
 
 /*
  * Parses buf[0..len) as strict JSON: valid UTF-8, no trailing bytes but
- * whitespace, nesting at most REST_JSON_MAX_DEPTH, and an object at the
+ * whitespace, nesting at most TND_JSON_DEPTH_MAX, and an object at the
  * top. Returns the object, or NULL with *err set (invalid_json for bad
  * syntax or encoding, invalid_body for a non-object or too deep) and a
  * human reason in msg.

@@ -136,8 +136,8 @@ static int set_limit(struct rest_list_query *q, const char *val, size_t len, cha
 	char buf[32];
 	int n = rest_percent_decode(val, len, buf, sizeof(buf));
 
-	if (n < 0 || tnd_num_parse(buf, (size_t)n, 1, REST_LIST_LIMIT_MAX, &q->limit) < 0) {
-		snprintf(msg, msglen, "limit must be an integer from 1 to %d", REST_LIST_LIMIT_MAX);
+	if (n < 0 || tnd_num_parse(buf, (size_t)n, 1, TND_LIST_LIMIT_MAX, &q->limit) < 0) {
+		snprintf(msg, msglen, "limit must be an integer from 1 to %d", TND_LIST_LIMIT_MAX);
 		return -1;
 	}
 	return 0;
@@ -164,7 +164,7 @@ int rest_list_query_parse(const char *query, struct rest_list_query *q, char *ms
 	bool seen_limit = false;
 	const char *p = query;
 
-	q->limit = REST_LIST_LIMIT_DEFAULT;
+	q->limit = TND_LIST_LIMIT_DEFAULT;
 	q->has_after = false;
 	q->after[0] = '\0';
 	while (p && *p) {

@@ -17,9 +17,6 @@
 #include "tnd_valid.h"
 
 #define REST_API_PREFIX "/api/v1"
-#define REST_URI_MAX 2048       /* longer request URIs are refused */
-#define REST_LIST_LIMIT_DEFAULT 100
-#define REST_LIST_LIMIT_MAX 1000
 
 enum rest_method {
 	REST_GET, REST_HEAD, REST_POST, REST_PUT, REST_PATCH, REST_DELETE, REST_OPTIONS,

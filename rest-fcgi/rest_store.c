@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tnd_error.h"
 #include "tnd_keys.h"
-#include "tnd_log.h"
 #include "tnd_valid.h"
 
 #define RETRY_MIN_MS 50
@@ -196,7 +196,7 @@ static bool conn_is_stale(redisContext *c)
 	return poll(&pfd, 1, 0) != 0;
 }
 
-/* Makes sure store->conn is usable. Returns 0, or -1 (store is down). */
+/* Makes sure store->conn is usable. Returns 0 or TND_EUNAVAIL. */
 static int store_connect(struct rest_store *store)
 {
 	if (store->conn && !conn_is_stale(store->conn))
@@ -204,33 +204,29 @@ static int store_connect(struct rest_store *store)
 	rest_store_close(store);
 	if (!retry_due(store)) {
 		snprintf(store->errstr, sizeof(store->errstr), "Redis unreachable, retrying soon");
-		return -1;
+		return TND_EUNAVAIL;
 	}
 	store->conn = tnd_redis_connect(store->cfg->addr, (int)store->cfg->timeout_ms,
 					store->errstr, sizeof(store->errstr));
 	if (!store->conn || load_scripts(store) < 0) {
-		if (store->failures == 0)
-			tnd_log_warn("redis: %s", store->errstr);
 		rest_store_close(store);
 		schedule_retry(store);
-		return -1;
+		return TND_EUNAVAIL;
 	}
-	if (store->failures > 0)
-		tnd_log_info("redis: connected again after %u failed attempts", store->failures);
 	store->failures = 0;
 	return 0;
 }
 
 /*
  * Runs a script with EVALSHA, loading the scripts again on NOSCRIPT (Redis
- * restarted or SCRIPT FLUSH). Returns the reply (caller frees) or NULL
- * with res->status set.
+ * restarted or SCRIPT FLUSH). Returns the reply (caller frees), or NULL
+ * with *rc set (TND_EUNAVAIL or TND_EPROTO) and store->errstr.
  */
 #define MAX_SCRIPT_ARGS 16
 
 static redisReply *run_script(struct rest_store *store, enum rest_script which, int nkeys,
 			      int nargs, const char *const *args, const size_t *arglens,
-			      struct rest_store_result *res)
+			      struct rest_store_result *res, int *rc)
 {
 	const char *argv[MAX_SCRIPT_ARGS + 3];
 	size_t argvlen[MAX_SCRIPT_ARGS + 3];
@@ -239,10 +235,8 @@ static redisReply *run_script(struct rest_store *store, enum rest_script which, 
 
 	memset(res, 0, sizeof(*res));
 	res->version = -1;
-	if (store_connect(store) < 0) {
-		res->status = REST_STORE_DOWN;
+	if ((*rc = store_connect(store)) < 0)
 		return NULL;
-	}
 	snprintf(nkeys_str, sizeof(nkeys_str), "%d", nkeys);
 	argv[0] = "EVALSHA";
 	argvlen[0] = 7;
@@ -259,9 +253,8 @@ static redisReply *run_script(struct rest_store *store, enum rest_script which, 
 		if (!r) {
 			snprintf(store->errstr, sizeof(store->errstr), "redis: %s",
 				 store->conn->errstr);
-			tnd_log_warn("%s", store->errstr);
 			rest_store_close(store);
-			res->status = REST_STORE_DOWN;
+			*rc = TND_EUNAVAIL;
 			return NULL;
 		}
 		if (r->type != REDIS_REPLY_ERROR || strncmp(r->str, "NOSCRIPT", 8) != 0)
@@ -274,18 +267,16 @@ static redisReply *run_script(struct rest_store *store, enum rest_script which, 
 	/* A full Redis refuses the write before it starts: retrying later can help. */
 	if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "OOM", 3) == 0) {
 		snprintf(store->errstr, sizeof(store->errstr), "redis: %s", r->str);
-		tnd_log_warn("%s", store->errstr);
 		freeReplyObject(r);
-		res->status = REST_STORE_DOWN;
+		*rc = TND_EUNAVAIL;
 		return NULL;
 	}
 	if (!r || r->type != REDIS_REPLY_ARRAY) {
 		snprintf(store->errstr, sizeof(store->errstr), "redis: unexpected reply: %s",
 			 r && r->type == REDIS_REPLY_ERROR ? r->str : "not an array");
-		tnd_log_error("%s", store->errstr);
 		if (r)
 			freeReplyObject(r);
-		res->status = REST_STORE_ERROR;
+		*rc = TND_EPROTO;
 		return NULL;
 	}
 	return r;
@@ -300,8 +291,8 @@ struct coll_keys {
 	char channel[TND_KEY_MAX];
 };
 
-/* Fills k; on failure (names too long: cannot happen for valid names) sets res. */
-static int make_keys(const struct rest_store *store, const char *collection, const char *id,
+/* Fills k. Returns 0, or TND_ETOOLONG (cannot happen for valid names). */
+static int make_keys(struct rest_store *store, const char *collection, const char *id,
 		     struct coll_keys *k, struct rest_store_result *res)
 {
 	size_t col_len = strlen(collection);
@@ -315,8 +306,10 @@ static int make_keys(const struct rest_store *store, const char *collection, con
 	    tnd_key(k->channel, sizeof(k->channel), TND_KEY_CHANNEL, store->cfg->ns, collection,
 		    col_len) < 0) {
 		memset(res, 0, sizeof(*res));
-		res->status = REST_STORE_ERROR;
-		return -1;
+		res->version = -1;
+		snprintf(store->errstr, sizeof(store->errstr), "a key for %.64s is too long",
+			 collection);
+		return TND_ETOOLONG;
 	}
 	if (id) {
 		snprintf(k->doc + n, sizeof(k->doc) - (size_t)n, "%s", id);
@@ -347,128 +340,135 @@ static const char *elem_str(const redisReply *r, size_t i, size_t *len)
 	return r->element[i]->str;
 }
 
+/* A malformed reply from one of our own scripts. */
+static int bad_reply(struct rest_store *store, const char *what)
+{
+	snprintf(store->errstr, sizeof(store->errstr), "redis: malformed %s reply", what);
+	return TND_EPROTO;
+}
+
 /* Maps the scripts' {'missing'|'exists'|'conflict', v} and {'ok', v, seq, ...}. */
-static void read_write_reply(struct rest_store *store, redisReply *r, struct rest_store_result *res)
+static int read_write_reply(struct rest_store *store, redisReply *r, struct rest_store_result *res)
 {
 	res->reply = r;
 	res->version = elem_int(r, 1);
-	if (elem_is(r, 0, "missing")) {
-		res->status = REST_STORE_MISSING;
-	} else if (elem_is(r, 0, "exists")) {
-		res->status = REST_STORE_EXISTS;
-	} else if (elem_is(r, 0, "conflict")) {
-		res->status = REST_STORE_CONFLICT;
-	} else if (elem_is(r, 0, "ok") && (res->seq = elem_str(r, 2, NULL)) != NULL) {
-		res->status = REST_STORE_OK;
+	if (elem_is(r, 0, "missing"))
+		return TND_ENOTFOUND;
+	if (elem_is(r, 0, "exists"))
+		return TND_EEXIST;
+	if (elem_is(r, 0, "conflict"))
+		return TND_ECONFLICT;
+	if (elem_is(r, 0, "ok") && (res->seq = elem_str(r, 2, NULL)) != NULL) {
 		res->doc = elem_str(r, 3, &res->doc_len);
 		res->created = elem_int(r, 4) == 1;
-	} else {
-		snprintf(store->errstr, sizeof(store->errstr), "redis: malformed script reply");
-		tnd_log_error("%s", store->errstr);
-		res->status = REST_STORE_ERROR;
+		return 0;
 	}
+	return bad_reply(store, "write script");
 }
 
-void rest_store_write(struct rest_store *store, const char *collection, const char *id,
-		      enum rest_write_mode mode, const char *expect, const char *body,
-		      size_t body_len, const char *now, struct rest_store_result *res)
+int rest_store_write(struct rest_store *store, const char *collection, const char *id,
+		     enum rest_write_mode mode, const char *expect, const char *body,
+		     size_t body_len, const char *now, struct rest_store_result *res)
 {
 	static const char *const mode_names[] = {"create", "put", "patch"};
 	struct coll_keys k;
 	char log_len[24];
 	redisReply *r;
+	int rc;
 
-	if (make_keys(store, collection, id, &k, res) < 0)
-		return;
+	if ((rc = make_keys(store, collection, id, &k, res)) < 0)
+		return rc;
 	snprintf(log_len, sizeof(log_len), "%lld", store->cfg->log_len);
 	const char *args[] = {k.doc, k.meta, k.index, k.log, id, collection, mode_names[mode],
 			      expect, body, now, log_len, k.channel};
 	size_t lens[] = {strlen(k.doc), strlen(k.meta), strlen(k.index), strlen(k.log), strlen(id),
 			 strlen(collection), strlen(mode_names[mode]), strlen(expect), body_len,
 			 strlen(now), strlen(log_len), strlen(k.channel)};
-	r = run_script(store, REST_SCRIPT_WRITE, 4, 12, args, lens, res);
-	if (r)
-		read_write_reply(store, r, res);
+	r = run_script(store, REST_SCRIPT_WRITE, 4, 12, args, lens, res, &rc);
+	return r ? read_write_reply(store, r, res) : rc;
 }
 
-void rest_store_delete(struct rest_store *store, const char *collection, const char *id,
-		       const char *expect, struct rest_store_result *res)
+int rest_store_delete(struct rest_store *store, const char *collection, const char *id,
+		      const char *expect, struct rest_store_result *res)
 {
 	struct coll_keys k;
 	char log_len[24];
 	redisReply *r;
+	int rc;
 
-	if (make_keys(store, collection, id, &k, res) < 0)
-		return;
+	if ((rc = make_keys(store, collection, id, &k, res)) < 0)
+		return rc;
 	snprintf(log_len, sizeof(log_len), "%lld", store->cfg->log_len);
 	const char *args[] = {k.doc, k.meta, k.index, k.log, id, collection, expect, log_len,
 			      k.channel};
-	r = run_script(store, REST_SCRIPT_DELETE, 4, 9, args, NULL, res);
-	if (r)
-		read_write_reply(store, r, res);
+	r = run_script(store, REST_SCRIPT_DELETE, 4, 9, args, NULL, res, &rc);
+	return r ? read_write_reply(store, r, res) : rc;
 }
 
-void rest_store_get(struct rest_store *store, const char *collection, const char *id,
-		    struct rest_store_result *res)
+int rest_store_get(struct rest_store *store, const char *collection, const char *id,
+		   struct rest_store_result *res)
 {
 	struct coll_keys k;
 	redisReply *r;
+	int rc;
 
-	if (make_keys(store, collection, id, &k, res) < 0)
-		return;
+	if ((rc = make_keys(store, collection, id, &k, res)) < 0)
+		return rc;
 	const char *args[] = {k.doc, k.meta, k.log};
-	r = run_script(store, REST_SCRIPT_GET, 3, 3, args, NULL, res);
+	r = run_script(store, REST_SCRIPT_GET, 3, 3, args, NULL, res, &rc);
 	if (!r)
-		return;
+		return rc;
 	res->reply = r;
 	res->seq = elem_str(r, 0, NULL);
-	if (!res->seq) {
-		res->status = REST_STORE_ERROR;
-	} else if (r->elements == 1) {
-		res->status = REST_STORE_MISSING;
-	} else {
-		res->version = elem_int(r, 1);
-		res->doc = elem_str(r, 2, &res->doc_len);
-		res->status = (res->doc && res->version > 0) ? REST_STORE_OK : REST_STORE_ERROR;
-	}
+	if (!res->seq)
+		return bad_reply(store, "read script");
+	if (r->elements == 1)
+		return TND_ENOTFOUND;
+	res->version = elem_int(r, 1);
+	res->doc = elem_str(r, 2, &res->doc_len);
+	return res->doc && res->version > 0 ? 0 : bad_reply(store, "read script");
 }
 
-void rest_store_list(struct rest_store *store, const char *collection, const char *after,
-		     long long limit, struct rest_store_result *res)
+int rest_store_list(struct rest_store *store, const char *collection, const char *after,
+		    long long limit, struct rest_store_result *res)
 {
 	struct coll_keys k;
 	char limit_str[24], cap_str[24];
 	redisReply *r;
+	int rc;
 
-	if (make_keys(store, collection, NULL, &k, res) < 0)
-		return;
+	if ((rc = make_keys(store, collection, NULL, &k, res)) < 0)
+		return rc;
 	snprintf(limit_str, sizeof(limit_str), "%lld", limit);
-	snprintf(cap_str, sizeof(cap_str), "%d", REST_LIST_MAX_BYTES);
+	snprintf(cap_str, sizeof(cap_str), "%d", TND_LIST_PAGE_BYTES);
 	const char *args[] = {k.index, k.log, k.doc, after ? after : "", limit_str, cap_str};
-	r = run_script(store, REST_SCRIPT_LIST, 2, 6, args, NULL, res);
+	r = run_script(store, REST_SCRIPT_LIST, 2, 6, args, NULL, res, &rc);
 	if (!r)
-		return;
+		return rc;
 	res->reply = r;
 	res->seq = elem_str(r, 0, NULL);
-	res->status = (res->seq && elem_str(r, 1, NULL)) ? REST_STORE_OK : REST_STORE_ERROR;
+	if (!res->seq || !elem_str(r, 1, NULL))
+		return bad_reply(store, "list script");
 	for (size_t i = 2; i < r->elements; i++)
 		if (r->element[i]->type != REDIS_REPLY_STRING)
-			res->status = REST_STORE_ERROR;
+			return bad_reply(store, "list script");
+	return 0;
 }
 
-bool rest_store_ping(struct rest_store *store)
+int rest_store_ping(struct rest_store *store)
 {
 	redisReply *r;
-	bool ok;
+	int rc;
 
-	if (store_connect(store) < 0)
-		return false;
+	if ((rc = store_connect(store)) < 0)
+		return rc;
 	r = redisCommand(store->conn, "PING");
 	if (!r) {
+		snprintf(store->errstr, sizeof(store->errstr), "redis: %s", store->conn->errstr);
 		rest_store_close(store);
-		return false;
+		return TND_EUNAVAIL;
 	}
-	ok = r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
+	rc = r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0 ? 0 : bad_reply(store, "PING");
 	freeReplyObject(r);
-	return ok;
+	return rc;
 }

@@ -2,7 +2,11 @@
  * rest_store: the Redis side of tandem-rest. One store per worker thread
  * (a blocking hiredis connection is not thread-safe), each connecting
  * lazily, reconnecting by itself after any I/O error, and failing fast
- * (store_unavailable) while Redis is down.
+ * (TND_EUNAVAIL) while Redis is down.
+ *
+ * Every operation returns 0 or a negative TND_E* code (tnd_error.h) and,
+ * on failure, leaves the reason in store->errstr. The store never logs:
+ * its caller answers the client and logs once, with the request id.
  *
  * Every write is one Lua script run with EVALSHA (loaded on connect,
  * reloaded on NOSCRIPT): document + index + event log + PUBLISH, all or
@@ -20,12 +24,6 @@
 
 #include "tnd_redis.h"
 #include "tnd_seq.h"
-
-/*
- * A list page holds at most this many bytes of documents (but always one),
- * so limit=1000 over large documents cannot build a gigabyte reply.
- */
-#define REST_LIST_MAX_BYTES (8 << 20)
 
 enum rest_script { REST_SCRIPT_WRITE, REST_SCRIPT_DELETE, REST_SCRIPT_GET, REST_SCRIPT_LIST,
 		   REST_SCRIPT__MAX };
@@ -46,16 +44,6 @@ struct rest_store {
 	char errstr[160];         /* why the last operation failed */
 };
 
-/* Outcome of a store operation. */
-enum rest_store_status {
-	REST_STORE_OK,
-	REST_STORE_MISSING,   /* no such document */
-	REST_STORE_EXISTS,    /* create-only write found one */
-	REST_STORE_CONFLICT,  /* version precondition failed; see version */
-	REST_STORE_DOWN,      /* Redis unreachable or timed out: 503 */
-	REST_STORE_ERROR,     /* unexpected reply: 500 */
-};
-
 /* How a write treats an existing document. */
 enum rest_write_mode {
 	REST_WRITE_CREATE, /* must not exist (POST, PUT with If-None-Match: *) */
@@ -63,9 +51,15 @@ enum rest_write_mode {
 	REST_WRITE_PATCH,  /* must exist with exactly the expected version */
 };
 
-/* The result of a write or read; strings are owned by the reply. */
+/*
+ * The result of a write or read; strings are owned by the reply. The
+ * operations' return codes: 0, TND_ENOTFOUND (no such document),
+ * TND_EEXIST (a create-only write found one; version is its version),
+ * TND_ECONFLICT (a version precondition failed; version is the stored
+ * one, -1 when there is none), TND_EUNAVAIL (Redis unreachable, timed
+ * out or out of memory: retry later), TND_EPROTO (unexpected reply).
+ */
 struct rest_store_result {
-	enum rest_store_status status;
 	long long version;  /* new version, or the current one on conflict (-1: none) */
 	bool created;       /* the write created the document */
 	const char *seq;    /* event or read position, "<ms>-<n>" */
@@ -83,28 +77,29 @@ void rest_store_result_free(struct rest_store_result *res);
  * Creates or replaces collection/id with body (a JSON object text without
  * server fields). expect is the If-Match condition as ",3,5," (any of
  * these versions), "*" (must exist) or "" (none); now is the RFC 3339
- * timestamp of the write. Fills res; free it with rest_store_result_free.
+ * timestamp of the write. Fills res, also on failure; free it with
+ * rest_store_result_free. Returns 0 or a code listed above.
  */
-void rest_store_write(struct rest_store *store, const char *collection, const char *id,
+int rest_store_write(struct rest_store *store, const char *collection, const char *id,
 		      enum rest_write_mode mode, const char *expect, const char *body,
 		      size_t body_len, const char *now, struct rest_store_result *res);
 
 /* Deletes; expect as for rest_store_write. */
-void rest_store_delete(struct rest_store *store, const char *collection, const char *id,
+int rest_store_delete(struct rest_store *store, const char *collection, const char *id,
 		       const char *expect, struct rest_store_result *res);
 
 /* Reads one document with the log position. */
-void rest_store_get(struct rest_store *store, const char *collection, const char *id,
+int rest_store_get(struct rest_store *store, const char *collection, const char *id,
 		    struct rest_store_result *res);
 
 /*
  * Reads up to limit documents after the id after (NULL: from the start),
- * fewer when they pass REST_LIST_MAX_BYTES. On success res->reply is an array: [seq, next id or "", doc JSON...].
+ * fewer when they pass TND_LIST_PAGE_BYTES. On success res->reply is an array: [seq, next id or "", doc JSON...].
  */
-void rest_store_list(struct rest_store *store, const char *collection, const char *after,
+int rest_store_list(struct rest_store *store, const char *collection, const char *after,
 		     long long limit, struct rest_store_result *res);
 
-/* PING; returns true when Redis answers within the timeout. */
-bool rest_store_ping(struct rest_store *store);
+/* PING; returns 0 when Redis answers within the timeout, else a TND_E* code. */
+int rest_store_ping(struct rest_store *store);
 
 #endif

@@ -3,6 +3,7 @@
  */
 #include "tnd_error.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -31,24 +32,50 @@ static const struct {
 	[TND_ERR_TOO_MANY_SUBSCRIPTIONS] = {"too_many_subscriptions", 400, "too many subscriptions on this connection"},
 };
 
+static const char *const errno_text[] = {
+	[-TND_EINVAL] = "invalid input",
+	[-TND_ENOMEM] = "out of memory",
+	[-TND_ETOOLONG] = "too long",
+	[-TND_EUNAVAIL] = "Redis unavailable",
+	[-TND_EPROTO] = "unexpected reply",
+	[-TND_ENOTFOUND] = "not found",
+	[-TND_EEXIST] = "already exists",
+	[-TND_ECONFLICT] = "version conflict",
+	[-TND_EIO] = "system call failed",
+};
+
+const char *tnd_strerror(int code)
+{
+	if (code == 0)
+		return "success";
+	if (code < 0 && code > TND_E__MIN)
+		return errno_text[-code];
+	return "unknown error";
+}
+
+static bool err_known(enum tnd_err err)
+{
+	return err > 0 && err < TND_ERR__MAX;
+}
+
 const char *tnd_err_code(enum tnd_err err)
 {
-	return err < TND_ERR__MAX ? err_table[err].code : "internal";
+	return err_known(err) ? err_table[err].code : "internal";
 }
 
 int tnd_err_status(enum tnd_err err)
 {
-	return err < TND_ERR__MAX ? err_table[err].status : 500;
+	return err_known(err) ? err_table[err].status : 500;
 }
 
 const char *tnd_err_message(enum tnd_err err)
 {
-	return err < TND_ERR__MAX ? err_table[err].message : "internal error";
+	return err_known(err) ? err_table[err].message : "internal error";
 }
 
 enum tnd_err tnd_err_from_code(const char *code)
 {
-	for (int i = 0; i < TND_ERR__MAX; i++)
+	for (int i = 1; i < TND_ERR__MAX; i++)
 		if (strcmp(err_table[i].code, code) == 0)
 			return (enum tnd_err)i;
 	return TND_ERR__MAX;

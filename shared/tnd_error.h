@@ -1,8 +1,18 @@
 /*
- * tnd_error: the error codes of SPEC section 2 and 5 and the JSON error body.
+ * tnd_error: the two kinds of error in Tandem.
  *
- * One enum indexes parallel tables (code name, HTTP status, default message)
- * so that REST and WebSocket answers spell every error the same way.
+ * Inside the programs, a function that can fail returns 0 or a negative
+ * TND_E* code (enum tnd_errno), and tnd_strerror() names it, as libuv's
+ * uv_strerror does; a long-lived context (a store, a link) keeps the
+ * details in an errstr buffer of its own. Lower layers set that text and
+ * never log: the caller that answers the client logs once, with its
+ * request or connection id.
+ *
+ * On the wire, the SPEC's error codes (enum tnd_err, section 2 and 5)
+ * index parallel tables (code name, HTTP status, default message), so that
+ * REST and WebSocket answers spell every error the same way. The wire
+ * codes start at 1, so 0 is never an error of either kind.
+ *
  * Pure functions, no state: safe from any thread.
  */
 #ifndef TND_ERROR_H
@@ -10,8 +20,25 @@
 
 #include <stddef.h>
 
+/* Internal results: 0 is success, each failure a distinct negative code. */
+enum tnd_errno {
+	TND_EINVAL = -1,    /* malformed or out-of-range input */
+	TND_ENOMEM = -2,    /* an allocation failed */
+	TND_ETOOLONG = -3,  /* does not fit its buffer or cap */
+	TND_EUNAVAIL = -4,  /* Redis unreachable, timed out or refusing writes (OOM): retry later */
+	TND_EPROTO = -5,    /* an unexpected reply: a damaged store or a bug */
+	TND_ENOTFOUND = -6, /* no such document */
+	TND_EEXIST = -7,    /* a create-only write found the document */
+	TND_ECONFLICT = -8, /* a version precondition failed */
+	TND_EIO = -9,       /* a system call failed */
+	TND_E__MIN = -10
+};
+
+/* A short text for a TND_E* code (or 0). Static storage. */
+const char *tnd_strerror(int code);
+
 enum tnd_err {
-	TND_ERR_INVALID_JSON,
+	TND_ERR_INVALID_JSON = 1,
 	TND_ERR_INVALID_BODY,
 	TND_ERR_INVALID_NAME,
 	TND_ERR_INVALID_ID,

@@ -17,7 +17,7 @@
 
 #include <stddef.h>
 
-#define TND_KEY_MAX 320
+#include "tnd_limits.h"
 
 enum tnd_key_kind {
 	TND_KEY_CHANNEL,

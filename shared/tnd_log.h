@@ -9,7 +9,7 @@
 #ifndef TND_LOG_H
 #define TND_LOG_H
 
-#define TND_LOG_LINE_MAX 1024
+#include "tnd_limits.h"
 
 enum tnd_log_level { TND_LOG_ERROR, TND_LOG_WARN, TND_LOG_INFO, TND_LOG_DEBUG };
 

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TND_SEQ_STR_MAX 42 /* two 20-digit numbers, '-', NUL */
+#include "tnd_limits.h"
 
 struct tnd_seq {
 	uint64_t ms;

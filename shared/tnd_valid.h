@@ -8,8 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define TND_COLLECTION_MAX 64 /* [a-z0-9][a-z0-9_-]{0,63} */
-#define TND_DOC_ID_MAX 128    /* [A-Za-z0-9_-]{1,128} */
+#include "tnd_limits.h"
 
 /* A collection name: [a-z0-9][a-z0-9_-]{0,63}. Reserved "_x" fails. */
 bool tnd_valid_collection(const char *s, size_t len);

@@ -12,6 +12,7 @@
 #include "tnd_config.h"
 #include "tnd_error.h"
 #include "tnd_keys.h"
+#include "tnd_list.h"
 #include "tnd_num.h"
 #include "tnd_redis.h"
 #include "tnd_seq.h"
@@ -137,13 +138,25 @@ Test(error, body_is_spec_json_with_escaped_message)
 
 Test(error, every_code_has_a_status_and_round_trips)
 {
-	for (int i = 0; i < TND_ERR__MAX; i++) {
+	cr_assert_eq(TND_ERR_INVALID_JSON, 1, "0 is never a wire error");
+	for (int i = 1; i < TND_ERR__MAX; i++) {
 		cr_assert_geq(tnd_err_status((enum tnd_err)i), 400);
 		cr_assert_eq(tnd_err_from_code(tnd_err_code((enum tnd_err)i)), i);
 	}
 	cr_assert_eq(tnd_err_status(TND_ERR_STORE_UNAVAILABLE), 503);
 	cr_assert_eq(tnd_err_status(TND_ERR_METHOD_NOT_ALLOWED), 405);
 	cr_assert_eq(tnd_err_from_code("nope"), TND_ERR__MAX);
+}
+
+Test(error, internal_codes_are_negative_and_named)
+{
+	cr_assert_str_eq(tnd_strerror(0), "success");
+	for (int code = -1; code > TND_E__MIN; code--) {
+		cr_assert_not_null(tnd_strerror(code));
+		cr_assert_str_neq(tnd_strerror(code), "unknown error", "code %d has no text", code);
+	}
+	cr_assert_str_eq(tnd_strerror(TND_E__MIN), "unknown error");
+	cr_assert_str_eq(tnd_strerror(5), "unknown error");
 }
 
 Test(error, small_buffer_still_gets_valid_json)
@@ -294,4 +307,29 @@ Test(utf8, refuses_overlong_surrogates_too_high_truncated_and_stray)
 		cr_assert_not(tnd_utf8_valid(bad[i].s, strlen(bad[i].s), &at), "accepted case %zu", i);
 		cr_assert_eq(at, bad[i].bad_at, "case %zu: bad at %zu", i, at);
 	}
+}
+
+static bool collect(const char *item, size_t len, void *data)
+{
+	char *out = data;
+
+	strncat(out, item, len);
+	strcat(out, "|");
+	return false;
+}
+
+Test(list, trims_spaces_and_tabs_and_skips_empty_elements)
+{
+	char out[128] = "";
+
+	cr_assert_not(tnd_list_each(" a ,\tb\t,, ,c", collect, out));
+	cr_assert_str_eq(out, "a|b|c|");
+	out[0] = '\0';
+	cr_assert_not(tnd_list_each(NULL, collect, out));
+	cr_assert_not(tnd_list_each("", collect, out));
+	cr_assert_str_eq(out, "");
+	cr_assert(tnd_list_contains("http://a.example, http://b.example", "http://b.example", 16));
+	cr_assert(tnd_list_contains("x,\ty", "y", 1));
+	cr_assert_not(tnd_list_contains("http://a.example", "http://a.exampl", 15));
+	cr_assert_not(tnd_list_contains("ab", "a", 1));
 }

@@ -1,0 +1,37 @@
+/*
+ * tnd_limits: every cap on the size or count of what comes from outside,
+ * in one place (as OpenBSD httpd keeps its caps in httpd.h). Each cap is
+ * checked before anything is allocated for the input, and each has a test
+ * just past it expecting the documented error.
+ *
+ * Settings that an operator may change (TANDEM_MAX_BODY, TANDEM_LOG_LEN,
+ * TANDEM_MAX_SUBSCRIPTIONS...) are in the programs' option tables instead;
+ * these are fixed by the contract or by the implementation.
+ */
+#ifndef TND_LIMITS_H
+#define TND_LIMITS_H
+
+/* Names (SPEC section 1). */
+#define TND_COLLECTION_MAX 64 /* [a-z0-9][a-z0-9_-]{0,63} */
+#define TND_DOC_ID_MAX 128    /* [A-Za-z0-9_-]{1,128} */
+
+/* REST requests (SPEC section 2). */
+#define TND_URI_MAX 2048          /* request URI, path and query string */
+#define TND_LIST_LIMIT_DEFAULT 100
+#define TND_LIST_LIMIT_MAX 1000   /* `limit` of a list page */
+/* Documents in one list page (but always one), so limit=1000 over large
+ * documents cannot build a gigabyte reply. */
+#define TND_LIST_PAGE_BYTES (8 << 20)
+#define TND_JSON_DEPTH_MAX 64     /* containers in a body, the top object counts as 1 */
+#define TND_ORIGIN_MAX 256        /* an Origin header echoed back */
+#define TND_IF_MATCH_MAX 128      /* the versions of If-Match, in the scripts' form */
+#define TND_RESPONSE_HEADERS_MAX 2048 /* headers of one of our answers */
+
+/* Redis. */
+#define TND_KEY_MAX 320           /* one key: namespace, collection and prefixes */
+#define TND_SEQ_STR_MAX 42        /* "<ms>-<n>": two 20-digit numbers, '-', NUL */
+
+/* Logs. */
+#define TND_LOG_LINE_MAX 1024     /* longer lines are cut */
+
+#endif
