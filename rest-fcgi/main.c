@@ -45,6 +45,9 @@ struct rest_config {
 	const char *allowed_origins;
 	const char *jwt_secret;
 	const char *log_level;
+	const char *log_format;
+	const char *metrics_listen;
+	long long metrics_ports;
 	long long max_body;
 	long long log_len;
 	long long threads;
@@ -76,6 +79,12 @@ static const struct tnd_option options[] = {
 	 "JWT HS256 secret; unset = auth off (not supported by this version: must stay unset)"},
 	{"log-level", "TANDEM_LOG_LEVEL", TND_OPT_STRING, "info", 1, 8, OPT(log_level),
 	 "error, warn, info or debug"},
+	{"log-format", "TANDEM_LOG_FORMAT", TND_OPT_STRING, "text", 1, 8, OPT(log_format),
+	 "text, or json: one JSON object per line (journald, Loki)"},
+	{"metrics-listen", "TANDEM_METRICS_LISTEN", TND_OPT_STRING, NULL, 1, 64, OPT(metrics_listen),
+	 "ipv4:port for Prometheus /metrics; unset = none"},
+	{"metrics-ports", "TANDEM_METRICS_PORTS", TND_OPT_INT, "1", 1, 1024, OPT(metrics_ports),
+	 "take the first free port of metrics-listen's port .. +N-1 (several processes per host)"},
 };
 #undef OPT
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -199,6 +208,10 @@ static int check_config(const struct rest_config *cfg, struct tnd_redis_addr *ad
 
 	if (tnd_config_check_common(&common, addr, err, errlen) < 0)
 		return -1;
+	if (tnd_log_format_parse(cfg->log_format) < 0) {
+		snprintf(err, errlen, "TANDEM_LOG_FORMAT: use text or json");
+		return -1;
+	}
 	if (cfg->listen && strncmp(cfg->listen, "unix:/", 6) != 0 && !strchr(cfg->listen, ':')) {
 		snprintf(err, errlen, "TANDEM_LISTEN: use unix:/path or host:port");
 		return -1;
@@ -236,6 +249,8 @@ int main(int argc, char **argv)
 	struct tnd_redis_addr addr;
 	struct rest_store_config store_cfg;
 	struct rest_settings settings;
+	struct rest_metrics metrics;
+	struct rest_metrics_server metrics_server = {.fd = -1};
 	struct tnd_ulid_gen ulid;
 	struct rest_pool pool = {.listen_fd = -1};
 	struct sigaction sa = {.sa_handler = on_poke};
@@ -257,13 +272,16 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	tnd_log_init("tandem-rest", (enum tnd_log_level)tnd_log_level_parse(cfg.log_level));
+	tnd_log_set_format((enum tnd_log_format)tnd_log_format_parse(cfg.log_format));
 	tnd_log_warn("AUTH IS OFF: TANDEM_JWT_SECRET is unset, every client may read and write");
 
+	rest_metrics_init(&metrics, NULL);
 	store_cfg = (struct rest_store_config){.addr = &addr, .ns = cfg.ns,
 					       .timeout_ms = cfg.redis_timeout_ms,
-					       .log_len = cfg.log_len};
+					       .log_len = cfg.log_len, .metrics = &metrics};
 	settings = (struct rest_settings){.max_body = (size_t)cfg.max_body,
-					  .cors = {.allowed_origins = cfg.allowed_origins}};
+					  .cors = {.allowed_origins = cfg.allowed_origins},
+					  .metrics = &metrics};
 
 	sigemptyset(&stop_signals);
 	sigaddset(&stop_signals, SIGTERM);
@@ -308,12 +326,22 @@ int main(int argc, char **argv)
 		}
 		th->started = true;
 	}
+	if (cfg.metrics_listen) {
+		if (rest_metrics_server_start(&metrics_server, &metrics, cfg.metrics_listen,
+					      (int)cfg.metrics_ports, err, sizeof(err)) < 0) {
+			tnd_log_error("%s", err);
+			stop_threads(&pool);
+			goto out_threads;
+		}
+		tnd_log_info("metrics on port %d of %s", metrics_server.port, cfg.metrics_listen);
+	}
 	tnd_log_info("serving with %lld threads on %s, Redis at %s", cfg.threads,
 		     cfg.listen ? cfg.listen : "the inherited socket", cfg.redis_url);
 	while (sigwait(&stop_signals, &sig) != 0)
 		;
 	tnd_log_info("signal %d: finishing requests in flight", sig);
 	stop_threads(&pool);
+	rest_metrics_server_stop(&metrics_server);
 	tnd_log_info("stopped");
 	status = 0;
 out_threads:

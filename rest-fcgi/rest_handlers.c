@@ -163,6 +163,7 @@ static bool store_failed(struct rest_worker *w, struct rest_http *h, int rc,
 				res->version, NULL);
 		break;
 	case TND_EUNAVAIL:
+		atomic_fetch_add_explicit(&w->settings->metrics->redis_unavailable, 1, memory_order_relaxed);
 		if (!w->redis_down) {
 			w->redis_down = true;
 			tnd_log_warn("worker %d req %lu: %s", w->index, h->id, w->store.errstr);
@@ -170,6 +171,7 @@ static bool store_failed(struct rest_worker *w, struct rest_http *h, int rc,
 		rest_http_error(h, TND_ERR_STORE_UNAVAILABLE, NULL, -1, retry_after);
 		break;
 	default:
+		atomic_fetch_add_explicit(&w->settings->metrics->redis_protocol, 1, memory_order_relaxed);
 		tnd_log_error("worker %d req %lu: %s: %s", w->index, h->id, tnd_strerror(rc),
 			      w->store.errstr);
 		rest_http_error(h, TND_ERR_INTERNAL, NULL, -1, NULL);
@@ -351,12 +353,17 @@ out:
 	return doc;
 }
 
-static long long now_ms(void)
+static long long now_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static long long now_ms(void)
+{
+	return now_us() / 1000;
 }
 
 /*
@@ -563,7 +570,9 @@ void rest_handle(struct rest_worker *w, FCGX_Request *req)
 	enum tnd_err err;
 	const char *uri, *allow;
 	char extra[128], msg[128];
+	long long started = now_us();
 
+	t.route = REST_ROUTE_NONE;
 	w->requests++;
 	rest_http_begin(&h, req, &w->settings->cors, w->requests);
 	method = rest_method_parse(rest_http_param(&h, "REQUEST_METHOD"));
@@ -582,6 +591,7 @@ void rest_handle(struct rest_worker *w, FCGX_Request *req)
 	 * bounds the request line (414) before we see it.
 	 */
 	if (rest_route_parse(uri, strlen(uri), &t, &err) < 0) {
+		t.route = REST_ROUTE_NONE;
 		rest_http_error(&h, err, err == TND_ERR_NOT_FOUND ? "no such endpoint" : NULL, -1, NULL);
 		goto out;
 	}
@@ -609,5 +619,6 @@ void rest_handle(struct rest_worker *w, FCGX_Request *req)
 	}
 	dispatch(w, &h, method, &t);
 out:
+	rest_metrics_request(w->settings->metrics, (int)t.route, h.status, now_us() - started);
 	rest_http_finish(&h);
 }

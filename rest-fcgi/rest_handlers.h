@@ -12,6 +12,7 @@
 #include <fcgiapp.h>
 
 #include "rest_http.h"
+#include "rest_metrics.h"
 #include "rest_store.h"
 #include "tnd_ulid.h"
 
@@ -19,6 +20,7 @@
 struct rest_settings {
 	size_t max_body;       /* TANDEM_MAX_BODY */
 	struct rest_cors cors; /* TANDEM_ALLOWED_ORIGINS */
+	struct rest_metrics *metrics; /* shared by the threads; counters are atomic */
 };
 
 /* One per worker thread. */

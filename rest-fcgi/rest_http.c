@@ -117,6 +117,7 @@ void rest_http_start(struct rest_http *h, int status, const char *content_type,
 	char head[TND_RESPONSE_HEADERS_MAX];
 	int n;
 
+	h->status = status;
 	n = snprintf(head, sizeof(head), "Status: %d %s\r\n%s%s%s%s%s%s%s\r\n", status,
 		     reason_phrase(status), content_type ? "Content-Type: " : "",
 		     content_type ? content_type : "", content_type ? "\r\n" : "",

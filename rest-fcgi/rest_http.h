@@ -30,6 +30,7 @@ struct rest_http {
 	bool origin_ok;     /* request had an Origin we answer CORS for */
 	const char *origin; /* borrowed */
 	unsigned long id;   /* request number, for log lines */
+	int status;         /* of the answer, once started (0 before) */
 	char *body;         /* owned; NULL until read */
 	size_t body_len;
 };

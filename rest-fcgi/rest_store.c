@@ -141,6 +141,7 @@ void rest_store_result_free(struct rest_store_result *res)
 
 static int load_scripts(struct rest_store *store)
 {
+	atomic_fetch_add_explicit(&store->cfg->metrics->script_loads, 1, memory_order_relaxed);
 	for (int i = 0; i < REST_SCRIPT__MAX; i++) {
 		redisReply *r = redisCommand(store->conn, "SCRIPT LOAD %s", scripts[i]);
 
@@ -208,6 +209,8 @@ static int store_connect(struct rest_store *store)
 	}
 	store->conn = tnd_redis_connect(store->cfg->addr, (int)store->cfg->timeout_ms,
 					store->errstr, sizeof(store->errstr));
+	if (store->conn)
+		atomic_fetch_add_explicit(&store->cfg->metrics->redis_connects, 1, memory_order_relaxed);
 	if (!store->conn || load_scripts(store) < 0) {
 		rest_store_close(store);
 		schedule_retry(store);

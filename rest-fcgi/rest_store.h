@@ -22,6 +22,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "rest_metrics.h"
 #include "tnd_redis.h"
 #include "tnd_seq.h"
 
@@ -33,6 +34,7 @@ struct rest_store_config {
 	const char *ns;
 	long long timeout_ms; /* connect and command timeout */
 	long long log_len;    /* XADD MAXLEN ~ */
+	struct rest_metrics *metrics; /* connects and script loads are counted here */
 };
 
 struct rest_store {

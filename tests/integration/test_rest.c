@@ -16,6 +16,9 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <hiredis/hiredis.h>
 #include <json-c/json.h>
@@ -1094,6 +1097,112 @@ Test(cors, nginx_own_errors_follow_the_allowed_origins, .timeout = 90, .init = i
 	cr_assert_neq(http_header(&res, "Access-Control-Allow-Origin", v, sizeof(v)), 0,
 		      "an origin not listed gets no CORS header: %s", v);
 	http_response_free(&res);
+	stack_stop(s);
+}
+
+
+/* A listening socket on port, held by the test; -1 when it cannot bind. */
+static int hold_port(int port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The value of a series (a sample line "<series> <value>", not a HELP line). */
+static long long metric(const char *text, const char *series)
+{
+	char want[256];
+	const char *p;
+
+	snprintf(want, sizeof(want), "\n%s ", series);
+	p = strstr(text, want);
+	cr_assert_not_null(p, "no %s in:\n%s", series, text);
+	return atoll(p + strlen(want));
+}
+
+/*
+ * tandem-rest's own /metrics: requests by route and status, the latency
+ * histogram, Redis counters; the listener takes the next port when the
+ * first is in use (several processes per host); JSON log lines.
+ */
+Test(process, metrics_listener_and_json_logs, .timeout = 90, .init = import_stack,
+     .fini = stop_own_stack)
+{
+	struct stack *s = &own_stack;
+	struct http_response res;
+	char env_listen[64], path[1024], line[4096];
+	int port = -1, held = -1;
+	FILE *log;
+	int json_lines = 0;
+
+	for (int tries = 0; tries < 20 && held < 0; tries++) {
+		port = stack_free_port();
+		held = hold_port(port);
+	}
+	cr_assert_geq(held, 0);
+	snprintf(env_listen, sizeof(env_listen), "TANDEM_METRICS_LISTEN=127.0.0.1:%d", port);
+	const char *const env[] = {env_listen, "TANDEM_METRICS_PORTS=8", "TANDEM_LOG_FORMAT=json",
+				   "TANDEM_LOG_LEVEL=debug", NULL};
+	cr_assert_eq(stack_start(s, env), 0);
+	snprintf(path, sizeof(path), "%s/api/v1/metcol", s->base_url);
+	cr_assert_eq(http_json("POST", path, "{\"a\":1}", &res), 0);
+	cr_assert_eq(res.status, 201);
+	http_response_free(&res);
+	snprintf(path, sizeof(path), "%s/api/v1/metcol/nope", s->base_url);
+	cr_assert_eq(http_request("GET", path, NULL, NULL, 0, &res), 0);
+	cr_assert_eq(res.status, 404);
+	http_response_free(&res);
+	snprintf(path, sizeof(path), "%s/api/v1/Bad", s->base_url);
+	cr_assert_eq(http_request("GET", path, NULL, NULL, 0, &res), 0);
+	cr_assert_eq(res.status, 400);
+	http_response_free(&res);
+
+	/* The first port was taken: the worker is on one of the next ones. */
+	bool found = false;
+	for (int p = port + 1; p < port + 8 && !found; p++) {
+		snprintf(path, sizeof(path), "http://127.0.0.1:%d/metrics", p);
+		if (http_request("GET", path, NULL, NULL, 0, &res) != 0)
+			continue;
+		found = res.status == 200 && strstr(res.body, "tandem_rest_requests_total");
+		if (found) {
+			long long count;
+			cr_assert_eq(metric(res.body, "tandem_rest_requests_total{route=\"collection\",status=\"201\"}"), 1);
+			cr_assert_eq(metric(res.body, "tandem_rest_requests_total{route=\"document\",status=\"404\"}"), 1);
+			cr_assert_eq(metric(res.body, "tandem_rest_requests_total{route=\"none\",status=\"400\"}"), 1);
+			cr_assert_geq(metric(res.body, "tandem_rest_requests_total{route=\"health\",status=\"200\"}"), 1);
+			count = metric(res.body, "tandem_rest_request_duration_seconds_count");
+			cr_assert_eq(metric(res.body, "tandem_rest_request_duration_seconds_bucket{le=\"+Inf\"}"), count);
+			cr_assert_geq(count, 4);
+			cr_assert_geq(metric(res.body, "tandem_rest_redis_connects_total"), 1);
+			cr_assert_geq(metric(res.body, "tandem_rest_script_loads_total"), 1);
+		}
+		http_response_free(&res);
+	}
+	cr_assert(found, "no /metrics on ports %d..%d", port + 1, port + 7);
+	close(held);
+
+	snprintf(path, sizeof(path), "%s/rest.log", s->dir);
+	log = fopen(path, "r");
+	cr_assert_not_null(log);
+	while (fgets(line, sizeof(line), log)) {
+		struct json_object *obj;
+		if (line[0] != '{')
+			continue; /* spawn-fcgi's own lines */
+		obj = json_tokener_parse(line);
+		cr_assert_not_null(obj, "not a JSON log line: %s", line);
+		json_object_put(obj);
+		json_lines++;
+	}
+	fclose(log);
+	cr_assert_geq(json_lines, 4, "the debug lines of the requests are JSON");
 	stack_stop(s);
 }
 
