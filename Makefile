@@ -16,7 +16,7 @@ BUILD := build
 OPT := -O2 -g
 endif
 
-PKGS := hiredis json-c
+PKGS := hiredis json-c libjwt libcrypto
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wwrite-strings $(WERROR)
 PROJECT_CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -MMD -MP -Ishared \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)

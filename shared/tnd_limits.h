@@ -27,6 +27,12 @@
 #define TND_IF_MATCH_MAX 128      /* the versions of If-Match, in the scripts' form */
 #define TND_RESPONSE_HEADERS_MAX 2048 /* headers of one of our answers */
 
+/* Auth (SPEC section 6). */
+#define TND_TOKEN_MAX 12288       /* a JWT: identity providers' tokens pass 4 KiB */
+#define TND_SUB_MAX 255           /* the sub claim, stored as a document's owner */
+#define TND_CLAIM_LIST_MAX 2048   /* the names of one of read/write/own, joined */
+#define TND_JWT_KEY_FILE_MAX 65536 /* a secret file or a PEM public key */
+
 /* Redis. */
 #define TND_KEY_MAX 320           /* one key: namespace, collection and prefixes */
 #define TND_SEQ_STR_MAX 42        /* "<ms>-<n>": two 20-digit numbers, '-', NUL */
