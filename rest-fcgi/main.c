@@ -44,6 +44,10 @@ struct rest_config {
 	const char *ns;
 	const char *allowed_origins;
 	const char *jwt_secret;
+	const char *jwt_secret_file;
+	const char *jwt_public_key;
+	const char *jwt_issuer;
+	const char *jwt_audience;
 	const char *log_level;
 	const char *log_format;
 	const char *metrics_listen;
@@ -76,7 +80,15 @@ static const struct tnd_option options[] = {
 	{"allowed-origins", "TANDEM_ALLOWED_ORIGINS", TND_OPT_STRING, NULL, 1, 4096,
 	 OPT(allowed_origins), "comma list of CORS origins; unset = any origin"},
 	{"jwt-secret", "TANDEM_JWT_SECRET", TND_OPT_STRING, NULL, 1, 4096, OPT(jwt_secret),
-	 "JWT HS256 secret; unset = auth off (not supported by this version: must stay unset)"},
+	 "HS256/384/512 secret, at least 32 bytes; no JWT key at all = auth off"},
+	{"jwt-secret-file", "TANDEM_JWT_SECRET_FILE", TND_OPT_STRING, NULL, 1, 4096,
+	 OPT(jwt_secret_file), "file holding the secret (keeps it out of the environment)"},
+	{"jwt-public-key", "TANDEM_JWT_PUBLIC_KEY", TND_OPT_STRING, NULL, 1, 4096, OPT(jwt_public_key),
+	 "PEM public key file: RSA (RS256/384/512) or EC (the ES alg of its curve)"},
+	{"jwt-issuer", "TANDEM_JWT_ISSUER", TND_OPT_STRING, NULL, 1, 1024, OPT(jwt_issuer),
+	 "when set, a token's iss must equal it"},
+	{"jwt-audience", "TANDEM_JWT_AUDIENCE", TND_OPT_STRING, NULL, 1, 1024, OPT(jwt_audience),
+	 "when set, a token's aud must name it"},
 	{"log-level", "TANDEM_LOG_LEVEL", TND_OPT_STRING, "info", 1, 8, OPT(log_level),
 	 "error, warn, info or debug"},
 	{"log-format", "TANDEM_LOG_FORMAT", TND_OPT_STRING, "text", 1, 8, OPT(log_format),
@@ -202,9 +214,9 @@ static bool is_unix_socket(int fd)
 static int check_config(const struct rest_config *cfg, struct tnd_redis_addr *addr, char *err,
 			size_t errlen)
 {
+	/* tandem-rest verifies tokens itself: the common check's refusal of a secret is not for it. */
 	const struct tnd_common_settings common = {.redis_url = cfg->redis_url, .ns = cfg->ns,
-						   .log_level = cfg->log_level,
-						   .jwt_secret = cfg->jwt_secret};
+						   .log_level = cfg->log_level};
 
 	if (tnd_config_check_common(&common, addr, err, errlen) < 0)
 		return -1;
@@ -250,6 +262,7 @@ int main(int argc, char **argv)
 	struct rest_store_config store_cfg;
 	struct rest_settings settings;
 	struct rest_metrics metrics;
+	struct tnd_auth auth;
 	struct rest_metrics_server metrics_server = {.fd = -1};
 	struct tnd_ulid_gen ulid;
 	struct rest_pool pool = {.listen_fd = -1};
@@ -267,13 +280,27 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tandem-rest: %s\n", err);
 		return 2;
 	}
+	if (tnd_auth_init(&auth, &(struct tnd_auth_settings){.secret = cfg.jwt_secret,
+							       .secret_file = cfg.jwt_secret_file,
+							       .public_key_file = cfg.jwt_public_key,
+							       .issuer = cfg.jwt_issuer,
+							       .audience = cfg.jwt_audience},
+			  err, sizeof(err)) < 0) {
+		fprintf(stderr, "tandem-rest: %s\n", err);
+		return 2;
+	}
 	if (rc == TND_CONFIG_CHECK) {
+		tnd_auth_free(&auth);
 		printf("configuration OK\n");
 		return 0;
 	}
 	tnd_log_init("tandem-rest", (enum tnd_log_level)tnd_log_level_parse(cfg.log_level));
 	tnd_log_set_format((enum tnd_log_format)tnd_log_format_parse(cfg.log_format));
-	tnd_log_warn("AUTH IS OFF: TANDEM_JWT_SECRET is unset, every client may read and write");
+	if (auth.mode == TND_AUTH_OFF)
+		tnd_log_warn("AUTH IS OFF: no TANDEM_JWT_SECRET(_FILE) or TANDEM_JWT_PUBLIC_KEY, "
+			     "every client may read and write every collection");
+	else
+		tnd_log_info("auth: %s", tnd_auth_describe(&auth));
 
 	rest_metrics_init(&metrics, NULL);
 	store_cfg = (struct rest_store_config){.addr = &addr, .ns = cfg.ns,
@@ -281,7 +308,7 @@ int main(int argc, char **argv)
 					       .log_len = cfg.log_len, .metrics = &metrics};
 	settings = (struct rest_settings){.max_body = (size_t)cfg.max_body,
 					  .cors = {.allowed_origins = cfg.allowed_origins},
-					  .metrics = &metrics};
+					  .metrics = &metrics, .auth = &auth};
 
 	sigemptyset(&stop_signals);
 	sigaddset(&stop_signals, SIGTERM);
@@ -319,6 +346,13 @@ int main(int argc, char **argv)
 		th->worker = (struct rest_worker){.settings = &settings, .ulid = &ulid, .index = (int)i,
 						   .rand_state = (unsigned)getpid() * 2654435761u + (unsigned)i};
 		rest_store_init(&th->worker.store, &store_cfg);
+		/* Only a thread that verifies tokens needs its cache (a few hundred KB). */
+		if (auth.mode != TND_AUTH_OFF &&
+		    !(th->worker.auth_cache = calloc(1, sizeof(*th->worker.auth_cache)))) {
+			tnd_log_error("out of memory");
+			stop_threads(&pool);
+			goto out_threads;
+		}
 		if (pthread_create(&th->tid, NULL, worker_main, th) != 0) {
 			tnd_log_error("cannot start thread %lld", i);
 			stop_threads(&pool);
@@ -345,8 +379,11 @@ int main(int argc, char **argv)
 	tnd_log_info("stopped");
 	status = 0;
 out_threads:
+	for (long long i = 0; i < pool.n_threads; i++)
+		free(pool.threads[i].worker.auth_cache);
 	free(pool.threads);
 out_ulid:
 	tnd_ulid_gen_destroy(&ulid);
+	tnd_auth_free(&auth);
 	return status;
 }

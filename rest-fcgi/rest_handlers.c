@@ -12,6 +12,7 @@
 
 #include "rest_json.h"
 #include "rest_router.h"
+#include "tnd_auth.h"
 #include "tnd_list.h"
 #include "tnd_log.h"
 #include "tnd_num.h"
@@ -243,7 +244,7 @@ static void answer_written(struct rest_http *h, const char *collection, const ch
 
 /* Serializes obj (without server fields) and writes it at the request's instant. */
 static int write_object(struct rest_worker *w, const struct request_clock *clock,
-			const char *collection, const char *id, enum rest_write_mode mode,
+			const struct rest_store_doc *d, enum rest_write_mode mode,
 			const char *expect, struct json_object *obj, struct rest_store_result *res)
 {
 	size_t len;
@@ -254,14 +255,14 @@ static int write_object(struct rest_worker *w, const struct request_clock *clock
 		snprintf(w->store.errstr, sizeof(w->store.errstr), "cannot serialize the document");
 		return TND_ENOMEM;
 	}
-	return rest_store_write(&w->store, collection, id, mode, expect, text, len,
-				clock->rfc3339, res);
+	return rest_store_write(&w->store, d, mode, expect, text, len, clock->rfc3339, res);
 }
 
-static void handle_create(struct rest_worker *w, struct rest_http *h, const struct rest_target *t)
+static void handle_create(struct rest_worker *w, struct rest_http *h, const struct rest_store_doc *d)
 {
 	struct rest_store_result res = {0};
 	struct request_clock clock;
+	struct rest_store_doc created;
 	struct json_object *body;
 	char id[TND_ULID_LEN + 1];
 
@@ -274,15 +275,16 @@ static void handle_create(struct rest_worker *w, struct rest_http *h, const stru
 		rest_http_error(h, TND_ERR_INTERNAL, "cannot make an id", -1, NULL);
 		goto out;
 	}
-	if (!store_failed(w, h, write_object(w, &clock, t->collection, id, REST_WRITE_CREATE, "",
-					       body, &res), &res))
-		answer_written(h, t->collection, id, &res);
+	created = (struct rest_store_doc){.collection = d->collection, .id = id, .owner = d->owner};
+	if (!store_failed(w, h, write_object(w, &clock, &created, REST_WRITE_CREATE, "", body, &res),
+			  &res))
+		answer_written(h, d->collection, id, &res);
 out:
 	rest_store_result_free(&res);
 	json_object_put(body);
 }
 
-static void handle_put(struct rest_worker *w, struct rest_http *h, const struct rest_target *t)
+static void handle_put(struct rest_worker *w, struct rest_http *h, const struct rest_store_doc *d)
 {
 	const char *inm = rest_http_param(h, "HTTP_IF_NONE_MATCH");
 	struct rest_store_result res = {0};
@@ -294,7 +296,7 @@ static void handle_put(struct rest_worker *w, struct rest_http *h, const struct 
 	body = read_json_body(w, h, false);
 	if (!body)
 		return;
-	if (rest_json_check_id(body, t->id) < 0) {
+	if (rest_json_check_id(body, d->id) < 0) {
 		rest_http_error(h, TND_ERR_ID_MISMATCH, NULL, -1, NULL);
 		goto out;
 	}
@@ -303,9 +305,9 @@ static void handle_put(struct rest_worker *w, struct rest_http *h, const struct 
 	if (inm && strcmp(inm, "*") == 0)
 		mode = REST_WRITE_CREATE;
 	request_clock_read(&clock);
-	if (!store_failed(w, h, write_object(w, &clock, t->collection, t->id, mode, expect, body, &res),
+	if (!store_failed(w, h, write_object(w, &clock, d, mode, expect, body, &res),
 			  &res))
-		answer_written(h, t->collection, t->id, &res);
+		answer_written(h, d->collection, d->id, &res);
 out:
 	rest_store_result_free(&res);
 	json_object_put(body);
@@ -317,7 +319,7 @@ out:
  * NULL after answering (404, 412, 5xx).
  */
 static struct json_object *merge_current(struct rest_worker *w, struct rest_http *h,
-					 const struct rest_target *t, const char *expect,
+					 const struct rest_store_doc *d, const char *expect,
 					 struct json_object *patch, long long *version)
 {
 	struct rest_store_result cur = {0};
@@ -325,7 +327,7 @@ static struct json_object *merge_current(struct rest_worker *w, struct rest_http
 	enum tnd_err err;
 	char msg[160];
 
-	if (store_failed(w, h, rest_store_get(&w->store, t->collection, t->id, &cur), &cur))
+	if (store_failed(w, h, rest_store_get(&w->store, d, &cur), &cur))
 		goto out;
 	*version = cur.version;
 	if (expect[0] && strcmp(expect, "*") != 0) {
@@ -340,7 +342,7 @@ static struct json_object *merge_current(struct rest_worker *w, struct rest_http
 	doc = rest_json_parse_body(cur.doc, cur.doc_len, &err, msg, sizeof(msg));
 	if (!doc) {
 		tnd_log_error("worker %d req %lu: stored document %s/%s: %s", w->index, h->id,
-			      t->collection, t->id, msg);
+			      d->collection, d->id, msg);
 		rest_http_error(h, TND_ERR_INTERNAL, NULL, -1, NULL);
 		goto out;
 	}
@@ -384,7 +386,7 @@ static void backoff_after_lost_round(unsigned *rand_state, unsigned attempt)
  * refuses if the version moved meanwhile, and we merge again on the newer
  * document. A client's own If-Match is checked against each version read.
  */
-static void handle_patch(struct rest_worker *w, struct rest_http *h, const struct rest_target *t)
+static void handle_patch(struct rest_worker *w, struct rest_http *h, const struct rest_store_doc *d)
 {
 	struct rest_store_result res = {0};
 	struct json_object *patch;
@@ -396,7 +398,7 @@ static void handle_patch(struct rest_worker *w, struct rest_http *h, const struc
 	patch = read_json_body(w, h, true);
 	if (!patch)
 		return;
-	if (rest_json_check_id(patch, t->id) < 0) {
+	if (rest_json_check_id(patch, d->id) < 0) {
 		rest_http_error(h, TND_ERR_ID_MISMATCH, NULL, -1, NULL);
 		goto out;
 	}
@@ -407,7 +409,7 @@ static void handle_patch(struct rest_worker *w, struct rest_http *h, const struc
 	for (unsigned attempt = 0;; attempt++) {
 		long long base = 0;
 		size_t len;
-		struct json_object *doc = merge_current(w, h, t, expect, patch, &base);
+		struct json_object *doc = merge_current(w, h, d, expect, patch, &base);
 
 		if (!doc)
 			goto out;
@@ -418,7 +420,7 @@ static void handle_patch(struct rest_worker *w, struct rest_http *h, const struc
 		}
 		snprintf(cas, sizeof(cas), ",%lld,", base);
 		rest_store_result_free(&res);
-		rc = write_object(w, &clock, t->collection, t->id, REST_WRITE_PATCH, cas, doc, &res);
+		rc = write_object(w, &clock, d, REST_WRITE_PATCH, cas, doc, &res);
 		json_object_put(doc);
 		if (rc != TND_ECONFLICT || now_ms() >= deadline)
 			break;
@@ -426,23 +428,23 @@ static void handle_patch(struct rest_worker *w, struct rest_http *h, const struc
 	}
 	if (rc == TND_ECONFLICT && !expect[0]) {
 		tnd_log_warn("worker %d req %lu: PATCH %s/%s still losing races after %d ms", w->index,
-			     h->id, t->collection, t->id, PATCH_RETRY_MS);
+			     h->id, d->collection, d->id, PATCH_RETRY_MS);
 		rest_http_error(h, TND_ERR_STORE_UNAVAILABLE, "too many concurrent writes to this document", -1, retry_after);
 	} else if (!store_failed(w, h, rc, &res)) {
-		answer_written(h, t->collection, t->id, &res);
+		answer_written(h, d->collection, d->id, &res);
 	}
 out:
 	rest_store_result_free(&res);
 	json_object_put(patch);
 }
 
-static void handle_delete(struct rest_worker *w, struct rest_http *h, const struct rest_target *t)
+static void handle_delete(struct rest_worker *w, struct rest_http *h, const struct rest_store_doc *d)
 {
 	struct rest_store_result res = {0};
 	char expect[TND_IF_MATCH_MAX], extra[128];
 
 	rest_if_match_expect(rest_http_param(h, "HTTP_IF_MATCH"), expect, sizeof(expect));
-	if (!store_failed(w, h, rest_store_delete(&w->store, t->collection, t->id, expect, &res),
+	if (!store_failed(w, h, rest_store_delete(&w->store, d, expect, &res),
 			  &res)) {
 		snprintf(extra, sizeof(extra), "Tandem-Seq: %s\r\n", res.seq);
 		rest_http_start(h, 204, NULL, extra);
@@ -450,12 +452,12 @@ static void handle_delete(struct rest_worker *w, struct rest_http *h, const stru
 	rest_store_result_free(&res);
 }
 
-static void handle_get(struct rest_worker *w, struct rest_http *h, const struct rest_target *t)
+static void handle_get(struct rest_worker *w, struct rest_http *h, const struct rest_store_doc *d)
 {
 	struct rest_store_result res = {0};
 	char extra[128];
 
-	if (!store_failed(w, h, rest_store_get(&w->store, t->collection, t->id, &res), &res)) {
+	if (!store_failed(w, h, rest_store_get(&w->store, d, &res), &res)) {
 		if (rest_if_none_match(rest_http_param(h, "HTTP_IF_NONE_MATCH"), res.version)) {
 			snprintf(extra, sizeof(extra), "ETag: \"%lld\"\r\nTandem-Seq: %s\r\n",
 				 res.version, res.seq);
@@ -467,7 +469,7 @@ static void handle_get(struct rest_worker *w, struct rest_http *h, const struct 
 	rest_store_result_free(&res);
 }
 
-static void handle_list(struct rest_worker *w, struct rest_http *h, const struct rest_target *t)
+static void handle_list(struct rest_worker *w, struct rest_http *h, const struct rest_store_doc *d)
 {
 	struct rest_store_result res = {0};
 	struct rest_list_query q;
@@ -479,7 +481,7 @@ static void handle_list(struct rest_worker *w, struct rest_http *h, const struct
 		return;
 	}
 	if (store_failed(w, h,
-			 rest_store_list(&w->store, t->collection, q.has_after ? q.after : NULL, q.limit, &res),
+			 rest_store_list(&w->store, d, q.has_after ? q.after : NULL, q.limit, &res),
 			 &res))
 		goto out;
 	r = res.reply;
@@ -515,6 +517,64 @@ static void handle_health(struct rest_worker *w, struct rest_http *h)
 				"Retry-After: 1\r\nCache-Control: no-store\r\n");
 }
 
+/* The bearer token of an Authorization header (pointer into it), or NULL. */
+static const char *bearer_token(const char *header, size_t *len)
+{
+	if (!header || strncasecmp(header, "Bearer ", 7) != 0)
+		return NULL;
+	header += 7;
+	while (*header == ' ')
+		header++;
+	*len = strlen(header);
+	while (*len > 0 && header[*len - 1] == ' ')
+		(*len)--;
+	return *len > 0 ? header : NULL;
+}
+
+/*
+ * SPEC section 6 on one request: with auth on, every route but the health
+ * check needs a valid token (else 401) whose read (GET, HEAD) or write
+ * claim names the collection (else 403). *owner becomes the token's sub
+ * when its own claim names the collection: the store then shows it only
+ * its own documents. Returns 0 to go on, -1 once answered.
+ */
+static int authorize(struct rest_worker *w, struct rest_http *h, enum rest_method method,
+		     const struct rest_target *t, struct tnd_claims *claims, const char **owner)
+{
+	static const char *const challenge = "WWW-Authenticate: Bearer\r\n";
+	const struct tnd_auth *auth = w->settings->auth;
+	const char *token;
+	char why[192];
+	size_t len = 0;
+	bool reading = method == REST_GET || method == REST_HEAD;
+
+	*owner = NULL;
+	if (!auth || auth->mode == TND_AUTH_OFF || t->route == REST_ROUTE_HEALTH)
+		return 0;
+	token = bearer_token(rest_http_param(h, "HTTP_AUTHORIZATION"), &len);
+	if (!token) {
+		rest_http_error(h, TND_ERR_UNAUTHORIZED, "an Authorization: Bearer <token> header is required",
+				-1, challenge);
+		return -1;
+	}
+	if (tnd_auth_verify_cached(auth, w->auth_cache, token, len, (long long)time(NULL), claims, why,
+				   sizeof(why)) < 0) {
+		tnd_log_debug("worker %d req %lu: token refused: %s", w->index, h->id, why);
+		rest_http_error(h, TND_ERR_UNAUTHORIZED, why, -1,
+				"WWW-Authenticate: Bearer error=\"invalid_token\"\r\n");
+		return -1;
+	}
+	if (!tnd_claims_allow(reading ? &claims->read : &claims->write, t->collection)) {
+		snprintf(why, sizeof(why), "the token may not %s collection %s",
+			 reading ? "read" : "write", t->collection);
+		rest_http_error(h, TND_ERR_FORBIDDEN, why, -1, NULL);
+		return -1;
+	}
+	if (tnd_claims_allow(&claims->own, t->collection))
+		*owner = claims->sub;
+	return 0;
+}
+
 /* OPTIONS: a CORS preflight when it asks for a method, else just Allow. */
 static void handle_options(struct rest_http *h, const char *allow)
 {
@@ -537,24 +597,28 @@ static void handle_options(struct rest_http *h, const char *allow)
 }
 
 static void dispatch(struct rest_worker *w, struct rest_http *h, enum rest_method method,
-		     const struct rest_target *t)
+		     const struct rest_target *t, const char *owner)
 {
+	const struct rest_store_doc d = {.collection = t->collection,
+					 .id = t->route == REST_ROUTE_DOCUMENT ? t->id : NULL,
+					 .owner = owner};
+
 	switch (t->route) {
 	case REST_ROUTE_HEALTH:
 		handle_health(w, h);
 		break;
 	case REST_ROUTE_COLLECTION:
 		if (method == REST_POST)
-			handle_create(w, h, t);
+			handle_create(w, h, &d);
 		else
-			handle_list(w, h, t);
+			handle_list(w, h, &d);
 		break;
 	case REST_ROUTE_DOCUMENT:
 		switch (method) {
-		case REST_PUT: handle_put(w, h, t); break;
-		case REST_PATCH: handle_patch(w, h, t); break;
-		case REST_DELETE: handle_delete(w, h, t); break;
-		default: handle_get(w, h, t); break;
+		case REST_PUT: handle_put(w, h, &d); break;
+		case REST_PATCH: handle_patch(w, h, &d); break;
+		case REST_DELETE: handle_delete(w, h, &d); break;
+		default: handle_get(w, h, &d); break;
 		}
 		break;
 	default:
@@ -571,6 +635,8 @@ void rest_handle(struct rest_worker *w, FCGX_Request *req)
 	const char *uri, *allow;
 	char extra[128], msg[128];
 	long long started = now_us();
+	struct tnd_claims claims;
+	const char *owner = NULL;
 
 	t.route = REST_ROUTE_NONE;
 	w->requests++;
@@ -617,7 +683,9 @@ void rest_handle(struct rest_worker *w, FCGX_Request *req)
 		rest_http_error(&h, TND_ERR_FORBIDDEN, "origin not allowed", -1, NULL);
 		goto out;
 	}
-	dispatch(w, &h, method, &t);
+	if (authorize(w, &h, method, &t, &claims, &owner) < 0)
+		goto out;
+	dispatch(w, &h, method, &t, owner);
 out:
 	rest_metrics_request(w->settings->metrics, (int)t.route, h.status, now_us() - started);
 	rest_http_finish(&h);

@@ -14,6 +14,7 @@
 #include "rest_http.h"
 #include "rest_metrics.h"
 #include "rest_store.h"
+#include "tnd_auth.h"
 #include "tnd_ulid.h"
 
 /* Settings shared read-only by all workers of a process. */
@@ -21,6 +22,7 @@ struct rest_settings {
 	size_t max_body;       /* TANDEM_MAX_BODY */
 	struct rest_cors cors; /* TANDEM_ALLOWED_ORIGINS */
 	struct rest_metrics *metrics; /* shared by the threads; counters are atomic */
+	const struct tnd_auth *auth;  /* read-only; mode TND_AUTH_OFF = every request allowed */
 };
 
 /* One per worker thread. */
@@ -32,6 +34,7 @@ struct rest_worker {
 	int index;                            /* thread number, for logs */
 	unsigned rand_state;                  /* rand_r() seed for PATCH backoff */
 	bool redis_down;                      /* an outage was logged, its end is not yet */
+	struct tnd_auth_cache *auth_cache;    /* owned by the thread's creator; verified tokens */
 };
 
 void rest_handle(struct rest_worker *w, FCGX_Request *req);

@@ -10,7 +10,7 @@
 
 #include "tnd_utf8.h"
 
-static const char *const server_fields[] = {"id", "version", "created_at", "updated_at"};
+static const char *const server_fields[] = {"id", "version", "created_at", "updated_at", "owner"};
 
 /*
  * json-c accepts NaN and Infinity literals even in strict mode, and

@@ -16,17 +16,24 @@
 #define RETRY_MAX_MS 500
 
 /*
- * Writes. KEYS: doc, meta, index, log. ARGV: id, collection, mode, expect, body,
- * now, log length, channel. expect is "" (none), "*" (must exist) or
- * ",v1,v2," (one of these versions). The document is assembled here, not
- * in C, because only the script knows the stored version and created_at
- * atomically; body is the client's object without server fields, so its
- * text after the '{' is appended to ours.
+ * The scripts name their KEYS and ARGV slots in their first lines; the C
+ * side fills the same slots through the enums below, so the two lists are
+ * read side by side.
+ *
+ * Writes. The document is assembled here, not in C, because only the
+ * script knows the stored version, created_at and owner atomically; body
+ * is the client's object without server fields, so its text after the '{'
+ * is appended to ours. owner_req is the token's sub when that token may
+ * see only its own documents (SPEC section 6 `own`), "" otherwise: another
+ * owner's document (or one without owner) is then "missing", and a
+ * document it creates gets that owner, for good.
  */
 static const char script_write[] =
-	"local id, col, mode, expect = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"
-	"local cur = redis.call('HMGET', KEYS[2], 'v', 'c')\n"
+	"local doc_key, meta_key, index_key, log_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]\n"
+	"local id, col, mode, expect, body, now, log_len, channel, owner_req, owner_prefix = unpack(ARGV)\n"
+	"local cur = redis.call('HMGET', meta_key, 'v', 'c', 'o')\n"
 	"local v = tonumber(cur[1])\n"
+	"if v and owner_req ~= '' and cur[3] ~= owner_req then return {'missing'} end\n"
 	"if mode == 'create' and v then return {'exists', v} end\n"
 	"if mode == 'patch' and not v then return {'missing'} end\n"
 	"if expect ~= '' then\n"
@@ -35,67 +42,89 @@ static const char script_write[] =
 	"    return {'conflict', v}\n"
 	"  end\n"
 	"end\n"
-	"local created = cur[2] or ARGV[6]\n"
+	"local owner = cur[3]\n"
+	"if not v and owner_req ~= '' then owner = owner_req end\n"
+	"local created = cur[2] or now\n"
 	"local nv = (v or 0) + 1\n"
 	"local doc = '{\"id\":\"' .. id .. '\",\"version\":' .. nv .. ',\"created_at\":\"' ..\n"
-	"  created .. '\",\"updated_at\":\"' .. ARGV[6] .. '\"'\n"
-	"if ARGV[5] == '{}' then doc = doc .. '}' else doc = doc .. ',' .. string.sub(ARGV[5], 2) end\n"
-	"redis.call('HSET', KEYS[2], 'v', nv, 'c', created)\n"
-	"redis.call('SET', KEYS[1], doc)\n"
-	"redis.call('ZADD', KEYS[3], 0, id)\n"
+	"  created .. '\",\"updated_at\":\"' .. now .. '\"'\n"
+	"if owner then doc = doc .. ',\"owner\":\"' .. owner .. '\"' end\n"
+	"if body == '{}' then doc = doc .. '}' else doc = doc .. ',' .. string.sub(body, 2) end\n"
+	"if owner then\n"
+	"  redis.call('HSET', meta_key, 'v', nv, 'c', created, 'o', owner)\n"
+	"  if not v then redis.call('ZADD', owner_prefix .. owner, 0, id) end\n"
+	"else\n"
+	"  redis.call('HSET', meta_key, 'v', nv, 'c', created)\n"
+	"end\n"
+	"redis.call('SET', doc_key, doc)\n"
+	"redis.call('ZADD', index_key, 0, id)\n"
 	"local typ = v and 'updated' or 'created'\n"
-	"local seq = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[7], '*',\n"
+	"local seq = redis.call('XADD', log_key, 'MAXLEN', '~', log_len, '*',\n"
 	"  'type', typ, 'id', id, 'version', nv, 'doc', doc)\n"
-	"redis.call('PUBLISH', ARGV[8], '{\"type\":\"' .. typ .. '\",\"collection\":\"' .. col ..\n"
+	"redis.call('PUBLISH', channel, '{\"type\":\"' .. typ .. '\",\"collection\":\"' .. col ..\n"
 	"  '\",\"id\":\"' .. id .. '\",\"version\":' .. nv .. ',\"seq\":\"' .. seq .. '\",\"doc\":' .. doc .. '}')\n"
 	"return {'ok', nv, seq, doc, v and 0 or 1}\n";
 
-/* Deletes. KEYS: doc, meta, index, log. ARGV: id, collection, expect, log length, channel. */
+enum write_key { WK_DOC, WK_META, WK_INDEX, WK_LOG, WK__MAX };
+enum write_arg { WA_ID, WA_COLLECTION, WA_MODE, WA_EXPECT, WA_BODY, WA_NOW, WA_LOG_LEN,
+		 WA_CHANNEL, WA_OWNER, WA_OWNER_PREFIX, WA__MAX };
+
+/* Deletes; owner_req as for writes. */
 static const char script_delete[] =
-	"local id, col, expect = ARGV[1], ARGV[2], ARGV[3]\n"
-	"local v = tonumber(redis.call('HGET', KEYS[2], 'v'))\n"
-	"if not v then return {'missing'} end\n"
+	"local doc_key, meta_key, index_key, log_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]\n"
+	"local id, col, expect, log_len, channel, owner_req, owner_prefix = unpack(ARGV)\n"
+	"local cur = redis.call('HMGET', meta_key, 'v', 'o')\n"
+	"local v = tonumber(cur[1])\n"
+	"if not v or (owner_req ~= '' and cur[2] ~= owner_req) then return {'missing'} end\n"
 	"if expect ~= '' and expect ~= '*' and not string.find(expect, ',' .. v .. ',', 1, true) then\n"
 	"  return {'conflict', v}\n"
 	"end\n"
-	"redis.call('DEL', KEYS[1], KEYS[2])\n"
-	"redis.call('ZREM', KEYS[3], id)\n"
+	"redis.call('DEL', doc_key, meta_key)\n"
+	"redis.call('ZREM', index_key, id)\n"
+	"if cur[2] then redis.call('ZREM', owner_prefix .. cur[2], id) end\n"
 	"local nv = v + 1\n"
-	"local seq = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*',\n"
+	"local seq = redis.call('XADD', log_key, 'MAXLEN', '~', log_len, '*',\n"
 	"  'type', 'deleted', 'id', id, 'version', nv)\n"
-	"redis.call('PUBLISH', ARGV[5], '{\"type\":\"deleted\",\"collection\":\"' .. col ..\n"
+	"redis.call('PUBLISH', channel, '{\"type\":\"deleted\",\"collection\":\"' .. col ..\n"
 	"  '\",\"id\":\"' .. id .. '\",\"version\":' .. nv .. ',\"seq\":\"' .. seq .. '\"}')\n"
 	"return {'ok', nv, seq}\n";
 
-/* Reads one document. KEYS: doc, meta, log. Returns {seq, version, json} or {seq}. */
+enum delete_arg { DA_ID, DA_COLLECTION, DA_EXPECT, DA_LOG_LEN, DA_CHANNEL, DA_OWNER,
+		  DA_OWNER_PREFIX, DA__MAX };
+
+/* Reads one document with the log position. Returns {seq, version, json} or {seq}. */
 static const char script_get[] =
-	"local last = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)\n"
+	"local doc_key, meta_key, log_key = KEYS[1], KEYS[2], KEYS[3]\n"
+	"local owner_req = ARGV[1]\n"
+	"local last = redis.call('XREVRANGE', log_key, '+', '-', 'COUNT', 1)\n"
 	"local seq = last[1] and last[1][1] or '0-0'\n"
-	"local v = redis.call('HGET', KEYS[2], 'v')\n"
-	"if not v then return {seq} end\n"
-	"return {seq, tonumber(v), redis.call('GET', KEYS[1])}\n";
+	"local cur = redis.call('HMGET', meta_key, 'v', 'o')\n"
+	"if not cur[1] or (owner_req ~= '' and cur[2] ~= owner_req) then return {seq} end\n"
+	"return {seq, tonumber(cur[1]), redis.call('GET', doc_key)}\n";
+
+enum get_key { GK_DOC, GK_META, GK_LOG, GK__MAX };
 
 /*
- * Lists. KEYS: index, log. ARGV: document key prefix, after ("" = start),
- * limit, byte cap. Returns {seq, next id or "", json...}. Documents are
- * fetched with one MGET per 25 ids (a call per document cost several times
- * more), so at most 25 documents sit in the script's memory beyond the
- * page itself. A page stops
- * early, after at least one document, when the next one would take it past
- * the byte cap; "next" then points at its last document. The documents'
- * keys share the collection's hash tag, so reading them here stays within
- * one slot.
+ * Lists. index is the collection's index, or an owner's. Returns {seq,
+ * next id or "", json...}. Documents are fetched with one MGET per 25 ids
+ * (a call per document cost several times more), so at most 25 documents
+ * sit in the script's memory beyond the page itself. A page stops early,
+ * after at least one document, when the next one would take it past the
+ * byte cap; "next" then points at its last document. The documents' keys
+ * share the collection's hash tag, so reading them here stays within one
+ * slot.
  */
 static const char script_list[] =
-	"local limit, cap = tonumber(ARGV[3]), tonumber(ARGV[4])\n"
-	"local min = ARGV[2] == '' and '-' or '(' .. ARGV[2]\n"
-	"local ids = redis.call('ZRANGEBYLEX', KEYS[1], min, '+', 'LIMIT', 0, limit + 1)\n"
-	"local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)\n"
+	"local index_key, log_key = KEYS[1], KEYS[2]\n"
+	"local doc_prefix, after, limit, cap = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])\n"
+	"local min = after == '' and '-' or '(' .. after\n"
+	"local ids = redis.call('ZRANGEBYLEX', index_key, min, '+', 'LIMIT', 0, limit + 1)\n"
+	"local last = redis.call('XREVRANGE', log_key, '+', '-', 'COUNT', 1)\n"
 	"local out = {last[1] and last[1][1] or '0-0', ''}\n"
 	"local n, bytes, prev, i = math.min(#ids, limit), 0, '', 1\n"
 	"while i <= n do\n"
 	"  local keys = {}\n"
-	"  for k = i, math.min(i + 24, n) do keys[#keys + 1] = ARGV[1] .. ids[k] end\n"
+	"  for k = i, math.min(i + 24, n) do keys[#keys + 1] = doc_prefix .. ids[k] end\n"
 	"  local docs = redis.call('MGET', unpack(keys))\n"
 	"  for k = 1, #keys do\n"
 	"    local j = docs[k]\n"
@@ -110,6 +139,9 @@ static const char script_list[] =
 	"end\n"
 	"if #ids > limit then out[2] = ids[n] end\n"
 	"return out\n";
+
+enum list_key { LK_INDEX, LK_LOG, LK__MAX };
+enum list_arg { LA_DOC_PREFIX, LA_AFTER, LA_LIMIT, LA_BYTE_CAP, LA__MAX };
 
 static const char *const scripts[REST_SCRIPT__MAX] = {
 	[REST_SCRIPT_WRITE] = script_write,
@@ -227,32 +259,45 @@ static int store_connect(struct rest_store *store)
  */
 #define MAX_SCRIPT_ARGS 16
 
-static redisReply *run_script(struct rest_store *store, enum rest_script which, int nkeys,
-			      int nargs, const char *const *args, const size_t *arglens,
+/* One script call: its KEYS and ARGV slots (lens NULL = NUL-terminated strings). */
+struct script_call {
+	enum rest_script which;
+	int nkeys, nargs;
+	const char *const *keys;
+	const char *const *args;
+	const size_t *arg_lens;
+};
+
+static redisReply *run_script(struct rest_store *store, const struct script_call *call,
 			      struct rest_store_result *res, int *rc)
 {
 	const char *argv[MAX_SCRIPT_ARGS + 3];
 	size_t argvlen[MAX_SCRIPT_ARGS + 3];
 	char nkeys_str[8];
 	redisReply *r = NULL;
+	int n = 3;
 
 	memset(res, 0, sizeof(*res));
 	res->version = -1;
 	if ((*rc = store_connect(store)) < 0)
 		return NULL;
-	snprintf(nkeys_str, sizeof(nkeys_str), "%d", nkeys);
+	snprintf(nkeys_str, sizeof(nkeys_str), "%d", call->nkeys);
 	argv[0] = "EVALSHA";
 	argvlen[0] = 7;
 	argv[2] = nkeys_str;
 	argvlen[2] = strlen(nkeys_str);
-	for (int i = 0; i < nargs; i++) {
-		argv[3 + i] = args[i];
-		argvlen[3 + i] = arglens ? arglens[i] : strlen(args[i]);
+	for (int i = 0; i < call->nkeys; i++, n++) {
+		argv[n] = call->keys[i];
+		argvlen[n] = strlen(call->keys[i]);
+	}
+	for (int i = 0; i < call->nargs; i++, n++) {
+		argv[n] = call->args[i];
+		argvlen[n] = call->arg_lens ? call->arg_lens[i] : strlen(call->args[i]);
 	}
 	for (int attempt = 0; attempt < 2; attempt++) {
-		argv[1] = store->sha[which];
+		argv[1] = store->sha[call->which];
 		argvlen[1] = 40;
-		r = redisCommandArgv(store->conn, 3 + nargs, argv, argvlen);
+		r = redisCommandArgv(store->conn, n, argv, argvlen);
 		if (!r) {
 			snprintf(store->errstr, sizeof(store->errstr), "redis: %s",
 				 store->conn->errstr);
@@ -285,29 +330,34 @@ static redisReply *run_script(struct rest_store *store, enum rest_script which, 
 	return r;
 }
 
-/* The three keys of a collection: document, index and log. */
+/* The keys and key prefixes of a collection (and of one document when id is given). */
 struct coll_keys {
 	char doc[TND_KEY_MAX + TND_DOC_ID_MAX];
 	char meta[TND_KEY_MAX + TND_DOC_ID_MAX];
 	char index[TND_KEY_MAX];
 	char log[TND_KEY_MAX];
 	char channel[TND_KEY_MAX];
+	char owner_prefix[TND_KEY_MAX];
+	char owner_index[TND_KEY_MAX + TND_SUB_MAX]; /* when an owner is given */
 };
 
 /* Fills k. Returns 0, or TND_ETOOLONG (cannot happen for valid names). */
 static int make_keys(struct rest_store *store, const char *collection, const char *id,
-		     struct coll_keys *k, struct rest_store_result *res)
+		     const char *owner, struct coll_keys *k, struct rest_store_result *res)
 {
+	const char *ns = store->cfg->ns;
 	size_t col_len = strlen(collection);
-	int n;
+	int n, o;
 
-	n = tnd_key(k->doc, TND_KEY_MAX, TND_KEY_DOC_PREFIX, store->cfg->ns, collection, col_len);
-	if (n < 0 ||
-	    tnd_key(k->meta, TND_KEY_MAX, TND_KEY_META_PREFIX, store->cfg->ns, collection, col_len) != n || tnd_key(k->index, sizeof(k->index), TND_KEY_INDEX, store->cfg->ns,
-			     collection, col_len) < 0 ||
-	    tnd_key(k->log, sizeof(k->log), TND_KEY_LOG, store->cfg->ns, collection, col_len) < 0 ||
-	    tnd_key(k->channel, sizeof(k->channel), TND_KEY_CHANNEL, store->cfg->ns, collection,
-		    col_len) < 0) {
+	n = tnd_key(k->doc, TND_KEY_MAX, TND_KEY_DOC_PREFIX, ns, collection, col_len);
+	o = tnd_key(k->owner_prefix, sizeof(k->owner_prefix), TND_KEY_OWNER_PREFIX, ns, collection,
+		    col_len);
+	if (n < 0 || o < 0 ||
+	    tnd_key(k->meta, TND_KEY_MAX, TND_KEY_META_PREFIX, ns, collection, col_len) != n ||
+	    tnd_key(k->index, sizeof(k->index), TND_KEY_INDEX, ns, collection, col_len) < 0 ||
+	    tnd_key(k->log, sizeof(k->log), TND_KEY_LOG, ns, collection, col_len) < 0 ||
+	    tnd_key(k->channel, sizeof(k->channel), TND_KEY_CHANNEL, ns, collection, col_len) < 0 ||
+	    (owner && strlen(owner) > TND_SUB_MAX)) {
 		memset(res, 0, sizeof(*res));
 		res->version = -1;
 		snprintf(store->errstr, sizeof(store->errstr), "a key for %.64s is too long",
@@ -318,6 +368,7 @@ static int make_keys(struct rest_store *store, const char *collection, const cha
 		snprintf(k->doc + n, sizeof(k->doc) - (size_t)n, "%s", id);
 		snprintf(k->meta + n, sizeof(k->meta) - (size_t)n, "%s", id);
 	}
+	snprintf(k->owner_index, sizeof(k->owner_index), "%s%s", k->owner_prefix, owner ? owner : "");
 	return 0;
 }
 
@@ -369,56 +420,85 @@ static int read_write_reply(struct rest_store *store, redisReply *r, struct rest
 	return bad_reply(store, "write script");
 }
 
-int rest_store_write(struct rest_store *store, const char *collection, const char *id,
+int rest_store_write(struct rest_store *store, const struct rest_store_doc *d,
 		     enum rest_write_mode mode, const char *expect, const char *body,
 		     size_t body_len, const char *now, struct rest_store_result *res)
 {
 	static const char *const mode_names[] = {"create", "put", "patch"};
 	struct coll_keys k;
 	char log_len[24];
+	const char *keys[WK__MAX], *args[WA__MAX];
+	size_t lens[WA__MAX];
 	redisReply *r;
 	int rc;
 
-	if ((rc = make_keys(store, collection, id, &k, res)) < 0)
+	if ((rc = make_keys(store, d->collection, d->id, d->owner, &k, res)) < 0)
 		return rc;
 	snprintf(log_len, sizeof(log_len), "%lld", store->cfg->log_len);
-	const char *args[] = {k.doc, k.meta, k.index, k.log, id, collection, mode_names[mode],
-			      expect, body, now, log_len, k.channel};
-	size_t lens[] = {strlen(k.doc), strlen(k.meta), strlen(k.index), strlen(k.log), strlen(id),
-			 strlen(collection), strlen(mode_names[mode]), strlen(expect), body_len,
-			 strlen(now), strlen(log_len), strlen(k.channel)};
-	r = run_script(store, REST_SCRIPT_WRITE, 4, 12, args, lens, res, &rc);
+	keys[WK_DOC] = k.doc;
+	keys[WK_META] = k.meta;
+	keys[WK_INDEX] = k.index;
+	keys[WK_LOG] = k.log;
+	args[WA_ID] = d->id;
+	args[WA_COLLECTION] = d->collection;
+	args[WA_MODE] = mode_names[mode];
+	args[WA_EXPECT] = expect;
+	args[WA_BODY] = body;
+	args[WA_NOW] = now;
+	args[WA_LOG_LEN] = log_len;
+	args[WA_CHANNEL] = k.channel;
+	args[WA_OWNER] = d->owner ? d->owner : "";
+	args[WA_OWNER_PREFIX] = k.owner_prefix;
+	for (int i = 0; i < WA__MAX; i++)
+		lens[i] = i == WA_BODY ? body_len : strlen(args[i]);
+	r = run_script(store, &(struct script_call){REST_SCRIPT_WRITE, WK__MAX, WA__MAX, keys, args, lens},
+		       res, &rc);
 	return r ? read_write_reply(store, r, res) : rc;
 }
 
-int rest_store_delete(struct rest_store *store, const char *collection, const char *id,
+int rest_store_delete(struct rest_store *store, const struct rest_store_doc *d,
 		      const char *expect, struct rest_store_result *res)
 {
 	struct coll_keys k;
 	char log_len[24];
+	const char *keys[WK__MAX], *args[DA__MAX];
 	redisReply *r;
 	int rc;
 
-	if ((rc = make_keys(store, collection, id, &k, res)) < 0)
+	if ((rc = make_keys(store, d->collection, d->id, d->owner, &k, res)) < 0)
 		return rc;
 	snprintf(log_len, sizeof(log_len), "%lld", store->cfg->log_len);
-	const char *args[] = {k.doc, k.meta, k.index, k.log, id, collection, expect, log_len,
-			      k.channel};
-	r = run_script(store, REST_SCRIPT_DELETE, 4, 9, args, NULL, res, &rc);
+	keys[WK_DOC] = k.doc;
+	keys[WK_META] = k.meta;
+	keys[WK_INDEX] = k.index;
+	keys[WK_LOG] = k.log;
+	args[DA_ID] = d->id;
+	args[DA_COLLECTION] = d->collection;
+	args[DA_EXPECT] = expect;
+	args[DA_LOG_LEN] = log_len;
+	args[DA_CHANNEL] = k.channel;
+	args[DA_OWNER] = d->owner ? d->owner : "";
+	args[DA_OWNER_PREFIX] = k.owner_prefix;
+	r = run_script(store, &(struct script_call){REST_SCRIPT_DELETE, WK__MAX, DA__MAX, keys, args, NULL},
+		       res, &rc);
 	return r ? read_write_reply(store, r, res) : rc;
 }
 
-int rest_store_get(struct rest_store *store, const char *collection, const char *id,
+int rest_store_get(struct rest_store *store, const struct rest_store_doc *d,
 		   struct rest_store_result *res)
 {
 	struct coll_keys k;
+	const char *keys[GK__MAX], *args[1];
 	redisReply *r;
 	int rc;
 
-	if ((rc = make_keys(store, collection, id, &k, res)) < 0)
+	if ((rc = make_keys(store, d->collection, d->id, d->owner, &k, res)) < 0)
 		return rc;
-	const char *args[] = {k.doc, k.meta, k.log};
-	r = run_script(store, REST_SCRIPT_GET, 3, 3, args, NULL, res, &rc);
+	keys[GK_DOC] = k.doc;
+	keys[GK_META] = k.meta;
+	keys[GK_LOG] = k.log;
+	args[0] = d->owner ? d->owner : "";
+	r = run_script(store, &(struct script_call){REST_SCRIPT_GET, GK__MAX, 1, keys, args, NULL}, res, &rc);
 	if (!r)
 		return rc;
 	res->reply = r;
@@ -432,20 +512,27 @@ int rest_store_get(struct rest_store *store, const char *collection, const char 
 	return res->doc && res->version > 0 ? 0 : bad_reply(store, "read script");
 }
 
-int rest_store_list(struct rest_store *store, const char *collection, const char *after,
+int rest_store_list(struct rest_store *store, const struct rest_store_doc *d, const char *after,
 		    long long limit, struct rest_store_result *res)
 {
 	struct coll_keys k;
 	char limit_str[24], cap_str[24];
+	const char *keys[LK__MAX], *args[LA__MAX];
 	redisReply *r;
 	int rc;
 
-	if ((rc = make_keys(store, collection, NULL, &k, res)) < 0)
+	if ((rc = make_keys(store, d->collection, NULL, d->owner, &k, res)) < 0)
 		return rc;
 	snprintf(limit_str, sizeof(limit_str), "%lld", limit);
 	snprintf(cap_str, sizeof(cap_str), "%d", TND_LIST_PAGE_BYTES);
-	const char *args[] = {k.index, k.log, k.doc, after ? after : "", limit_str, cap_str};
-	r = run_script(store, REST_SCRIPT_LIST, 2, 6, args, NULL, res, &rc);
+	keys[LK_INDEX] = d->owner ? k.owner_index : k.index;
+	keys[LK_LOG] = k.log;
+	args[LA_DOC_PREFIX] = k.doc;
+	args[LA_AFTER] = after ? after : "";
+	args[LA_LIMIT] = limit_str;
+	args[LA_BYTE_CAP] = cap_str;
+	r = run_script(store, &(struct script_call){REST_SCRIPT_LIST, LK__MAX, LA__MAX, keys, args, NULL},
+		       res, &rc);
 	if (!r)
 		return rc;
 	res->reply = r;

@@ -76,30 +76,44 @@ void rest_store_close(struct rest_store *store);
 void rest_store_result_free(struct rest_store_result *res);
 
 /*
- * Creates or replaces collection/id with body (a JSON object text without
+ * Which document (or collection, id NULL) an operation is about, and for
+ * whom: owner is the token's sub when that token sees only its own
+ * documents in this collection (SPEC section 6 `own`), else NULL. For
+ * such an owner, another owner's document (or one without owner) is
+ * TND_ENOTFOUND, lists hold only its own, and what it creates is its own.
+ */
+struct rest_store_doc {
+	const char *collection;
+	const char *id;
+	const char *owner;
+};
+
+/*
+ * Creates or replaces the document with body (a JSON object text without
  * server fields). expect is the If-Match condition as ",3,5," (any of
  * these versions), "*" (must exist) or "" (none); now is the RFC 3339
  * timestamp of the write. Fills res, also on failure; free it with
  * rest_store_result_free. Returns 0 or a code listed above.
  */
-int rest_store_write(struct rest_store *store, const char *collection, const char *id,
-		      enum rest_write_mode mode, const char *expect, const char *body,
-		      size_t body_len, const char *now, struct rest_store_result *res);
+int rest_store_write(struct rest_store *store, const struct rest_store_doc *d,
+		     enum rest_write_mode mode, const char *expect, const char *body,
+		     size_t body_len, const char *now, struct rest_store_result *res);
 
 /* Deletes; expect as for rest_store_write. */
-int rest_store_delete(struct rest_store *store, const char *collection, const char *id,
-		       const char *expect, struct rest_store_result *res);
+int rest_store_delete(struct rest_store *store, const struct rest_store_doc *d,
+		      const char *expect, struct rest_store_result *res);
 
 /* Reads one document with the log position. */
-int rest_store_get(struct rest_store *store, const char *collection, const char *id,
-		    struct rest_store_result *res);
+int rest_store_get(struct rest_store *store, const struct rest_store_doc *d,
+		   struct rest_store_result *res);
 
 /*
- * Reads up to limit documents after the id after (NULL: from the start),
- * fewer when they pass TND_LIST_PAGE_BYTES. On success res->reply is an array: [seq, next id or "", doc JSON...].
+ * Reads up to limit documents of d->collection (d->id unused) after the id
+ * after (NULL: from the start), fewer when they pass TND_LIST_PAGE_BYTES.
+ * On success res->reply is an array: [seq, next id or "", doc JSON...].
  */
-int rest_store_list(struct rest_store *store, const char *collection, const char *after,
-		     long long limit, struct rest_store_result *res);
+int rest_store_list(struct rest_store *store, const struct rest_store_doc *d, const char *after,
+		    long long limit, struct rest_store_result *res);
 
 /* PING; returns 0 when Redis answers within the timeout, else a TND_E* code. */
 int rest_store_ping(struct rest_store *store);

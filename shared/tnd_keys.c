@@ -14,6 +14,7 @@ int tnd_key(char *buf, size_t size, enum tnd_key_kind kind, const char *ns,
 		[TND_KEY_LOG] = ":log",
 		[TND_KEY_DOC_PREFIX] = ":d:",
 		[TND_KEY_META_PREFIX] = ":m:",
+		[TND_KEY_OWNER_PREFIX] = ":o:",
 	};
 	int n = snprintf(buf, size, "{%s:%.*s}%s", ns, (int)col_len, col, suffix[kind]);
 

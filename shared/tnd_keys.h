@@ -5,8 +5,10 @@
  *
  *   {ns:col}:d:<id>  string: the document's JSON (a string, so a list page
  *                    is one MGET per chunk instead of a call per document)
- *   {ns:col}:m:<id>  hash: v (version), c (created_at)
+ *   {ns:col}:m:<id>  hash: v (version), c (created_at), o (owner, when it has one)
  *   {ns:col}:ids     sorted set, all scores 0, members = ids (lex order)
+ *   {ns:col}:o:<sub> sorted set like :ids, of the documents owned by sub
+ *                    (SPEC section 6 `own`: an owner's list never scans others')
  *   {ns:col}:log     stream, one entry per event: type, id, version[, doc]
  *   {ns:col}         pub/sub channel carrying the full event JSON
  *
@@ -25,12 +27,13 @@ enum tnd_key_kind {
 	TND_KEY_LOG,
 	TND_KEY_DOC_PREFIX,
 	TND_KEY_META_PREFIX,
+	TND_KEY_OWNER_PREFIX,
 };
 
 /*
  * Writes the key of that kind into buf (TND_KEY_MAX bytes is always enough
  * for valid names). TND_KEY_DOC_PREFIX yields "{ns:col}:d:" and TND_KEY_META_PREFIX
- * "{ns:col}:m:" (append an id).
+ * "{ns:col}:m:" (append an id), TND_KEY_OWNER_PREFIX "{ns:col}:o:" (append a sub).
  * Returns the length, or -1 when it does not fit.
  */
 int tnd_key(char *buf, size_t size, enum tnd_key_kind kind, const char *ns,
