@@ -98,8 +98,9 @@ export type Condition = JsonPrimitive | JsonValue[] | PlainObject | FieldOps;
  * Limits: 4 KiB of JSON and 32 conditions (more is 400 `invalid_query`).
  *
  * Written ahead of the server: this version of tandem-rest and the notifier
- * do not filter yet (the REST API refuses `filter`, and `where` is not yet a
- * parameter), and this client does not send it.
+ * do not filter yet — tandem-rest ignores a `where` parameter like any
+ * unknown one, so a list would silently hold everything — and this client
+ * does not send it.
  *
  * @example { done: false, priority: { $gte: 2 }, $or: [{ tag: 'home' }, { tag: { $prefix: 'work/' } }] }
  */
