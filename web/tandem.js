@@ -3,6 +3,9 @@
  *
  * A dependency-free ES module: load it with `<script type="module">` (no build
  * step) or import it from Node 20+ (tests inject `fetch` and `WebSocket`).
+ * Installable as the package in web/package.json; its types are in
+ * tandem.d.ts (keep both in step: tests/web/types/ checks the exports).
+ * "SPEC" below is the contract, shipped as docs/PROTOCOL.md.
  *
  * What it holds, top to bottom:
  *   1. Pure helpers (seq compare, backoff, error mapping, view merge, the
@@ -91,11 +94,16 @@ export function backoffDelay(attempt, { base = 250, cap = 10000, random = Math.r
   return Math.round(half + random() * half);
 }
 
-/** Codes for error answers that carry no SPEC error object (e.g. a proxy page). */
+/**
+ * Codes for error answers that carry no SPEC error object (e.g. a proxy
+ * page). Tandem never answers 409: both preconditions fail with 412, and
+ * only the request tells them apart (`If-None-Match: *` → already_exists),
+ * so `replace(..., { createOnly: true })` passes its own 412 code.
+ */
 const STATUS_CODES = {
   400: 'invalid_body', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found',
-  405: 'method_not_allowed', 409: 'already_exists', 412: 'version_conflict',
-  413: 'too_large', 415: 'unsupported_media_type', 503: 'store_unavailable',
+  405: 'method_not_allowed', 412: 'version_conflict', 413: 'too_large',
+  415: 'unsupported_media_type', 429: 'rate_limited', 503: 'store_unavailable',
 };
 
 /**
@@ -130,14 +138,16 @@ export class TandemError extends Error {
  * @param {number} status
  * @param {string} text  the raw body
  * @param {{get(name: string): string|null}} [headers]
+ * @param {{preconditionCode?: string}} [opts]  code for a bare 412 (default version_conflict)
  * @returns {TandemError}
  */
-export function errorFromResponse(status, text, headers) {
+export function errorFromResponse(status, text, headers, { preconditionCode = 'version_conflict' } = {}) {
   let body = null;
   try { body = text ? JSON.parse(text) : null; } catch { body = null; }
   const e = body && typeof body === 'object' && body.error && typeof body.error === 'object' ? body.error : null;
   const code = e && typeof e.code === 'string' ? e.code
-    : STATUS_CODES[status] || (status >= 500 ? 'internal' : 'http_error');
+    : status === 412 ? preconditionCode
+      : STATUS_CODES[status] || (status >= 500 ? 'internal' : 'http_error');
   const message = e && typeof e.message === 'string' ? e.message : `HTTP ${status}`;
   const currentVersion = e && Number.isInteger(e.current_version) ? e.current_version : null;
   const ra = headers && headers.get ? headers.get('Retry-After') : null;
@@ -442,9 +452,15 @@ class Listeners {
 const META = new WeakMap();
 
 /**
- * HTTP metadata of an object returned by a Collection call:
- * `{status, etag, seq, location}`. `seq` is the Tandem-Seq of a read — pass
- * it as `since` to `subscribe` to listen without a gap.
+ * HTTP metadata of what a Collection call returned — a document from `get`,
+ * `create`, `replace` or `update`, or a page from `list`:
+ * `{status, etag, seq, location}`, each header null when the answer had none.
+ * `status` is the HTTP status (200, 201, ...); `etag` the `ETag` (`"<version>"`,
+ * not on list pages); `seq` the `Tandem-Seq` — of the read (pass it as
+ * `since` to `subscribe` to listen without a gap) or of the event a write
+ * published; `location` the `Location` of a created document (POST).
+ * Anything else (a document inside a list page, an object you built,
+ * a copy) gives undefined.
  * @param {object} obj
  * @returns {{status: number, etag: string|null, seq: string|null, location: string|null}|undefined}
  */
@@ -491,7 +507,9 @@ export class Collection {
     if (after != null) q.set('after', after);
     const qs = q.toString();
     const { body, meta } = await this.client._request('GET', this._path() + (qs ? `?${qs}` : ''));
-    return { items: Array.isArray(body && body.items) ? body.items : [], next: body ? body.next ?? null : null, seq: meta.seq };
+    const page = { items: Array.isArray(body && body.items) ? body.items : [], next: body ? body.next ?? null : null, seq: meta.seq };
+    META.set(page, meta);
+    return page;
   }
 
   /**
@@ -522,7 +540,8 @@ export class Collection {
     const headers = {};
     if (ifVersion != null) headers['If-Match'] = `"${ifVersion}"`;
     if (createOnly) headers['If-None-Match'] = '*';
-    return (await this.client._request('PUT', this._path(id), { json: doc, headers })).body;
+    const preconditionCode = createOnly && ifVersion == null ? 'already_exists' : 'version_conflict';
+    return (await this.client._request('PUT', this._path(id), { json: doc, headers, preconditionCode })).body;
   }
 
   /**
@@ -634,7 +653,7 @@ export class Client {
    * One REST request. Resolves to {body, meta} for 2xx/304, throws TandemError otherwise.
    * @private
    */
-  async _request(method, path, { json, headers = {}, contentType = 'application/json' } = {}) {
+  async _request(method, path, { json, headers = {}, contentType = 'application/json', preconditionCode } = {}) {
     if (!this.fetch) throw new TandemError('no fetch implementation', { code: 'network' });
     const h = { Accept: 'application/json', ...(await this._authHeader()), ...headers };
     const init = { method, headers: h };
@@ -651,7 +670,7 @@ export class Client {
       throw new TandemError(`network error: ${err && err.message ? err.message : err}`, { code: 'network', cause: err });
     }
     if (res.status < 200 || res.status >= 300) {
-      if (res.status !== 304) throw errorFromResponse(res.status, text, res.headers);
+      if (res.status !== 304) throw errorFromResponse(res.status, text, res.headers, { preconditionCode });
     }
     let body = null;
     if (text) {
@@ -882,9 +901,14 @@ export class Client {
  * `view.on('reset', fn)` when the server asked for a reload (the view
  * reloads itself); `view.on('error', fn)` for load failures (it retries).
  *
- * `view.apply(doc)` / `view.applyDeleted(id, version)` feed the result of
- * your own writes in right away, so the writing tab does not wait for the
- * event (which then counts as a duplicate).
+ * `view.apply(doc)` / `view.applyDeleted(id, version)` take the result of a
+ * write that has SUCCEEDED — the document `create`/`replace`/`update`
+ * resolved to, or the version a `remove` deleted — so the writing tab shows
+ * it without waiting for the event (which then counts as a duplicate). This
+ * is not an optimistic update: nothing is shown before the server answers,
+ * and nothing is rolled back (a write that failed never reaches the view).
+ * For optimistic UI keep the pending change in your own state, as the demo
+ * keeps a draft while a save is in flight.
  */
 export class LiveView {
   constructor(client, collection, { pageSize = 100 } = {}) {
@@ -927,14 +951,23 @@ export class LiveView {
     return off;
   }
 
-  /** Merge a document returned by one of your writes (ignored if the view already has something newer). */
+  /**
+   * Show a document a successful write returned (not optimistic: call it
+   * after the write resolved, with the server's document and its version).
+   * Ignored when the view already holds something newer.
+   */
   apply(doc) {
     if (!doc || typeof doc.id !== 'string') return;
     const ev = { type: 'updated', id: doc.id, version: doc.version, seq: null, doc };
     if (applyEvent(this.state, ev, { local: true })) this._changed({ source: 'local', event: ev });
   }
 
-  /** Record your own successful delete of a document that had `version` (the tombstone gets version + 1). */
+  /**
+   * Record a successful delete of a document that had `version` (default:
+   * the version the view holds); the tombstone gets version + 1, as the
+   * server's `deleted` event does. Not optimistic either: call it after
+   * `remove` resolved.
+   */
   applyDeleted(id, version) {
     const e = this.state.entries.get(id);
     const v = (version ?? (e ? e.version : 0)) + 1;

@@ -33,6 +33,37 @@ test('answers without a SPEC error object get a code from the status', () => {
   assert.equal(errorFromResponse(502, '').code, 'internal');
   assert.equal(errorFromResponse(418, 'tea').code, 'http_error');
   assert.equal(errorFromResponse(413, '').code, 'too_large');
+  assert.equal(errorFromResponse(429, '').code, 'rate_limited');
+  assert.equal(errorFromResponse(412, '').code, 'version_conflict');
+  assert.equal(errorFromResponse(412, '', undefined, { preconditionCode: 'already_exists' }).code, 'already_exists');
+});
+
+test('409 is not already_exists: the server answers 412 for both preconditions', () => {
+  // Tandem never sends 409 (shared/tnd_error.c); a 409 from elsewhere is not ours to name.
+  assert.equal(errorFromResponse(409, '').code, 'http_error');
+  const e = errorFromResponse(412, '{"error":{"status":412,"code":"already_exists","message":"x","current_version":3}}');
+  assert.equal(e.code, 'already_exists');
+  assert.equal(e.status, 412);
+  assert.equal(e.currentVersion, 3);
+});
+
+test('a create-only replace of an existing document rejects with 412 already_exists', async () => {
+  const s = new FakeServer();
+  const client = createClient({ fetch: s.fetch });
+  const todos = client.collection('todos');
+  await todos.replace('milk', { title: 'Buy milk' }, { createOnly: true });
+  await assert.rejects(todos.replace('milk', { title: 'Buy oat milk' }, { createOnly: true }), (err) => {
+    assert.equal(err.code, 'already_exists');
+    assert.equal(err.status, 412);
+    assert.equal(err.currentVersion, 1);
+    return true;
+  });
+  // The same when a proxy strips the error body: the request tells the two 412s apart.
+  s.hooks.bareErrors = true;
+  await assert.rejects(todos.replace('milk', { title: 'x' }, { createOnly: true }),
+    { code: 'already_exists', status: 412 });
+  await assert.rejects(todos.replace('milk', { title: 'x' }, { ifVersion: 7 }),
+    { code: 'version_conflict', status: 412 });
 });
 
 test('a fetch that rejects becomes TandemError code network', async () => {
@@ -100,6 +131,20 @@ test('requests carry the documented headers, paths and bodies', async () => {
   assert.deepEqual(page.items.map((d) => d.id), ['my-id']); // 'my-id' sorts after 'a b'
   assert.equal(page.next, null);
   assert.match(page.seq, /^\d+-\d+$/);
+});
+
+test('metaOf gives exactly status, etag, seq and location, on documents and list pages', async () => {
+  const s = new FakeServer();
+  const client = createClient({ fetch: s.fetch });
+  const todos = client.collection('todos');
+  const doc = await todos.create({ title: 'x' });
+  assert.deepEqual(Object.keys(metaOf(doc)).sort(), ['etag', 'location', 'seq', 'status']);
+  assert.equal(metaOf(doc).location, `/api/v1/todos/${doc.id}`);
+  const page = await todos.list();
+  assert.deepEqual(metaOf(page), { status: 200, etag: null, seq: page.seq, location: null });
+  assert.equal(metaOf(page.items[0]), undefined, 'documents inside a page have none');
+  assert.equal(metaOf({ ...doc }), undefined, 'a copy has none');
+  assert.equal(metaOf(null), undefined);
 });
 
 test('no token means no Authorization header', async () => {

@@ -45,7 +45,7 @@ export class FakeServer {
     this.sockets = new Set();
     this.down = false;           // refuse new WebSocket connections
     this.silent = false;         // accept but never answer (dead path)
-    this.hooks = { beforeListPage: null };
+    this.hooks = { beforeListPage: null, bareErrors: false }; // bareErrors: 412s without a body, as a stripping proxy would
     this.listCalls = 0;
     this.requests = [];          // [{method, url, headers, body}]
     this.connections = 0;
@@ -156,7 +156,13 @@ export class FakeServer {
     const doc = c.docs.get(id);
     if ((method === 'PATCH' || method === 'DELETE') && !doc) return this._err(404, 'not_found');
     if (matchVersion !== null && (!doc || doc.version !== matchVersion)) {
+      if (this.hooks.bareErrors) return new Response('', { status: 412 });
       return this._err(412, 'version_conflict', doc ? { current_version: doc.version } : {});
+    }
+    // As tandem-rest: create-only PUT on an existing document is 412 (never 409).
+    if (method === 'PUT' && headers.get('If-None-Match') === '*' && doc) {
+      if (this.hooks.bareErrors) return new Response('', { status: 412 });
+      return this._err(412, 'already_exists', { current_version: doc.version });
     }
     if (method === 'PUT') {
       const ev = this.write(name, doc ? 'updated' : 'created', id, JSON.parse(init.body));
