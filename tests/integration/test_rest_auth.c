@@ -406,6 +406,31 @@ Test(auth, rsa_stack_takes_rs256_and_refuses_alg_confusion, .timeout = 120, .ini
 	EVP_PKEY_free(pkey);
 }
 
+/* tandem-token signs with the servers' secret: its tokens pass, with the claims asked for. */
+Test(auth, tandem_token_makes_tokens_the_stack_accepts, .timeout = 30)
+{
+	const char *bin = getenv("TANDEM_BIN_DIR");
+	char cmd[1024], tok[4096];
+	FILE *p;
+	size_t n;
+
+	snprintf(cmd, sizeof(cmd),
+		 "TANDEM_JWT_SECRET='" SECRET "' %s/tandem-token --sub carol --read tok --write tok --own tok "
+		 "--ttl 5m --iss " ISSUER " --aud " AUDIENCE, bin ? bin : "build");
+	p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	n = fread(tok, 1, sizeof(tok) - 1, p);
+	cr_assert_eq(pclose(p), 0);
+	tok[n] = '\0';
+	cr_assert(n > 20 && tok[n - 1] == '\n', "%s", tok);
+	tok[n - 1] = '\0';
+	struct http_response res;
+	cr_assert_eq(call(&g_stack, "POST", "/api/v1/tok", tok, "{\"a\":1}", &res), 201, "%s", res.body);
+	cr_assert(strstr(res.body, "\"owner\":\"carol\""), "%s", res.body);
+	http_response_free(&res);
+	expect_error(&g_stack, "GET", "/api/v1/other", tok, NULL, 403, "forbidden");
+}
+
 int main(int argc, char *argv[])
 {
 	struct criterion_test_set *tests = criterion_initialize();
