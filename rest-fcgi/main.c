@@ -41,6 +41,8 @@
 struct rest_config {
 	const char *listen;
 	const char *redis_url;
+	const char *redis_username;
+	const char *redis_password_file;
 	const char *ns;
 	const char *allowed_origins;
 	const char *jwt_secret;
@@ -64,7 +66,11 @@ static const struct tnd_option options[] = {
 	{"listen", "TANDEM_LISTEN", TND_OPT_STRING, NULL, 1, 200, OPT(listen),
 	 "unix:/path or host:port to listen on; unset = the socket inherited on fd 0 (spawn-fcgi)"},
 	{"redis-url", "TANDEM_REDIS_URL", TND_OPT_STRING, "redis://127.0.0.1:6379", 1, 300,
-	 OPT(redis_url), "redis://host:port[/db] or unix:///path"},
+	 OPT(redis_url), "redis://[user:password@]host:port[/db] or unix:///path"},
+	{"redis-username", "TANDEM_REDIS_USERNAME", TND_OPT_STRING, NULL, 1, 128, OPT(redis_username),
+	 "Redis ACL user (overrides the URL's)"},
+	{"redis-password-file", "TANDEM_REDIS_PASSWORD_FILE", TND_OPT_STRING, NULL, 1, 4096,
+	 OPT(redis_password_file), "file holding the Redis password (systemd credentials, Docker secrets)"},
 	{"namespace", "TANDEM_NAMESPACE", TND_OPT_STRING, "tandem", 1, 64, OPT(ns),
 	 "prefix of every Redis key ([a-z0-9][a-z0-9_-]*)"},
 	{"max-body", "TANDEM_MAX_BODY", TND_OPT_INT, "1048576", 64, 64LL << 20, OPT(max_body),
@@ -216,7 +222,9 @@ static int check_config(const struct rest_config *cfg, struct tnd_redis_addr *ad
 {
 	/* tandem-rest verifies tokens itself: the common check's refusal of a secret is not for it. */
 	const struct tnd_common_settings common = {.redis_url = cfg->redis_url, .ns = cfg->ns,
-						   .log_level = cfg->log_level};
+						   .log_level = cfg->log_level,
+						   .redis_username = cfg->redis_username,
+						   .redis_password_file = cfg->redis_password_file};
 
 	if (tnd_config_check_common(&common, addr, err, errlen) < 0)
 		return -1;

@@ -146,6 +146,8 @@ int tnd_config_check_common(const struct tnd_common_settings *s, struct tnd_redi
 		snprintf(err, errlen, "TANDEM_REDIS_URL: %s", why);
 		return -1;
 	}
+	if (tnd_redis_set_credentials(addr, s->redis_username, s->redis_password_file, err, errlen) < 0)
+		return -1;
 	if (!tnd_valid_collection(s->ns, strlen(s->ns))) {
 		snprintf(err, errlen, "TANDEM_NAMESPACE: must match [a-z0-9][a-z0-9_-]{0,63}");
 		return -1;

@@ -49,6 +49,8 @@ struct tnd_common_settings {
 	const char *ns;
 	const char *log_level;
 	const char *jwt_secret;
+	const char *redis_username;      /* TANDEM_REDIS_USERNAME, or NULL */
+	const char *redis_password_file; /* TANDEM_REDIS_PASSWORD_FILE, or NULL */
 };
 
 /*

@@ -3,8 +3,11 @@
  */
 #include "tnd_redis.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tnd_num.h"
 
@@ -25,10 +28,69 @@ static int parse_unix(const char *path, struct tnd_redis_addr *addr, char *err, 
 	return 0;
 }
 
+static int hex_digit(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+		: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Percent-decodes src[0..len) into dst (size bytes with the NUL); -1 when malformed or too long. */
+static int url_decode(const char *src, size_t len, char *dst, size_t size)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		int c = (unsigned char)src[i];
+		if (c == '%') {
+			if (i + 2 >= len)
+				return -1;
+			if (hex_digit(src[i + 1]) < 0 || hex_digit(src[i + 2]) < 0)
+				return -1;
+			c = hex_digit(src[i + 1]) * 16 + hex_digit(src[i + 2]);
+			i += 2;
+		}
+		if (c == 0 || o + 1 >= size)
+			return -1;
+		dst[o++] = (char)c;
+	}
+	dst[o] = '\0';
+	return (int)o;
+}
+
+/* user[:password]@ at the start of rest, if any; *rest moves past it. */
+static int parse_userinfo(const char **rest, struct tnd_redis_addr *addr, char *err, size_t errlen)
+{
+	size_t end = strcspn(*rest, "/");
+	const char *at = NULL, *colon;
+
+	/* The last @ before the path: a password may hold an @ of its own. */
+	for (const char *p = *rest; p < *rest + end; p++)
+		if (*p == '@')
+			at = p;
+	if (!at)
+		return 0;
+	colon = memchr(*rest, ':', (size_t)(at - *rest));
+	if (url_decode(*rest, (size_t)((colon ? colon : at) - *rest), addr->username,
+		       sizeof(addr->username)) < 0 ||
+	    (colon && url_decode(colon + 1, (size_t)(at - colon - 1), addr->password,
+				 sizeof(addr->password)) < 0)) {
+		snprintf(err, errlen, "malformed or over-long user or password (percent-encode "
+				      "reserved characters)");
+		return -1;
+	}
+	addr->has_password = colon != NULL;
+	*rest = at + 1;
+	return 0;
+}
+
 static int parse_tcp(const char *rest, struct tnd_redis_addr *addr, char *err, size_t errlen)
 {
-	const char *host = rest, *host_end, *p;
+	const char *host, *host_end, *p;
 	long long n;
+
+	if (parse_userinfo(&rest, addr, err, errlen) < 0)
+		return -1;
+	host = rest;
 
 	if (*host == '[') {
 		host_end = strchr(host, ']');
@@ -44,10 +106,6 @@ static int parse_tcp(const char *rest, struct tnd_redis_addr *addr, char *err, s
 	}
 	if (host_end == host || (size_t)(host_end - host) > TND_REDIS_HOST_MAX) {
 		snprintf(err, errlen, "missing or over-long host");
-		return -1;
-	}
-	if (memchr(host, '@', (size_t)(host_end - host))) {
-		snprintf(err, errlen, "credentials in the URL are not supported");
 		return -1;
 	}
 	memcpy(addr->host, host, (size_t)(host_end - host));
@@ -85,6 +143,86 @@ int tnd_redis_url_parse(const char *url, struct tnd_redis_addr *addr, char *err,
 		return parse_tcp(url + 8, addr, err, errlen);
 	snprintf(err, errlen, "must start with redis:// or unix://");
 	return -1;
+}
+
+int tnd_redis_set_credentials(struct tnd_redis_addr *addr, const char *username,
+			      const char *password_file, char *err, size_t errlen)
+{
+	if (username) {
+		if (strlen(username) > TND_REDIS_USER_MAX) {
+			snprintf(err, errlen, "TANDEM_REDIS_USERNAME: longer than %d bytes", TND_REDIS_USER_MAX);
+			return -1;
+		}
+		snprintf(addr->username, sizeof(addr->username), "%s", username);
+	}
+	if (password_file) {
+		int fd = open(password_file, O_RDONLY | O_CLOEXEC);
+		ssize_t n;
+
+		if (fd < 0) {
+			snprintf(err, errlen, "TANDEM_REDIS_PASSWORD_FILE: cannot open %s: %s", password_file,
+				 strerror(errno));
+			return -1;
+		}
+		n = read(fd, addr->password, sizeof(addr->password));
+		close(fd);
+		if (n < 0 || (size_t)n >= sizeof(addr->password)) {
+			snprintf(err, errlen, "TANDEM_REDIS_PASSWORD_FILE: unreadable, or longer than %d bytes",
+				 TND_REDIS_PASSWORD_MAX);
+			return -1;
+		}
+		while (n > 0 && (addr->password[n - 1] == '\n' || addr->password[n - 1] == '\r'))
+			n--;
+		addr->password[n] = '\0';
+		addr->has_password = true;
+	}
+	if (addr->username[0] && !addr->has_password) {
+		snprintf(err, errlen, "TANDEM_REDIS_USERNAME: a user needs a password "
+				      "(in the URL or TANDEM_REDIS_PASSWORD_FILE)");
+		return -1;
+	}
+	return 0;
+}
+
+int tnd_redis_auth_argv(const struct tnd_redis_addr *addr, const char *argv[3], size_t lens[3])
+{
+	int n = 0;
+
+	if (!addr->has_password)
+		return 0;
+	argv[n] = "AUTH";
+	lens[n++] = 4;
+	if (addr->username[0]) {
+		argv[n] = addr->username;
+		lens[n++] = strlen(addr->username);
+	}
+	argv[n] = addr->password;
+	lens[n++] = strlen(addr->password);
+	return n;
+}
+
+/* AUTH on a fresh blocking connection, when a password is set. */
+static int authenticate(redisContext *c, const struct tnd_redis_addr *addr, char *err, size_t errlen)
+{
+	const char *argv[3];
+	size_t lens[3];
+	int argc = tnd_redis_auth_argv(addr, argv, lens), rc = -1;
+	redisReply *reply;
+
+	if (argc == 0)
+		return 0;
+	reply = redisCommandArgv(c, argc, argv, lens);
+	if (!reply) {
+		snprintf(err, errlen, "AUTH: %s", c->errstr);
+		return -1;
+	}
+	if (reply->type == REDIS_REPLY_ERROR)
+		snprintf(err, errlen, "AUTH as %s: %s", addr->username[0] ? addr->username : "default",
+			 reply->str);
+	else
+		rc = 0;
+	freeReplyObject(reply);
+	return rc;
 }
 
 static int select_db(redisContext *c, int db, char *err, size_t errlen)
@@ -129,7 +267,7 @@ redisContext *tnd_redis_connect(const struct tnd_redis_addr *addr, int timeout_m
 	}
 	if (!addr->is_unix)
 		redisEnableKeepAlive(c);
-	if (select_db(c, addr->db, err, errlen) < 0)
+	if (authenticate(c, addr, err, errlen) < 0 || select_db(c, addr->db, err, errlen) < 0)
 		goto fail;
 	return c;
 fail:

@@ -13,6 +13,8 @@
 
 #define TND_REDIS_HOST_MAX 255
 #define TND_REDIS_PATH_MAX 107 /* sun_path less the NUL */
+#define TND_REDIS_USER_MAX 128
+#define TND_REDIS_PASSWORD_MAX 512
 
 struct tnd_redis_addr {
 	bool is_unix;
@@ -20,14 +22,34 @@ struct tnd_redis_addr {
 	int port;
 	char path[TND_REDIS_PATH_MAX + 1];
 	int db; /* SELECTed after connect when > 0 (TCP form only) */
+	/* AUTH [username] password on every (re)connect when has_password. */
+	char username[TND_REDIS_USER_MAX + 1]; /* "" = the default user */
+	char password[TND_REDIS_PASSWORD_MAX + 1];
+	bool has_password;
 };
 
 /*
- * Parses redis://host[:port][/db] (port 6379 when left out; host may be
- * [v6]) or unix:///path. Returns 0, or -1 with a one-line reason in err.
+ * Parses redis://[user[:password]@]host[:port][/db] (port 6379 when left
+ * out; host may be [v6]; user and password percent-decoded) or
+ * unix:///path. Returns 0, or -1 with a one-line reason in err (which
+ * never repeats the password).
  */
 int tnd_redis_url_parse(const char *url, struct tnd_redis_addr *addr, char *err,
 			size_t errlen);
+
+/*
+ * Applies TANDEM_REDIS_USERNAME and TANDEM_REDIS_PASSWORD_FILE (either may
+ * be NULL) over what the URL gave: the file's content, less one trailing
+ * newline, is the password. Returns 0, or -1 with "TANDEM_X: reason".
+ */
+int tnd_redis_set_credentials(struct tnd_redis_addr *addr, const char *username,
+			      const char *password_file, char *err, size_t errlen);
+
+/*
+ * The AUTH command for addr as an argv (2 or 3 words), for blocking and
+ * async connections alike. Returns the word count, or 0 when no password.
+ */
+int tnd_redis_auth_argv(const struct tnd_redis_addr *addr, const char *argv[3], size_t lens[3]);
 
 /*
  * Blocking connect with a connect timeout and a command timeout of

@@ -250,8 +250,25 @@ Test(redis_url, parses_tcp_unix_and_db)
 	cr_assert_eq(tnd_redis_url_parse("unix:///run/redis.sock", &a, err, sizeof(err)), 0);
 	cr_assert(a.is_unix);
 	cr_assert_str_eq(a.path, "/run/redis.sock");
+	cr_assert_not(a.has_password);
+	cr_assert_eq(tnd_redis_url_parse("redis://tandem-rest:p%40ss:w@rd@db.example:6380/1", &a, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_str_eq(a.username, "tandem-rest");
+	cr_assert_str_eq(a.password, "p@ss:w@rd");
+	cr_assert(a.has_password);
+	cr_assert_str_eq(a.host, "db.example");
+	cr_assert_eq(a.port, 6380);
+	cr_assert_eq(a.db, 1);
+	cr_assert_eq(tnd_redis_url_parse("redis://:only-pass@h", &a, err, sizeof(err)), 0);
+	cr_assert_str_eq(a.username, "");
+	cr_assert_str_eq(a.password, "only-pass");
+	const char *argv[3];
+	size_t lens[3];
+	cr_assert_eq(tnd_redis_auth_argv(&a, argv, lens), 2);
+	cr_assert_str_eq(argv[1], "only-pass");
 	const char *bad[] = {"http://x", "redis://", "redis://h:0", "redis://h:70000", "redis://h:1/99",
-			     "redis://h:1/x", "unix://relative", "redis://u:p@h", "redis://h:12ab"};
+			     "redis://h:1/x", "unix://relative", "redis://u:p%zz@h", "redis://h:12ab",
+			     "redis://u:p%00@h"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
 		cr_assert_eq(tnd_redis_url_parse(bad[i], &a, err, sizeof(err)), -1, "%s", bad[i]);
 }
@@ -400,4 +417,29 @@ Test(log, long_json_lines_are_cut_but_stay_json)
 	obj = json_tokener_parse(line);
 	cr_assert_not_null(obj, "not JSON: %s", line);
 	json_object_put(obj);
+}
+
+Test(redis_url, credentials_from_settings_override_the_url)
+{
+	struct tnd_redis_addr a;
+	char err[200], path[] = "/tmp/tnd-redis-pw-XXXXXX";
+	int fd = mkstemp(path);
+	const char *argv[3];
+	size_t lens[3];
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, "from-file\n", 10), 10);
+	close(fd);
+	cr_assert_eq(tnd_redis_url_parse("unix:///run/r.sock", &a, err, sizeof(err)), 0);
+	cr_assert_eq(tnd_redis_auth_argv(&a, argv, lens), 0, "no password, no AUTH");
+	cr_assert_eq(tnd_redis_set_credentials(&a, "notifier", path, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(tnd_redis_auth_argv(&a, argv, lens), 3);
+	cr_assert_str_eq(argv[0], "AUTH");
+	cr_assert_str_eq(argv[1], "notifier");
+	cr_assert_str_eq(argv[2], "from-file");
+	cr_assert_eq(tnd_redis_url_parse("unix:///run/r.sock", &a, err, sizeof(err)), 0);
+	cr_assert_eq(tnd_redis_set_credentials(&a, "user-without-password", NULL, err, sizeof(err)), -1);
+	cr_assert_eq(tnd_redis_set_credentials(&a, NULL, "/nonexistent/pw", err, sizeof(err)), -1);
+	cr_assert(strstr(err, "TANDEM_REDIS_PASSWORD_FILE"), "%s", err);
+	unlink(path);
 }
