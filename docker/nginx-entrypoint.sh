@@ -6,6 +6,8 @@
 #   TANDEM_REST_UPSTREAM      FastCGI workers, comma list (default rest:9000)
 #   TANDEM_NOTIFIER_UPSTREAM  notifiers, comma list (default notifier:8081)
 #   TANDEM_ALLOWED_ORIGINS    CORS origins of nginx's own error answers (unset = any)
+#   TANDEM_RATE_READ (50r/s), TANDEM_RATE_READ_BURST (100), TANDEM_RATE_WRITE (10r/s),
+#   TANDEM_RATE_WRITE_BURST (20), TANDEM_WS_CONNS_PER_ADDR (20): abuse limits per address
 #   TANDEM_NGINX_TEMPLATE, TANDEM_NGINX_CONF, TANDEM_CORS_MAP_SH  (tests only)
 set -eu
 MAX_BODY=${TANDEM_MAX_BODY:-1048576}
@@ -35,7 +37,11 @@ CORS_MAP=$(sh "${TANDEM_CORS_MAP_SH:-/etc/tandem/cors-map.sh}" "${TANDEM_ALLOWED
 
 mkdir -p "$(dirname "$OUT")"
 sed -e "s|@MAX_BODY@|$MAX_BODY|g" -e "s|@REST_SERVERS@|$REST|g" \
-	-e "s|@NOTIFIER_SERVERS@|$NOTIFIER|g" -e "s|@CORS_MAP@|$CORS_MAP|g" "$TEMPLATE" >"$OUT"
+	-e "s|@NOTIFIER_SERVERS@|$NOTIFIER|g" -e "s|@CORS_MAP@|$CORS_MAP|g" \
+	-e "s|@RATE_READ@|${TANDEM_RATE_READ:-50r/s}|g" -e "s|@RATE_WRITE@|${TANDEM_RATE_WRITE:-10r/s}|g" \
+	-e "s|@RATE_READ_BURST@|${TANDEM_RATE_READ_BURST:-100}|g" \
+	-e "s|@RATE_WRITE_BURST@|${TANDEM_RATE_WRITE_BURST:-20}|g" \
+	-e "s|@WS_CONNS_PER_ADDR@|${TANDEM_WS_CONNS_PER_ADDR:-20}|g" "$TEMPLATE" >"$OUT"
 
 [ "${1:-}" = "--render-only" ] && exit 0
 exec nginx -e stderr -c "$OUT" -g 'daemon off;'

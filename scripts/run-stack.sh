@@ -10,6 +10,9 @@
 # what it started. Used by `make run` and by the integration tests.
 #
 # Environment: TANDEM_RUN_DIR, TANDEM_HTTP_PORT, TANDEM_BIN_DIR (build),
+# nginx's abuse limits per client address: TANDEM_RATE_READ (20000r/s),
+# TANDEM_RATE_READ_BURST (40000), TANDEM_RATE_WRITE (10000r/s),
+# TANDEM_RATE_WRITE_BURST (20000), TANDEM_WS_CONNS_PER_ADDR (20000),
 # TANDEM_REST_WRAPPER (e.g. valgrind command), TANDEM_REST_CHILDREN (1),
 # and every TANDEM_* setting of the programs (passed through).
 set -euo pipefail
@@ -127,6 +130,10 @@ USER_LINE=""
 sed -e "s|@RUN_DIR@|$RUN_DIR|g" -e "s|@HTTP_PORT@|$HTTP_PORT|g" -e "s|@WS_PORT@|$WS_PORT|g" \
 	-e "s|@WEB_ROOT@|$ROOT/web|g" -e "s|@MAX_BODY@|$MAX_BODY|g" -e "s|@USER_LINE@|$USER_LINE|g" \
 	-e "s|@CONF_DIR@|$ROOT/nginx|g" -e "s|@CORS_MAP@|$CORS_MAP|g" \
+	-e "s|@RATE_READ@|${TANDEM_RATE_READ:-20000r/s}|g" -e "s|@RATE_WRITE@|${TANDEM_RATE_WRITE:-10000r/s}|g" \
+	-e "s|@RATE_READ_BURST@|${TANDEM_RATE_READ_BURST:-40000}|g" \
+	-e "s|@RATE_WRITE_BURST@|${TANDEM_RATE_WRITE_BURST:-20000}|g" \
+	-e "s|@WS_CONNS_PER_ADDR@|${TANDEM_WS_CONNS_PER_ADDR:-20000}|g" \
 	"$ROOT/nginx/tandem.conf.in" >"$RUN_DIR/nginx/nginx.conf"
 nginx -q -t -e "$RUN_DIR/nginx/error.log" -p "$RUN_DIR/nginx" -c "$RUN_DIR/nginx/nginx.conf" 2>>"$RUN_DIR/nginx/error.log" ||
 	die "nginx rejected $RUN_DIR/nginx/nginx.conf (see $RUN_DIR/nginx/error.log)"

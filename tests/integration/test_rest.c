@@ -1206,6 +1206,70 @@ Test(process, metrics_listener_and_json_logs, .timeout = 90, .init = import_stac
 	stack_stop(s);
 }
 
+/* Opens a WebSocket upgrade through nginx; returns the fd (kept open) and the status line's code. */
+static int ws_upgrade(int port, int *status)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	char req[512], buf[1024];
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	ssize_t n;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	n = snprintf(req, sizeof(req),
+		     "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+		     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+	cr_assert_eq(write(fd, req, (size_t)n), n);
+	n = read(fd, buf, sizeof(buf) - 1);
+	cr_assert_gt(n, 12);
+	buf[n] = '\0';
+	*status = atoi(buf + 9);
+	return fd;
+}
+
+/* nginx's abuse limits: reads, writes and sockets per address, 429 rate_limited with Retry-After. */
+Test(limits, over_the_rate_limits_nginx_answers_429_json, .timeout = 90, .init = import_stack,
+     .fini = stop_own_stack)
+{
+	static const char *const env[] = {"TANDEM_RATE_READ=2r/s", "TANDEM_RATE_READ_BURST=5",
+					  "TANDEM_RATE_WRITE=1r/s", "TANDEM_RATE_WRITE_BURST=2",
+					  "TANDEM_WS_CONNS_PER_ADDR=3", NULL};
+	struct stack *s = &own_stack;
+	struct http_response res;
+	char path[512], v[64];
+	int limited = 0, ok = 0, fds[4], status;
+
+	cr_assert_eq(stack_start(s, env), 0);
+	snprintf(path, sizeof(path), "%s/api/v1/rl", s->base_url);
+	for (int i = 0; i < 20; i++) {
+		cr_assert_eq(http_request("GET", path, NULL, NULL, 0, &res), 0);
+		if (res.status == 429) {
+			limited++;
+			assert_error(&res, 429, "rate_limited");
+			header(&res, "Retry-After", v, sizeof(v));
+			cr_assert_str_eq(v, "1");
+		} else {
+			cr_assert_eq(res.status, 200, "%ld %s", res.status, res.body);
+			ok++;
+		}
+		http_response_free(&res);
+	}
+	cr_assert_geq(ok, 5, "the burst passes");
+	cr_assert_geq(limited, 10, "the rest is limited (%d ok)", ok);
+	/* Writes have a budget of their own: the read burst did not use it. */
+	cr_assert_eq(http_json("POST", path, "{}", &res), 0);
+	cr_assert_eq(res.status, 201, "%s", res.body);
+	http_response_free(&res);
+	for (int i = 0; i < 4; i++) {
+		fds[i] = ws_upgrade(s->http_port, &status);
+		cr_assert_eq(status, i < 3 ? 101 : 429, "socket %d got %d", i, status);
+	}
+	for (int i = 0; i < 4; i++)
+		close(fds[i]);
+	stack_stop(s);
+}
+
+
 int main(int argc, char *argv[])
 {
 	struct criterion_test_set *tests = criterion_initialize();
