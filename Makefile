@@ -1,6 +1,7 @@
 # Tandem: build, test, run. `make help` lists the targets.
 #
-# Project flags stay apart from the user's CFLAGS/LDFLAGS. SANITIZE=1
+# Project flags stay apart from the user's CPPFLAGS/CFLAGS/LDFLAGS (all
+# honoured, so dpkg-buildflags hardening reaches every object). SANITIZE=1
 # builds everything with ASan + UBSan into build/san/ so both builds can
 # live side by side.
 
@@ -23,7 +24,7 @@ PROJECT_CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -MMD -MP -Ishared \
 PROJECT_LDFLAGS := $(filter -fsanitize=%,$(OPT))
 LIBS_COMMON := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 
-ALL_CFLAGS = $(PROJECT_CFLAGS) $(CFLAGS)
+ALL_CFLAGS = $(PROJECT_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(PROJECT_LDFLAGS) $(LDFLAGS)
 
 .PHONY: all build-all deps deps-check test test-unit test-integration test-san test-valgrind test-deploy test-web run bench clean help
@@ -52,6 +53,7 @@ include rest-fcgi/module.mk
 include token/module.mk
 include tests/module.mk
 -include bench/module.mk
+include pkg.mk
 
 # --- dependencies ------------------------------------------------------------
 # scripts/deps.sh installs what is missing (apt-get; sudo when not root).

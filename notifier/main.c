@@ -27,6 +27,7 @@
 #include "tnd_log.h"
 #include "tnd_redis.h"
 #include "tnd_valid.h"
+#include "tnd_version.h"
 
 #define SHUTDOWN_GRACE_MS 3000
 #define SHUTDOWN_POLL_MS 20
@@ -223,6 +224,14 @@ int main(int argc, char **argv)
 		tnd_config_usage(stdout, "tandem-notifier", options, N_OPTIONS);
 		return 0;
 	}
+	if (rc == TND_CONFIG_VERSION) {
+		printf("tandem-notifier %s\n", tnd_version());
+		return 0;
+	}
+	if (rc == TND_CONFIG_MAN) {
+		tnd_config_man(stdout, options, N_OPTIONS);
+		return 0;
+	}
 	if (rc == TND_CONFIG_ERROR || check_config(&cfg, &addr, &ws_cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tandem-notifier: %s\n", err);
 		return 2;
@@ -263,8 +272,8 @@ int main(int argc, char **argv)
 		goto out_loop;
 	}
 	ntf_redis_start(&n->redis);
-	tnd_log_info("listening on %s (/ws, /healthz, /metrics), Redis at %s, namespace %s",
-		     cfg.ws_listen, cfg.redis_url, cfg.ns);
+	tnd_log_info("version %s, listening on %s (/ws, /healthz, /metrics), Redis at %s, "
+		     "namespace %s", tnd_version(), cfg.ws_listen, cfg.redis_url, cfg.ns);
 	uv_run(&n->loop, UV_RUN_DEFAULT);
 	tnd_log_info("stopped");
 	status = 0;

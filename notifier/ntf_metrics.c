@@ -5,6 +5,8 @@
 
 #include <stdio.h>
 
+#include "tnd_version.h"
+
 struct metric_def {
 	const char *name;
 	const char *type;
@@ -40,8 +42,14 @@ static const struct metric_def defs[] = {
 
 int ntf_metrics_render(const struct ntf_metrics *m, char *buf, size_t size)
 {
-	size_t o = 0;
+	int n0 = snprintf(buf, size, "# HELP tandem_notifier_build_info The running version.\n"
+			  "# TYPE tandem_notifier_build_info gauge\n"
+			  "tandem_notifier_build_info{version=\"%s\"} 1\n", tnd_version());
+	size_t o;
 
+	if (n0 < 0 || (size_t)n0 >= size)
+		return -1;
+	o = (size_t)n0;
 	for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++) {
 		uint64_t v = *(const uint64_t *)((const char *)m + defs[i].offset);
 		int n = snprintf(buf + o, size - o, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n",

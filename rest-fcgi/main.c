@@ -35,6 +35,7 @@
 #include "tnd_log.h"
 #include "tnd_redis.h"
 #include "tnd_valid.h"
+#include "tnd_version.h"
 
 #define THREADS_MAX 1024
 
@@ -284,6 +285,14 @@ int main(int argc, char **argv)
 		tnd_config_usage(stdout, "tandem-rest", options, N_OPTIONS);
 		return 0;
 	}
+	if (rc == TND_CONFIG_VERSION) {
+		printf("tandem-rest %s\n", tnd_version());
+		return 0;
+	}
+	if (rc == TND_CONFIG_MAN) {
+		tnd_config_man(stdout, options, N_OPTIONS);
+		return 0;
+	}
 	if (rc == TND_CONFIG_ERROR || check_config(&cfg, &addr, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tandem-rest: %s\n", err);
 		return 2;
@@ -377,8 +386,8 @@ int main(int argc, char **argv)
 		}
 		tnd_log_info("metrics on port %d of %s", metrics_server.port, cfg.metrics_listen);
 	}
-	tnd_log_info("serving with %lld threads on %s, Redis at %s", cfg.threads,
-		     cfg.listen ? cfg.listen : "the inherited socket", cfg.redis_url);
+	tnd_log_info("version %s, serving with %lld threads on %s, Redis at %s", tnd_version(),
+		     cfg.threads, cfg.listen ? cfg.listen : "the inherited socket", cfg.redis_url);
 	while (sigwait(&stop_signals, &sig) != 0)
 		;
 	tnd_log_info("signal %d: finishing requests in flight", sig);

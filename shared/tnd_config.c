@@ -80,11 +80,25 @@ static int load_defaults_and_env(const struct tnd_option *opts, size_t n_opts, v
 	return 0;
 }
 
+/* --version and --man answer whatever the environment holds. */
+static int info_flag(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--version"))
+			return TND_CONFIG_VERSION;
+		if (!strcmp(argv[i], "--man"))
+			return TND_CONFIG_MAN;
+	}
+	return TND_CONFIG_RUN;
+}
+
 int tnd_config_load(const struct tnd_option *opts, size_t n_opts, void *cfg,
 		    int argc, char **argv, char *err, size_t errlen)
 {
-	int result = TND_CONFIG_RUN;
+	int result = info_flag(argc, argv);
 
+	if (result != TND_CONFIG_RUN)
+		return result;
 	if (load_defaults_and_env(opts, n_opts, cfg, err, errlen) < 0)
 		return TND_CONFIG_ERROR;
 	for (int i = 1; i < argc; i++) {
@@ -128,7 +142,8 @@ int tnd_config_load(const struct tnd_option *opts, size_t n_opts, void *cfg,
 void tnd_config_usage(FILE *out, const char *program, const struct tnd_option *opts,
 		      size_t n_opts)
 {
-	fprintf(out, "usage: %s [--check-config] [--FLAG VALUE]...\n\n", program);
+	fprintf(out, "usage: %s [--check-config] [--FLAG VALUE]...\n", program);
+	fprintf(out, "       %s --help | --version | --man\n\n", program);
 	fprintf(out, "Each flag has an environment variable; the flag wins.\n\n");
 	for (size_t i = 0; i < n_opts; i++) {
 		fprintf(out, "  --%-22s %-28s default: %s\n      %s\n", opts[i].flag, opts[i].env,

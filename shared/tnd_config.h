@@ -31,6 +31,8 @@ enum tnd_config_result {
 	TND_CONFIG_RUN = 0,      /* go on */
 	TND_CONFIG_HELP = 1,     /* usage was printed: exit 0 */
 	TND_CONFIG_CHECK = 2,    /* --check-config: validate the rest, print OK, exit 0 */
+	TND_CONFIG_VERSION = 3,  /* --version: print tnd_version(), exit 0 */
+	TND_CONFIG_MAN = 4,      /* --man: print tnd_config_man(), exit 0 */
 };
 
 /*
@@ -61,6 +63,13 @@ struct tnd_common_settings {
  */
 int tnd_config_check_common(const struct tnd_common_settings *s, struct tnd_redis_addr *addr,
 			    char *err, size_t errlen);
+
+/*
+ * Prints the OPTIONS and ENVIRONMENT sections of the program's manual page
+ * (roff) from the same table --help prints: the build puts them into
+ * man/<program>.8.in (pkg.mk), so the page cannot drift from the program.
+ */
+void tnd_config_man(FILE *out, const struct tnd_option *opts, size_t n_opts);
 
 /* Prints the flags, env vars, defaults and help of the table. */
 void tnd_config_usage(FILE *out, const char *program, const struct tnd_option *opts,

@@ -27,6 +27,8 @@ $(BUILD)/tests/rest_auth_integration: $(BUILD)/tests/integration/test_rest_auth.
 $(BUILD)/tests/rest_valgrind: $(BUILD)/tests/integration/test_rest_valgrind.o $(TEST_SUPPORT_OBJ) $(LIBTANDEM)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS_COMMON)
 
+include tests/pkg/module.mk
+
 # Sanitizer reports must fail the run, not scroll by.
 export ASAN_OPTIONS ?= abort_on_error=0:halt_on_error=1:detect_leaks=1
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
@@ -44,6 +46,7 @@ test: deps-check
 	$(MAKE) test-valgrind
 	$(MAKE) test-deploy
 	@if [ -f tests/web/run.sh ]; then $(MAKE) test-web; fi
+	$(MAKE) test-pkg
 
 # compose, Dockerfile, nginx configs, systemd units, OpenAPI lint, the live
 # contract test against docs/openapi.yaml, and the scale-out proof.
