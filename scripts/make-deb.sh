@@ -22,6 +22,8 @@ mkdir -p "$SRC"
 tar -C "$ROOT" --exclude=./build --exclude=./var --exclude=./node_modules \
 	--exclude=./tools/openapi/node_modules --exclude=./.git \
 	-cf - . | tar -C "$SRC" -xf -
+# The calling make's flags (-s, -j and its jobserver) are not the package build's.
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
 (cd "$SRC" && dpkg-buildpackage -us -uc -b) >"$WORK/build.log" 2>&1 || {
 	tail -n 60 "$WORK/build.log" >&2
 	echo "make-deb: dpkg-buildpackage failed (the last 60 lines above)" >&2
