@@ -26,6 +26,7 @@
 #include "tnd_list.h"
 #include "tnd_num.h"
 #include "tnd_valid.h"
+#include "tnd_version.h"
 
 struct token_config {
 	const char *sub;
@@ -219,6 +220,14 @@ int main(int argc, char **argv)
 
 	if (rc == TND_CONFIG_HELP) {
 		tnd_config_usage(stdout, "tandem-token", options, N_OPTIONS);
+		return 0;
+	}
+	if (rc == TND_CONFIG_VERSION) {
+		printf("tandem-token %s\n", tnd_version());
+		return 0;
+	}
+	if (rc == TND_CONFIG_MAN) {
+		tnd_config_man(stdout, options, N_OPTIONS);
 		return 0;
 	}
 	if (rc == TND_CONFIG_ERROR) {

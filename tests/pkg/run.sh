@@ -93,14 +93,15 @@ check_version() {
 	[ "$v" = "$VERSION $VERSION" ] || { echo "package-lock.json says $v, VERSION $VERSION"; ok=1; }
 	v=$(dpkg-parsechangelog -S Version)
 	[ "${v%-*}" = "$VERSION" ] || { echo "debian/changelog says $v, VERSION $VERSION"; ok=1; }
-	for p in "${PROGRAMS[@]}"; do
+	for p in "${PROGRAMS[@]}" tandem-token; do
+		[ -x "$BIN_DIR/$p" ] || { echo "$BIN_DIR/$p is missing"; ok=1; continue; }
 		v=$("$BIN_DIR/$p" --version)
 		[ "$v" = "$p $VERSION" ] || { echo "$p --version says '$v'"; ok=1; }
 		# --version answers whatever the environment holds.
 		v=$(TANDEM_THREADS=nope TANDEM_PING_INTERVAL=nope "$BIN_DIR/$p" --version)
 		[ "$v" = "$p $VERSION" ] || { echo "$p --version with a bad environment says '$v'"; ok=1; }
 	done
-	[ $ok -eq 0 ] && echo "version $VERSION: VERSION, package.json, package-lock.json, debian/changelog, ${PROGRAMS[*]} --version"
+	[ $ok -eq 0 ] && echo "version $VERSION: VERSION, package.json, package-lock.json, debian/changelog, ${PROGRAMS[*]} tandem-token --version"
 	return $ok
 }
 
