@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets the project's version everywhere it must be written down: VERSION
-# (the one source the build reads), package.json and package-lock.json (the
-# browser client), and a new debian/changelog entry.
+# (the one source the build reads), package.json, package-lock.json and
+# web/package.json (the browser client), and a new debian/changelog entry.
 # Usage: scripts/set-version.sh 0.3.0 ["changelog line"]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,6 +15,11 @@ const fs = require("fs"), v = process.argv[1];
 const pj = JSON.parse(fs.readFileSync("package.json", "utf8"));
 pj.version = v;
 fs.writeFileSync("package.json", JSON.stringify(pj, null, 2) + "\n");
+if (fs.existsSync("web/package.json")) {
+	const wp = JSON.parse(fs.readFileSync("web/package.json", "utf8"));
+	wp.version = v;
+	fs.writeFileSync("web/package.json", JSON.stringify(wp, null, 2) + "\n");
+}
 const pl = JSON.parse(fs.readFileSync("package-lock.json", "utf8"));
 pl.version = v;
 if (pl.packages && pl.packages[""]) pl.packages[""].version = v;
@@ -29,4 +34,4 @@ if ! head -1 debian/changelog | grep -q "^tandem ($v-"; then
 	} >debian/changelog.new
 	mv debian/changelog.new debian/changelog
 fi
-echo "version $v: VERSION, package.json, package-lock.json, debian/changelog"
+echo "version $v: VERSION, package.json, package-lock.json, web/package.json, debian/changelog"

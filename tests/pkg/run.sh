@@ -91,6 +91,10 @@ check_version() {
 	[ "$v" = "$VERSION" ] || { echo "package.json says $v, VERSION $VERSION"; ok=1; }
 	v=$(node -p 'const l=require("./package-lock.json"); l.version + " " + l.packages[""].version') || return 1
 	[ "$v" = "$VERSION $VERSION" ] || { echo "package-lock.json says $v, VERSION $VERSION"; ok=1; }
+	if [ -f web/package.json ]; then
+		v=$(node -p 'require("./web/package.json").version') || return 1
+		[ "$v" = "$VERSION" ] || { echo "web/package.json says $v, VERSION $VERSION"; ok=1; }
+	fi
 	v=$(dpkg-parsechangelog -S Version)
 	[ "${v%-*}" = "$VERSION" ] || { echo "debian/changelog says $v, VERSION $VERSION"; ok=1; }
 	for p in "${PROGRAMS[@]}" tandem-token; do
@@ -101,7 +105,7 @@ check_version() {
 		v=$(TANDEM_THREADS=nope TANDEM_PING_INTERVAL=nope "$BIN_DIR/$p" --version)
 		[ "$v" = "$p $VERSION" ] || { echo "$p --version with a bad environment says '$v'"; ok=1; }
 	done
-	[ $ok -eq 0 ] && echo "version $VERSION: VERSION, package.json, package-lock.json, debian/changelog, ${PROGRAMS[*]} tandem-token --version"
+	[ $ok -eq 0 ] && echo "version $VERSION: VERSION, package.json, package-lock.json, web/package.json, debian/changelog, ${PROGRAMS[*]} tandem-token --version"
 	return $ok
 }
 
