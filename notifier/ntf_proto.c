@@ -74,9 +74,9 @@ fail:
  * control bytes in strings, among others. So a client message is first
  * checked against the RFC's grammar here (a small recursive descent over
  * the bytes, nesting capped), and json-c only builds the object from
- * bytes already known to be valid. Escapes are checked for form only
- * (\u plus four hex digits); the fields we read are then validated by
- * their own rules.
+ * bytes already known to be valid. A \u escape of a surrogate must be a
+ * high-low pair, as tandem-rest rules (json-c takes a lone one); the
+ * fields we read are then validated by their own rules.
  */
 struct jcheck {
 	const unsigned char *p, *end;
@@ -109,6 +109,19 @@ static bool j_is_hex(unsigned char c)
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
+/* Four hex digits after "\\u": their value, or -1. */
+static long j_hex4(struct jcheck *j)
+{
+	long v = 0;
+
+	for (int i = 0; i < 4; i++, j->p++) {
+		if (j->p >= j->end || !j_is_hex(*j->p))
+			return -1;
+		v = v * 16 + (*j->p <= '9' ? *j->p - '0' : (*j->p | 0x20) - 'a' + 10);
+	}
+	return v;
+}
+
 static bool j_string(struct jcheck *j)
 {
 	if (!j_eat(j, '"'))
@@ -126,9 +139,20 @@ static bool j_string(struct jcheck *j)
 			return false;
 		c = *j->p++;
 		if (c == 'u') {
-			for (int i = 0; i < 4; i++, j->p++)
-				if (j->p >= j->end || !j_is_hex(*j->p))
+			long u = j_hex4(j);
+
+			/* A surrogate escape must be a high one followed by a low one. */
+			if (u >= 0xdc00 && u <= 0xdfff)
+				return false;
+			if (u >= 0xd800 && u <= 0xdbff) {
+				if (!j_eat(j, '\\') || !j_eat(j, 'u'))
 					return false;
+				u = j_hex4(j);
+				if (u < 0xdc00 || u > 0xdfff)
+					return false;
+			}
+			if (u < 0)
+				return false;
 		} else if (c != '"' && c != '\\' && c != '/' && c != 'b' && c != 'f' && c != 'n' &&
 			   c != 'r' && c != 't') {
 			return false;
