@@ -210,13 +210,15 @@ static int close_with(struct lws *wsi, uint16_t code, bool write_frame)
  * which checks its size (1009), its UTF-8 (1007) and its JSON.
  *
  * UTF-8: lws can check text frames itself (LWS_SERVER_OPTION_VALIDATE_UTF8,
- * a correct incremental DFA that fails the frame early). We do not turn it
+ * an incremental DFA that fails the frame early; tried against the 1007
+ * integration test, it sends a proper 1007 close too). We do not turn it
  * on: the check runs on the complete message with shared/tnd_utf8, the one
- * validator REST bodies go through too (same definition, same tests and
- * fuzz target), and the 1007 then leaves through close_with() from this
- * callback, the close path our tests prove sends a real close frame. A
- * message is at most NTF_CLIENT_MSG_MAX bytes, so waiting for its end to
- * fail it costs nothing worth the second validator.
+ * validator REST bodies go through (same definition, same tests), so
+ * REST and WebSocket cannot disagree on what UTF-8 is; it does not depend
+ * on lws's per-frame state; and the hub, not lws, decides how a client
+ * message ends (its unit tests cover the 1007 with fakes). A message is
+ * at most NTF_CLIENT_MSG_MAX bytes, so failing it at its end rather than
+ * at the bad byte costs nothing that matters.
  */
 static int ws_receive(struct lws *wsi, struct ntf_pss *pss, const char *in, size_t len)
 {
