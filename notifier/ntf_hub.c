@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "tnd_log.h"
+#include "tnd_utf8.h"
 
 /* --- small helpers ------------------------------------------------------ */
 
@@ -271,6 +272,8 @@ static void feed_issue_replay(struct ntf_feed *f)
 	}
 	q->has_since = true;
 	q->since = r->acked ? r->cursor : r->since;
+	/* The first read checks the client's since; later pages start from an entry read. */
+	q->check_since = !r->acked;
 	q->has_end = r->acked;
 	q->end = r->end;
 	q->count = replay_page(hub);
@@ -554,6 +557,14 @@ static void feed_replay_done(struct ntf_hub *hub, struct ntf_query *q,
 	f->query = NULL;
 	if (!res->ok || q->link_gen != hub->link_gen || !hub->link_up)
 		return; /* resumed by feed_kick() after the link is back */
+	if (!r->acked && res->since_unknown) {
+		/* SPEC 5: a since the log never held (or no longer knows) is never replayed from. */
+		tnd_log_info("conn %llu: since %llu-%llu is not in the log of %s: reset",
+			     (unsigned long long)f->conn->id, (unsigned long long)r->since.ms,
+			     (unsigned long long)r->since.n, c->name);
+		filter_reset(f, r);
+		goto next;
+	}
 	if (log_lost_after(res, r->acked ? &r->cursor : &r->since)) {
 		filter_reset(f, r);
 		goto next;
@@ -687,6 +698,15 @@ int ntf_hub_conn_message(struct ntf_conn *conn, const char *buf, size_t len)
 		return 0;
 	if (len > NTF_CLIENT_MSG_MAX)
 		return NTF_CLOSE_TOO_BIG;
+	/*
+	 * RFC 6455 8.1 / SPEC 5: a text message that is not UTF-8 fails the
+	 * connection with 1007. Checked on the whole message, so a character
+	 * split across fragments is fine (see ntf_ws.c for why not lws's own check).
+	 */
+	if (!tnd_utf8_valid(buf, len, NULL)) {
+		tnd_log_info("conn %llu: a text message that is not UTF-8", (unsigned long long)conn->id);
+		return NTF_CLOSE_INVALID_PAYLOAD;
+	}
 	if (ntf_proto_parse(buf, len, &req, &err, &why) < 0) {
 		conn_error(conn, err, why);
 		return 0;

@@ -45,6 +45,7 @@
 /* Close codes of SPEC section 5. */
 enum {
 	NTF_CLOSE_GOING_AWAY = 1001,
+	NTF_CLOSE_INVALID_PAYLOAD = 1007, /* a text message that is not UTF-8 */
 	NTF_CLOSE_POLICY = 1008,
 	NTF_CLOSE_TOO_BIG = 1009,
 	NTF_CLOSE_INTERNAL = 1011,
@@ -77,6 +78,7 @@ struct ntf_query {
 	uint64_t link_gen;
 	bool has_since;               /* false: only the tail is wanted */
 	struct tnd_seq since;         /* exclusive */
+	bool check_since;             /* a client's since: report whether the log knows it */
 	bool has_end;                 /* false: up to the tail */
 	struct tnd_seq end;           /* inclusive */
 	uint32_t count;
@@ -88,6 +90,13 @@ struct ntf_log_result {
 	struct tnd_seq tail;          /* last id ever added ("0-0": no log) */
 	bool trimmed;                 /* entries were trimmed away (entries-added > length) */
 	struct tnd_seq first;         /* first id kept (the tail when the log is empty) */
+	/*
+	 * check_since only: since is neither 0-0, nor the last id generated,
+	 * nor an entry the log holds (a future seq, one from before a restored
+	 * backup, a lost write). Decided in the same atomic read as the
+	 * entries, so no write can slip in between. No entries are read then.
+	 */
+	bool since_unknown;
 	struct ntf_msg **events;      /* the entries after since, as event frames */
 	size_t n_events;
 	size_t n_entries;             /* entries read, well-formed or not */
@@ -143,8 +152,10 @@ struct ntf_conn *ntf_hub_conn_new(struct ntf_hub *hub, void *handle);
 /* The transport closed it: drops its subscriptions and queue and frees it. */
 void ntf_hub_conn_free(struct ntf_conn *conn);
 /*
- * One complete client message. Answers go to the connection's queue.
- * Returns 0, or a close code when the connection must close now.
+ * One complete client message (a whole text message, reassembled).
+ * Answers go to the connection's queue. Returns 0, or a close code when
+ * the connection must close now: NTF_CLOSE_TOO_BIG past
+ * NTF_CLIENT_MSG_MAX, NTF_CLOSE_INVALID_PAYLOAD when it is not UTF-8.
  */
 int ntf_hub_conn_message(struct ntf_conn *conn, const char *buf, size_t len);
 /* The next frame to write (borrowed until ntf_hub_conn_sent), or NULL. */

@@ -9,6 +9,8 @@
 
 #include <json-c/json.h>
 
+#include "tnd_utf8.h"
+
 static const char *const op_names[NTF_OP__MAX] = {
 	[NTF_OP_SUBSCRIBE] = "subscribe",
 	[NTF_OP_UNSUBSCRIBE] = "unsubscribe",
@@ -64,6 +66,205 @@ fail:
 	return -1;
 }
 
+/* --- strict JSON --------------------------------------------------------- */
+
+/*
+ * json-c's strict mode still takes what RFC 8259 does not: NaN and
+ * Infinity literals, single-quoted strings, leading zeros, "1." and raw
+ * control bytes in strings, among others. So a client message is first
+ * checked against the RFC's grammar here (a small recursive descent over
+ * the bytes, nesting capped), and json-c only builds the object from
+ * bytes already known to be valid. A \u escape of a surrogate must be a
+ * high-low pair, as tandem-rest rules (json-c takes a lone one); the
+ * fields we read are then validated by their own rules.
+ */
+struct jcheck {
+	const unsigned char *p, *end;
+	int depth;
+};
+
+static bool j_value(struct jcheck *j);
+
+static void j_space(struct jcheck *j)
+{
+	while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
+		j->p++;
+}
+
+static bool j_eat(struct jcheck *j, unsigned char c)
+{
+	if (j->p >= j->end || *j->p != c)
+		return false;
+	j->p++;
+	return true;
+}
+
+static bool j_is_digit(const struct jcheck *j)
+{
+	return j->p < j->end && *j->p >= '0' && *j->p <= '9';
+}
+
+static bool j_is_hex(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* Four hex digits after "\\u": their value, or -1. */
+static long j_hex4(struct jcheck *j)
+{
+	long v = 0;
+
+	for (int i = 0; i < 4; i++, j->p++) {
+		if (j->p >= j->end || !j_is_hex(*j->p))
+			return -1;
+		v = v * 16 + (*j->p <= '9' ? *j->p - '0' : (*j->p | 0x20) - 'a' + 10);
+	}
+	return v;
+}
+
+static bool j_string(struct jcheck *j)
+{
+	if (!j_eat(j, '"'))
+		return false;
+	while (j->p < j->end) {
+		unsigned char c = *j->p++;
+
+		if (c == '"')
+			return true;
+		if (c < 0x20)
+			return false;
+		if (c != '\\')
+			continue;
+		if (j->p >= j->end)
+			return false;
+		c = *j->p++;
+		if (c == 'u') {
+			long u = j_hex4(j);
+
+			/* A surrogate escape must be a high one followed by a low one. */
+			if (u >= 0xdc00 && u <= 0xdfff)
+				return false;
+			if (u >= 0xd800 && u <= 0xdbff) {
+				if (!j_eat(j, '\\') || !j_eat(j, 'u'))
+					return false;
+				u = j_hex4(j);
+				if (u < 0xdc00 || u > 0xdfff)
+					return false;
+			}
+			if (u < 0)
+				return false;
+		} else if (c != '"' && c != '\\' && c != '/' && c != 'b' && c != 'f' && c != 'n' &&
+			   c != 'r' && c != 't') {
+			return false;
+		}
+	}
+	return false;
+}
+
+/* -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)? */
+static bool j_number(struct jcheck *j)
+{
+	j_eat(j, '-');
+	if (j_eat(j, '0')) {
+		if (j_is_digit(j))
+			return false; /* a leading zero */
+	} else {
+		if (!j_is_digit(j))
+			return false;
+		while (j_is_digit(j))
+			j->p++;
+	}
+	if (j_eat(j, '.')) {
+		if (!j_is_digit(j))
+			return false;
+		while (j_is_digit(j))
+			j->p++;
+	}
+	if (j_eat(j, 'e') || j_eat(j, 'E')) {
+		if (!j_eat(j, '+'))
+			j_eat(j, '-');
+		if (!j_is_digit(j))
+			return false;
+		while (j_is_digit(j))
+			j->p++;
+	}
+	return true;
+}
+
+static bool j_literal(struct jcheck *j, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	if ((size_t)(j->end - j->p) < n || memcmp(j->p, lit, n) != 0)
+		return false;
+	j->p += n;
+	return true;
+}
+
+/* An object or array; the opening byte is next. */
+static bool j_container(struct jcheck *j, unsigned char close)
+{
+	bool ok = false;
+
+	if (++j->depth > NTF_CLIENT_JSON_DEPTH_MAX)
+		return false;
+	j->p++;
+	j_space(j);
+	if (j_eat(j, close)) {
+		ok = true;
+		goto out;
+	}
+	for (;;) {
+		if (close == '}') {
+			if (!j_string(j))
+				goto out;
+			j_space(j);
+			if (!j_eat(j, ':'))
+				goto out;
+			j_space(j);
+		}
+		if (!j_value(j))
+			goto out;
+		j_space(j);
+		if (j_eat(j, close))
+			break;
+		if (!j_eat(j, ','))
+			goto out;
+		j_space(j); /* a trailing comma then fails on the next member */
+	}
+	ok = true;
+out:
+	j->depth--;
+	return ok;
+}
+
+static bool j_value(struct jcheck *j)
+{
+	if (j->p >= j->end)
+		return false;
+	switch (*j->p) {
+	case '{': return j_container(j, '}');
+	case '[': return j_container(j, ']');
+	case '"': return j_string(j);
+	case 't': return j_literal(j, "true");
+	case 'f': return j_literal(j, "false");
+	case 'n': return j_literal(j, "null");
+	default: return j_number(j);
+	}
+}
+
+/* True when buf[0..len) is one JSON text under RFC 8259, whitespace around it allowed. */
+static bool json_strict_ok(const char *buf, size_t len)
+{
+	struct jcheck j = {(const unsigned char *)buf, (const unsigned char *)buf + len, 0};
+
+	j_space(&j);
+	if (!j_value(&j))
+		return false;
+	j_space(&j);
+	return j.p == j.end;
+}
+
 int ntf_proto_parse(const char *buf, size_t len, struct ntf_request *req, enum tnd_err *err,
 		    const char **why)
 {
@@ -76,6 +277,11 @@ int ntf_proto_parse(const char *buf, size_t len, struct ntf_request *req, enum t
 	memset(req, 0, sizeof(*req));
 	if (len > NTF_CLIENT_MSG_MAX)
 		FAIL(TND_ERR_INVALID_JSON, "message too large");
+	if (!tnd_utf8_valid(buf, len, NULL))
+		FAIL(TND_ERR_INVALID_JSON, "a message must be UTF-8");
+	if (!json_strict_ok(buf, len))
+		FAIL(TND_ERR_INVALID_JSON, "a message must be one JSON object (RFC 8259: no NaN, "
+					   "Infinity, trailing commas, single quotes or leading zeros)");
 	tok = json_tokener_new();
 	if (!tok)
 		FAIL(TND_ERR_INTERNAL, "out of memory");

@@ -1,8 +1,8 @@
 /*
  * ntf_proto: the WebSocket protocol of SPEC section 5, as bytes.
  *
- * Parses client frames into a struct ntf_request (json-c, strict, UTF-8
- * checked, NTF_CLIENT_MSG_MAX bytes at most), and builds the server's
+ * Parses client frames into a struct ntf_request (strict RFC 8259 JSON,
+ * strict UTF-8, NTF_CLIENT_MSG_MAX bytes at most), and builds the server's
  * frames as ntf_msg buffers: acks, errors, and events, either from a
  * PUBLISHed event (live) or from an event-log entry (replay). Both event
  * paths produce the same bytes for the same event.
@@ -20,8 +20,10 @@
 #include "tnd_seq.h"
 #include "tnd_valid.h"
 
-/* Largest client message (SPEC 5: close 1009 beyond). */
-#define NTF_CLIENT_MSG_MAX 4096
+/* Largest client message (SPEC 5 v2: 16 KiB, close 1009 beyond). */
+#define NTF_CLIENT_MSG_MAX 16384
+/* Deepest nesting of containers in a client message (they are flat objects). */
+#define NTF_CLIENT_JSON_DEPTH_MAX 32
 /* Largest JWT accepted in an auth op (a token rarely passes 1 KiB). */
 #define NTF_TOKEN_MAX 3072
 
@@ -39,6 +41,15 @@ struct ntf_request {
  * Parses one client message buf[0..len). Returns 0 and fills req, or -1
  * with *err set (invalid_json, invalid_name, invalid_id, invalid_query,
  * unknown_op) and *why pointing to a static human message.
+ *
+ * invalid_json is every message that is not exactly one JSON object in
+ * strict RFC 8259 syntax and well-formed UTF-8: NaN, Infinity, trailing
+ * commas, single quotes, leading zeros, "1.", raw control bytes in
+ * strings, trailing bytes, and a valid JSON value that is not an object
+ * (an array, a string...) alike, so a client gets one clear answer for
+ * "this is not a message". (The transport closes a text frame that is not
+ * UTF-8 with 1007 before it gets here; the check here covers the parser's
+ * other callers.)
  */
 int ntf_proto_parse(const char *buf, size_t len, struct ntf_request *req, enum tnd_err *err,
 		    const char **why);

@@ -22,21 +22,39 @@
 
 /*
  * One atomic read of a collection's log. KEYS[1] = the log stream;
- * ARGV = since ("" = tail only), end ("+" or an id), count. Returns
- * {last-generated-id, entries-added, length, first id kept, entries...}.
- * XRANGE runs under pcall: a since the client made up (say, beyond the
- * largest id) must not turn into a script error that drops the link.
+ * ARGV = since ("" = tail only), end ("+" or an id), count, check ("1":
+ * since is a client's and must be one the log knows). Returns
+ * {last-generated-id, entries-added, length, first id kept, since known
+ * (1/0), entries...}.
+ *
+ * SPEC 5: a client's since must be 0-0 (the trimmed case is the hub's
+ * log_lost_after), the last id generated, or an entry the log holds
+ * (XRANGE since since). Anything else, newer than the last id or inside
+ * the range but never an entry (a restored backup, a lost write), is
+ * reported unknown and nothing is read: the hub answers reset. Documents
+ * are never XDEL'd, so an id in range that is not an entry was never one
+ * or was trimmed. Ids are compared as strings only for equality: both
+ * sides are canonical decimal. Deciding here, in the script that reads
+ * the first page, leaves no room for a write between check and read.
+ * The XRANGEs run under pcall: a since the client made up (say, beyond
+ * the largest id) must not turn into a script error that drops the link.
  */
 static const char read_script[] =
 	"local log, since, stop, count = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])\n"
-	"if redis.call('EXISTS', log) == 0 then return {'0-0', 0, 0, '0-0'} end\n"
+	"local check = ARGV[4] == '1' and since ~= '' and since ~= '0-0'\n"
+	"if redis.call('EXISTS', log) == 0 then return {'0-0', 0, 0, '0-0', check and 0 or 1} end\n"
 	"local info = redis.call('XINFO', 'STREAM', log)\n"
 	"local m = {}\n"
 	"for i = 1, #info, 2 do m[info[i]] = info[i + 1] end\n"
 	"local first = m['last-generated-id']\n"
 	"if m['first-entry'] then first = m['first-entry'][1] end\n"
-	"local out = {m['last-generated-id'], m['entries-added'], m['length'], first}\n"
-	"if since ~= '' then\n"
+	"local known = 1\n"
+	"if check and since ~= m['last-generated-id'] then\n"
+	"  local ok, e = pcall(redis.call, 'XRANGE', log, since, since, 'COUNT', 1)\n"
+	"  if not ok or #e == 0 then known = 0 end\n"
+	"end\n"
+	"local out = {m['last-generated-id'], m['entries-added'], m['length'], first, known}\n"
+	"if since ~= '' and known == 1 then\n"
 	"  local ok, r = pcall(redis.call, 'XRANGE', log, '(' .. since, stop, 'COUNT', count)\n"
 	"  if ok then for i = 1, #r do out[#out + 1] = r[i] end end\n"
 	"end\n"
@@ -269,18 +287,22 @@ bad:
 	return NULL;
 }
 
+#define HEAD_LEN 5 /* the read script's fields before the entries */
+
 static bool parse_head(const redisReply *reply, struct ntf_log_result *res)
 {
 	const redisReply *const *el = (const redisReply *const *)reply->element;
 
-	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 4 ||
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < HEAD_LEN ||
 	    el[0]->type != REDIS_REPLY_STRING || el[1]->type != REDIS_REPLY_INTEGER ||
-	    el[2]->type != REDIS_REPLY_INTEGER || el[3]->type != REDIS_REPLY_STRING)
+	    el[2]->type != REDIS_REPLY_INTEGER || el[3]->type != REDIS_REPLY_STRING ||
+	    el[4]->type != REDIS_REPLY_INTEGER)
 		return false;
 	if (tnd_seq_parse(el[0]->str, el[0]->len, &res->tail) < 0 ||
 	    tnd_seq_parse(el[3]->str, el[3]->len, &res->first) < 0)
 		return false;
 	res->trimmed = el[1]->integer > el[2]->integer;
+	res->since_unknown = el[4]->integer == 0;
 	return true;
 }
 
@@ -303,7 +325,7 @@ static void on_read(redisAsyncContext *ac, void *reply_, void *privdata)
 		link_kill_later(r, "unexpected answer to a log read");
 		goto done;
 	}
-	res.n_entries = reply->elements - 4;
+	res.n_entries = reply->elements - HEAD_LEN;
 	if (res.n_entries) {
 		events = malloc(sizeof(*events) * res.n_entries);
 		if (!events) {
@@ -315,7 +337,7 @@ static void on_read(redisAsyncContext *ac, void *reply_, void *privdata)
 	for (size_t i = 0; i < res.n_entries; i++) {
 		struct tnd_seq id;
 		bool id_ok;
-		struct ntf_msg *m = entry_event(q->coll->name, reply->element[4 + i], &id, &id_ok);
+		struct ntf_msg *m = entry_event(q->coll->name, reply->element[HEAD_LEN + i], &id, &id_ok);
 
 		if (id_ok)
 			res.last_entry = id;
@@ -335,8 +357,8 @@ int ntf_redis_read_log(void *data, struct ntf_query *q)
 	struct ntf_redis *r = data;
 	char key[TND_KEY_MAX], since[TND_SEQ_STR_MAX] = "", end[TND_SEQ_STR_MAX] = "+",
 					    count[16];
-	const char *argv[7];
-	size_t lens[7];
+	const char *argv[8];
+	size_t lens[8];
 	int klen;
 
 	if (!r->up || !r->cmd)
@@ -356,10 +378,11 @@ int ntf_redis_read_log(void *data, struct ntf_query *q)
 	argv[4] = since;
 	argv[5] = end;
 	argv[6] = count;
-	for (int i = 0; i < 7; i++)
+	argv[7] = q->check_since ? "1" : "0";
+	for (int i = 0; i < 8; i++)
 		lens[i] = strlen(argv[i]);
 	lens[3] = (size_t)klen;
-	if (redisAsyncCommandArgv(r->cmd, on_read, q, 7, argv, lens) != REDIS_OK)
+	if (redisAsyncCommandArgv(r->cmd, on_read, q, 8, argv, lens) != REDIS_OK)
 		return -1;
 	return 0;
 }

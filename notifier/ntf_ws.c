@@ -185,6 +185,7 @@ static int close_with(struct lws *wsi, uint16_t code, bool write_frame)
 	switch (code) {
 	case NTF_CLOSE_GOING_AWAY: why = "server shutting down"; break;
 	case NTF_CLOSE_TOO_BIG: why = "message too big"; break;
+	case NTF_CLOSE_INVALID_PAYLOAD: why = "text message not UTF-8"; break;
 	case NTF_CLOSE_SLOW_CONSUMER: why = "slow consumer"; break;
 	case NTF_CLOSE_POLICY: why = "policy violation"; break;
 	default: why = "internal error"; break;
@@ -204,6 +205,21 @@ static int close_with(struct lws *wsi, uint16_t code, bool write_frame)
 	return -1;
 }
 
+/*
+ * Reassembles a client message and hands the whole of it to the hub,
+ * which checks its size (1009), its UTF-8 (1007) and its JSON.
+ *
+ * UTF-8: lws can check text frames itself (LWS_SERVER_OPTION_VALIDATE_UTF8,
+ * an incremental DFA that fails the frame early; tried against the 1007
+ * integration test, it sends a proper 1007 close too). We do not turn it
+ * on: the check runs on the complete message with shared/tnd_utf8, the one
+ * validator REST bodies go through (same definition, same tests), so
+ * REST and WebSocket cannot disagree on what UTF-8 is; it does not depend
+ * on lws's per-frame state; and the hub, not lws, decides how a client
+ * message ends (its unit tests cover the 1007 with fakes). A message is
+ * at most NTF_CLIENT_MSG_MAX bytes, so failing it at its end rather than
+ * at the bad byte costs nothing that matters.
+ */
 static int ws_receive(struct lws *wsi, struct ntf_pss *pss, const char *in, size_t len)
 {
 	size_t remaining = lws_remaining_packet_payload(wsi);

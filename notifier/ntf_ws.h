@@ -5,8 +5,9 @@
  *
  *  - upgrade: path /ws only, Origin checked against TANDEM_ALLOWED_ORIGINS
  *    (403), TANDEM_MAX_CONNECTIONS (503), then a hub connection per socket;
- *  - receive: frames of up to NTF_CLIENT_MSG_MAX bytes reassembled (only
- *    a message split over several reads is copied), 1009 beyond;
+ *  - receive: messages of up to NTF_CLIENT_MSG_MAX bytes reassembled (only
+ *    a message split over several reads is copied), 1009 beyond, 1007
+ *    for a text message that is not UTF-8;
  *  - write: only from the WRITEABLE callback, one lws_write each (several
  *    queued frames coalesced into it), asking for another callback while
  *    the connection's queue is not empty;

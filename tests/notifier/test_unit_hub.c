@@ -416,6 +416,82 @@ Test(hub, since_older_than_the_log_gives_reset_and_no_subscription)
 	ntf_hub_conn_free(conn);
 }
 
+/* As answer(), for a first replay read whose since the log does not know. */
+static void answer_since_unknown(struct ntf_query *q, uint64_t tail_ms)
+{
+	struct ntf_log_result res = {.ok = true, .tail = {tail_ms, 0}, .first = {1, 0},
+				     .since_unknown = true};
+
+	cr_assert(q->check_since, "the first read of a replay must check since");
+	ntf_hub_query_done(q, &res);
+}
+
+Test(hub, a_since_the_log_does_not_know_gives_reset_and_no_subscription)
+{
+	struct ntf_conn *conn = subscribed_conn();
+	struct ntf_query *q;
+
+	/* A seq from the future, or inside the log's range but never an entry. */
+	send_msg(conn, "{\"op\":\"subscribe\",\"collection\":\"c\",\"since\":\"9999-0\"}");
+	answer_since_unknown(take_query(), 50);
+	send_msg(conn, "{\"op\":\"subscribe\",\"collection\":\"c\",\"id\":\"x\",\"since\":\"20-1\"}");
+	answer_since_unknown(take_query(), 50);
+	EXPECT(conn, "reset reset");
+	cr_assert_eq(conn->n_subs, 1, "only the plain subscription is left");
+	cr_assert_eq(hub.metrics.resets, 2);
+	publish("x", 60);
+	EXPECT(conn, "x@60");
+	/* A since the log knows: acked at the tail, and later pages are not checked again. */
+	send_msg(conn, "{\"op\":\"subscribe\",\"collection\":\"c\",\"id\":\"y\",\"since\":\"20-0\"}");
+	q = take_query();
+	cr_assert(q->check_since);
+	cr_assert_eq(q->since.ms, 20);
+	{
+		const char *page[NTF_REPLAY_PAGE + 1];
+		char ids[NTF_REPLAY_PAGE][16];
+		uint32_t count = q->count;
+
+		for (uint32_t i = 0; i < count; i++) {
+			snprintf(ids[i], sizeof(ids[i]), "y@%u", 21 + i);
+			page[i] = ids[i];
+		}
+		page[count] = NULL;
+		answer(q, 21 + count + 5, false, 1, page);
+		q = take_query();
+		cr_assert_not(q->check_since, "a later page starts from an entry just read");
+		answer(q, 21 + count + 5, false, 1, NULL);
+	}
+	ntf_hub_conn_free(conn);
+}
+
+Test(hub, a_text_message_that_is_not_utf8_closes_with_1007)
+{
+	static const char *const bad[] = {
+		"{\"op\":\"ping\",\"x\":\"\xc0\xaf\"}",
+		"{\"op\":\"ping\",\"x\":\"\xed\xa0\x80\"}",
+		"{\"op\":\"ping\",\"x\":\"\xf4\x90\x80\x80\"}",
+		"{\"op\":\"ping\",\"x\":\"\xe2\x82\"}",
+		"{\"op\":\"ping\",\"x\":\"\x80\"}",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct ntf_conn *conn = ntf_hub_conn_new(&hub, NULL);
+
+		cr_assert_eq(ntf_hub_conn_message(conn, bad[i], strlen(bad[i])),
+			     NTF_CLOSE_INVALID_PAYLOAD, "case %zu", i);
+		EXPECT(conn, "");
+		ntf_hub_conn_free(conn);
+	}
+	{
+		struct ntf_conn *conn = ntf_hub_conn_new(&hub, NULL);
+
+		send_msg(conn, "{\"op\":\"ping\",\"x\":\"\xc3\xa9\xf0\x9f\x98\x80\"}");
+		send_msg(conn, "{\"op\":NaN}");
+		EXPECT(conn, "? err:invalid_json");
+		ntf_hub_conn_free(conn);
+	}
+}
+
 Test(hub, a_redis_loss_is_filled_from_the_log_once)
 {
 	struct ntf_conn *conn = subscribed_conn();

@@ -106,19 +106,130 @@ Test(proto, rejects_bad_names_ids_and_seqs)
 	expect_error("{\"op\":\"subscribe\",\"collection\":\"a\",\"since\":1}", TND_ERR_INVALID_QUERY);
 }
 
-Test(proto, accepts_4096_bytes_and_rejects_one_more)
+/* SPEC 5 v2: client messages of 16 KiB are fine, one byte more is not. */
+Test(proto, accepts_16_KiB_and_rejects_one_byte_more)
 {
-	char buf[NTF_CLIENT_MSG_MAX + 2];
+	enum { KIB16 = 16 * 1024 };
+	static char buf[KIB16 + 2];
 	struct ntf_request req;
 	enum tnd_err err;
 	const char *why;
 	int n = snprintf(buf, sizeof(buf), "{\"op\":\"ping\",\"pad\":\"");
 
+	cr_assert_eq(NTF_CLIENT_MSG_MAX, KIB16);
 	memset(buf + n, 'x', sizeof(buf) - (size_t)n);
-	memcpy(buf + NTF_CLIENT_MSG_MAX - 2, "\"}", 2);
-	cr_assert_eq(ntf_proto_parse(buf, NTF_CLIENT_MSG_MAX, &req, &err, &why), 0);
-	memcpy(buf + NTF_CLIENT_MSG_MAX - 2, "x\"}", 3);
-	cr_assert_eq(ntf_proto_parse(buf, NTF_CLIENT_MSG_MAX + 1, &req, &err, &why), -1);
+	memcpy(buf + KIB16 - 2, "\"}", 2);
+	cr_assert_eq(ntf_proto_parse(buf, KIB16, &req, &err, &why), 0, "16 KiB refused: %s", why);
+	cr_assert_eq(req.op, NTF_OP_PING);
+	memcpy(buf + KIB16 - 2, "x\"}", 3);
+	cr_assert_eq(ntf_proto_parse(buf, KIB16 + 1, &req, &err, &why), -1);
+}
+
+/* What json-c's strict mode lets through: every one is invalid_json, never unknown_op. */
+Test(proto, rejects_what_rfc_8259_does_not_allow)
+{
+	static const char *const bad[] = {
+		"{\"op\":NaN}",
+		"{\"op\":nan}",
+		"{\"op\":-NaN}",
+		"{\"op\":Infinity}",
+		"{\"op\":-Infinity}",
+		"{\"op\":\"ping\",\"x\":NaN}",
+		"{\"op\":\"ping\",\"x\":[Infinity]}",
+		"{\"op\":\"ping\",}",
+		"{\"op\":\"ping\",\"x\":[1,2,]}",
+		"{,\"op\":\"ping\"}",
+		"{\"op\":\"ping\",,\"x\":1}",
+		"{'op':'ping'}",
+		"{\"op\":'ping'}",
+		"{op:\"ping\"}",
+		"{\"op\":\"ping\",\"x\":01}",
+		"{\"op\":\"ping\",\"x\":-01}",
+		"{\"op\":\"ping\",\"x\":00}",
+		"{\"op\":\"ping\",\"x\":1.}",
+		"{\"op\":\"ping\",\"x\":.5}",
+		"{\"op\":\"ping\",\"x\":+1}",
+		"{\"op\":\"ping\",\"x\":1e}",
+		"{\"op\":\"ping\",\"x\":0x10}",
+		"{\"op\":\"ping\",\"x\":True}",
+		"{\"op\":\"ping\",\"x\":nul}",
+		"{\"op\":\"ping\",\"x\":undefined}",
+		"{\"op\":\"pi\tng\"}",
+		"{\"op\":\"ping\\x\"}",
+		"{\"op\":\"ping\\u00g0\"}",
+		"{\"op\":\"ping\",\"x\":\"\\ud800\"}",
+		"{\"op\":\"ping\",\"x\":\"\\uDC00\"}",
+		"{\"op\":\"ping\",\"x\":\"\\ud83d\\u0041\"}",
+		"{\"op\":\"ping\",\"x\":\"\\ud83dx\"}",
+		"{\"op\":\"ping\"} x",
+		"{\"op\":\"ping\"}}",
+		"{\"op\":\"ping\"}\x0b",
+		"{\"op\":\"ping\" /* c */}",
+		"\xef\xbb\xbf{\"op\":\"ping\"}",
+		"[{\"op\":\"ping\"}]",
+		"\"ping\"",
+		"42",
+		"null",
+		"true",
+	};
+	static const char *const good[] = {
+		" \t\r\n{ \"op\" : \"ping\" , \"x\" : [ 1 , -0.5e+3 , 0 , 1E9 , true , false , null , {} , [] ] } \n",
+		"{\"op\":\"ping\",\"x\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\uD83D\\uDE00\"}",
+		"{\"op\":\"ping\",\"x\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}",
+		"{\"op\":\"ping\",\"x\":-0,\"y\":0.0,\"z\":123e-4}",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_error(bad[i], TND_ERR_INVALID_JSON);
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct ntf_request req;
+		enum tnd_err err;
+
+		cr_assert_eq(parse(good[i], &req, &err), 0, "refused: %s", good[i]);
+		cr_assert_eq(req.op, NTF_OP_PING);
+	}
+}
+
+Test(proto, caps_nesting)
+{
+	char buf[256];
+	struct ntf_request req;
+	enum tnd_err err;
+	int n = snprintf(buf, sizeof(buf), "{\"op\":\"ping\",\"x\":");
+
+	/* The object itself is depth 1: 31 arrays inside it fit, 32 do not. */
+	for (int i = 0; i < 31; i++)
+		buf[n++] = '[';
+	for (int i = 0; i < 31; i++)
+		buf[n++] = ']';
+	buf[n++] = '}';
+	buf[n] = '\0';
+	cr_assert_eq(parse(buf, &req, &err), 0);
+	n = snprintf(buf, sizeof(buf), "{\"op\":\"ping\",\"x\":");
+	for (int i = 0; i < 32; i++)
+		buf[n++] = '[';
+	for (int i = 0; i < 32; i++)
+		buf[n++] = ']';
+	buf[n++] = '}';
+	buf[n] = '\0';
+	expect_error(buf, TND_ERR_INVALID_JSON);
+}
+
+/* Ill-formed UTF-8 (RFC 3629) is invalid_json at the parser (the socket closes 1007 first). */
+Test(proto, rejects_ill_formed_utf8)
+{
+	static const char *const bad[] = {
+		"{\"op\":\"ping\",\"x\":\"\xc0\xaf\"}",         /* overlong '/' */
+		"{\"op\":\"ping\",\"x\":\"\xe0\x80\xaf\"}",     /* overlong, 3 bytes */
+		"{\"op\":\"ping\",\"x\":\"\xed\xa0\x80\"}",     /* encoded surrogate U+D800 */
+		"{\"op\":\"ping\",\"x\":\"\xf4\x90\x80\x80\"}", /* U+110000 */
+		"{\"op\":\"ping\",\"x\":\"\xe2\x82\"}",         /* truncated */
+		"{\"op\":\"ping\",\"x\":\"\x80\"}",             /* stray continuation */
+		"{\"op\":\"ping\",\"x\":\"\xff\"}",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_error(bad[i], TND_ERR_INVALID_JSON);
 }
 
 static void expect_payload(struct ntf_msg *m, const char *want)
