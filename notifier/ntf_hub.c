@@ -812,11 +812,14 @@ void ntf_hub_publish(struct ntf_hub *hub, const char *payload, size_t len)
 {
 	struct ntf_event_meta meta;
 	struct ntf_coll *c;
-	struct ntf_msg *ev;
-	bool malformed;
+	struct ntf_msg *ev = NULL;
+	const char *seq, *body;
+	size_t seq_len, body_len;
+	bool malformed = true;
 
 	hub->metrics.events_in++;
-	ev = ntf_proto_event_from_publish(payload, len, &meta, &malformed);
+	if (ntf_proto_split_publish(payload, len, &seq, &seq_len, &body, &body_len) == 0)
+		ev = ntf_proto_event(seq, seq_len, body, body_len, &meta, &malformed);
 	if (!ev) {
 		if (malformed) {
 			hub->metrics.events_malformed++;

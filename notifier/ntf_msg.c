@@ -21,6 +21,7 @@ struct ntf_msg *ntf_msg_new(size_t len)
 	m->seq = (struct tnd_seq){0, 0};
 	m->doc_id_len = 0;
 	m->doc_id[0] = '\0';
+	m->owner = NULL;
 	m->buf[NTF_MSG_PRE + len] = '\0';
 	return m;
 }
@@ -42,6 +43,8 @@ struct ntf_msg *ntf_msg_ref(struct ntf_msg *m)
 
 void ntf_msg_unref(struct ntf_msg *m)
 {
-	if (m && --m->refs == 0)
+	if (m && --m->refs == 0) {
+		free(m->owner);
 		free(m);
+	}
 }

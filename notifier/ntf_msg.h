@@ -29,6 +29,7 @@ struct ntf_msg {
 	struct tnd_seq seq;
 	uint8_t doc_id_len;
 	char doc_id[TND_DOC_ID_MAX + 1];
+	char *owner;              /* events: the document's owner (malloc'd), or NULL */
 	unsigned char buf[];      /* NTF_MSG_PRE headroom, payload, NUL */
 };
 

@@ -438,97 +438,112 @@ static bool valid_version(const char *v, size_t len)
 	return true;
 }
 
-static void set_event(struct ntf_msg *m, const char *id, size_t id_len, const struct tnd_seq *seq)
+static bool valid_owner(const char *o, size_t len)
 {
-	m->is_event = true;
-	m->seq = *seq;
-	m->doc_id_len = (uint8_t)id_len;
-	memcpy(m->doc_id, id, id_len);
-	m->doc_id[id_len] = '\0';
+	if (len == 0 || len > TND_SUB_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (o[i] < 0x21 || o[i] > 0x7e || o[i] == '"' || o[i] == '\\')
+			return false;
+	return true;
 }
 
-struct ntf_msg *ntf_proto_event_from_publish(const char *payload, size_t len,
-					     struct ntf_event_meta *meta, bool *malformed)
+/* The notifier's line of a body: {"owner":"..."} (or empty: no owner). */
+static bool scan_internal(const char *p, size_t len, struct ntf_event_meta *mt)
 {
-	struct scan s = {payload, payload + len};
-	struct ntf_event_meta mt;
-	const char *type, *version, *seq;
-	size_t type_len, version_len, seq_len;
-	struct ntf_msg *m;
+	struct scan s = {p, p + len};
 
-	*malformed = true;
+	mt->owner = NULL;
+	mt->owner_len = 0;
+	if (len == 0)
+		return true;
+	if (!scan_lit(&s, "{\"owner\":\"") || !scan_until_quote(&s, &mt->owner, &mt->owner_len) ||
+	    !valid_owner(mt->owner, mt->owner_len) || !scan_lit(&s, "\"}") || s.p != s.end)
+		return false;
+	return true;
+}
+
+/*
+ * The clients' line: every field checked, in the order the script writes
+ * them; names, ids and versions never contain quotes, so a scan is exact.
+ * The document itself was strict JSON when tandem-rest stored it.
+ */
+static bool scan_client(const char *p, size_t len, struct ntf_event_meta *mt)
+{
+	struct scan s = {p, p + len};
+	const char *type, *version;
+	size_t type_len, version_len;
+
 	if (!scan_lit(&s, "{\"type\":\"") || !scan_until_quote(&s, &type, &type_len) ||
 	    !valid_type(type, type_len) || !scan_lit(&s, "\",\"collection\":\"") ||
-	    !scan_until_quote(&s, &mt.collection, &mt.collection_len) ||
-	    !tnd_valid_collection(mt.collection, mt.collection_len) ||
-	    !scan_lit(&s, "\",\"id\":\"") || !scan_until_quote(&s, &mt.id, &mt.id_len) ||
-	    !tnd_valid_doc_id(mt.id, mt.id_len) || !scan_lit(&s, "\",\"version\":"))
-		return NULL;
+	    !scan_until_quote(&s, &mt->collection, &mt->collection_len) ||
+	    !tnd_valid_collection(mt->collection, mt->collection_len) ||
+	    !scan_lit(&s, "\",\"id\":\"") || !scan_until_quote(&s, &mt->id, &mt->id_len) ||
+	    !tnd_valid_doc_id(mt->id, mt->id_len) || !scan_lit(&s, "\",\"version\":"))
+		return false;
 	version = s.p;
 	while (s.p < s.end && *s.p >= '0' && *s.p <= '9')
 		s.p++;
 	version_len = (size_t)(s.p - version);
-	if (!valid_version(version, version_len) || !scan_lit(&s, ",\"seq\":\"") ||
-	    !scan_until_quote(&s, &seq, &seq_len) || tnd_seq_parse(seq, seq_len, &mt.seq) < 0 ||
-	    !scan_lit(&s, "\""))
-		return NULL;
-	/* The rest is either the end or the document; it ends the object. */
-	if (!(s.end - s.p == 1 && *s.p == '}') &&
-	    !(scan_lit(&s, ",\"doc\":{") && len > 0 && payload[len - 1] == '}'))
-		return NULL;
-	*malformed = false;
-	m = ntf_msg_new(sizeof(EVENT_PREFIX) - 1 + len - 1);
-	if (!m)
-		return NULL;
-	memcpy(ntf_msg_payload(m), EVENT_PREFIX, sizeof(EVENT_PREFIX) - 1);
-	memcpy(ntf_msg_payload(m) + sizeof(EVENT_PREFIX) - 1, payload + 1, len - 1);
-	set_event(m, mt.id, mt.id_len, &mt.seq);
-	if (meta)
-		*meta = mt;
-	return m;
+	if (!valid_version(version, version_len))
+		return false;
+	/* deleted: the end; the others: the document, which ends the object. */
+	if (type[0] == 'd')
+		return s.end - s.p == 1 && *s.p == '}';
+	return scan_lit(&s, ",\"doc\":{") && s.end - s.p >= 2 && s.end[-1] == '}' && s.end[-2] == '}';
 }
 
-struct ntf_msg *ntf_proto_event_from_entry(const char *col, const char *seq, size_t seq_len,
-					   const char *type, size_t type_len, const char *id,
-					   size_t id_len, const char *version, size_t version_len,
-					   const char *doc, size_t doc_len)
+int ntf_proto_split_publish(const char *payload, size_t len, const char **seq, size_t *seq_len,
+			    const char **body, size_t *body_len)
 {
-	struct tnd_seq sq;
+	const char *sp = memchr(payload, ' ', len);
+
+	if (!sp)
+		return -1;
+	*seq = payload;
+	*seq_len = (size_t)(sp - payload);
+	*body = sp + 1;
+	*body_len = len - *seq_len - 1;
+	return 0;
+}
+
+struct ntf_msg *ntf_proto_event(const char *seq, size_t seq_len, const char *body, size_t len,
+				struct ntf_event_meta *meta, bool *malformed)
+{
+	const char *nl = memchr(body, '\n', len);
+	size_t client_len = nl ? (size_t)(nl - body) : len, n;
+	struct ntf_event_meta mt;
 	struct ntf_msg *m;
-	size_t col_len = strlen(col), n;
 	char *p;
 
-	if (!valid_type(type, type_len) || !tnd_valid_doc_id(id, id_len) ||
-	    !valid_version(version, version_len) || tnd_seq_parse(seq, seq_len, &sq) < 0 ||
-	    (doc && (doc_len < 2 || doc[0] != '{' || doc[doc_len - 1] != '}')))
+	*malformed = true;
+	if (tnd_seq_parse(seq, seq_len, &mt.seq) < 0 || !scan_client(body, client_len, &mt) ||
+	    (nl && client_len + 1 == len) ||
+	    !scan_internal(nl ? nl + 1 : body + len, nl ? len - client_len - 1 : 0, &mt))
 		return NULL;
-	n = sizeof(EVENT_PREFIX) - 1 + strlen("\"type\":\"\",\"collection\":\"\",\"id\":\"\",\"version\":"
-					       ",\"seq\":\"\"}") +
-	    type_len + col_len + id_len + version_len + seq_len + (doc ? 7 + doc_len : 0);
+	*malformed = false;
+	n = strlen(EVENT_PREFIX "\"seq\":\"\",") + seq_len + client_len - 1;
 	m = ntf_msg_new(n);
 	if (!m)
 		return NULL;
-	p = ntf_msg_payload(m);
-#define PUT(s, l) (memcpy(p, (s), (l)), p += (l))
-#define PUTS(s) PUT(s, strlen(s))
-	PUTS(EVENT_PREFIX "\"type\":\"");
-	PUT(type, type_len);
-	PUTS("\",\"collection\":\"");
-	PUT(col, col_len);
-	PUTS("\",\"id\":\"");
-	PUT(id, id_len);
-	PUTS("\",\"version\":");
-	PUT(version, version_len);
-	PUTS(",\"seq\":\"");
-	PUT(seq, seq_len);
-	PUTS("\"");
-	if (doc) {
-		PUTS(",\"doc\":");
-		PUT(doc, doc_len);
+	if (mt.owner && !(m->owner = strndup(mt.owner, mt.owner_len))) {
+		ntf_msg_unref(m);
+		return NULL;
 	}
-	PUTS("}");
-#undef PUTS
-#undef PUT
-	set_event(m, id, id_len, &sq);
+	p = ntf_msg_payload(m);
+	memcpy(p, EVENT_PREFIX "\"seq\":\"", strlen(EVENT_PREFIX "\"seq\":\""));
+	p += strlen(EVENT_PREFIX "\"seq\":\"");
+	memcpy(p, seq, seq_len);
+	p += seq_len;
+	memcpy(p, "\",", 2);
+	p += 2;
+	memcpy(p, body + 1, client_len - 1);
+	m->is_event = true;
+	m->seq = mt.seq;
+	m->doc_id_len = (uint8_t)mt.id_len;
+	memcpy(m->doc_id, mt.id, mt.id_len);
+	m->doc_id[mt.id_len] = '\0';
+	if (meta)
+		*meta = mt;
 	return m;
 }

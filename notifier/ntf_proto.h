@@ -68,36 +68,41 @@ struct ntf_msg *ntf_proto_authenticated_open(void);
 struct ntf_msg *ntf_proto_error(enum tnd_err err, const char *message);
 
 /*
- * The fields of an event that routing needs, read from the PUBLISHed
- * JSON without a full parse. tandem-rest writes the fields in a fixed
- * order ({"type":..,"collection":..,"id":..,"version":N,"seq":..[,"doc":..]}),
- * and names, ids and seqs never contain quotes, so a strict scan is exact.
+ * Change events. tandem-rest's write script builds each event once as a
+ * body (see rest-fcgi/rest_store.c and the README's Redis section):
+ *
+ *   {"type":T,"collection":C,"id":I,"version":N[,"doc":{...}]}["\n"{"owner":O}]
+ *
+ * logged as field "e" of the stream entry whose id is the event's seq, and
+ * published as "<seq> <body>". The first line is the clients' part; the
+ * second, optional, is the notifier's own.
  */
 struct ntf_event_meta {
-	const char *collection; /* points into the payload */
+	const char *collection; /* points into the body */
 	size_t collection_len;
 	const char *id;
 	size_t id_len;
+	const char *owner;      /* NULL when the document has none */
+	size_t owner_len;
 	struct tnd_seq seq;
 };
 
 /*
- * Checks a PUBLISHed payload and returns the {"op":"event",...} frame for
- * it, with seq and doc_id set; meta (optional) gets the routing fields.
- * NULL when the payload is not a well-formed event or out of memory
+ * The one builder of event frames, for live and replayed events alike:
+ * {"op":"event","seq":"<seq>", followed by the clients' part of body after
+ * its '{' (the document's bytes are forwarded, never re-encoded). The
+ * message has seq, doc_id and owner set; meta (optional) gets the routing
+ * fields. NULL when seq or body is malformed, or out of memory
  * (*malformed tells which).
  */
-struct ntf_msg *ntf_proto_event_from_publish(const char *payload, size_t len,
-					     struct ntf_event_meta *meta, bool *malformed);
+struct ntf_msg *ntf_proto_event(const char *seq, size_t seq_len, const char *body, size_t len,
+				struct ntf_event_meta *meta, bool *malformed);
 
 /*
- * Builds the event frame of a log entry: col (valid name), seq as the
- * entry id text, and the entry's type, id, version and doc (doc NULL for
- * a deletion). NULL when a field is malformed or out of memory.
+ * Splits a PUBLISHed "<seq> <body>" into its parts (pointers into
+ * payload). Returns 0, or -1 when there is no space.
  */
-struct ntf_msg *ntf_proto_event_from_entry(const char *col, const char *seq, size_t seq_len,
-					   const char *type, size_t type_len, const char *id,
-					   size_t id_len, const char *version, size_t version_len,
-					   const char *doc, size_t doc_len);
+int ntf_proto_split_publish(const char *payload, size_t len, const char **seq, size_t *seq_len,
+			    const char **body, size_t *body_len);
 
 #endif

@@ -256,12 +256,13 @@ static const redisReply *field(const redisReply *fields, const char *name)
 	return NULL;
 }
 
-/* One stream entry [id, [k, v, ...]] as an event frame, or NULL (logged). */
+/* One stream entry [id, ["e", body]] as an event frame, or NULL (logged). */
 static struct ntf_msg *entry_event(const char *col, const redisReply *e, struct tnd_seq *id_out,
 				   bool *id_ok)
 {
-	const redisReply *fields, *type, *id, *version, *doc;
+	const redisReply *body;
 	struct ntf_msg *m = NULL;
+	bool malformed;
 
 	*id_ok = false;
 	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
@@ -270,16 +271,11 @@ static struct ntf_msg *entry_event(const char *col, const redisReply *e, struct 
 	if (tnd_seq_parse(e->element[0]->str, e->element[0]->len, id_out) < 0)
 		goto bad;
 	*id_ok = true;
-	fields = e->element[1];
-	type = field(fields, "type");
-	id = field(fields, "id");
-	version = field(fields, "version");
-	doc = field(fields, "doc");
-	if (!type || !id || !version)
+	body = field(e->element[1], "e");
+	if (!body)
 		goto bad;
-	m = ntf_proto_event_from_entry(col, e->element[0]->str, e->element[0]->len, type->str,
-				       type->len, id->str, id->len, version->str, version->len,
-				       doc ? doc->str : NULL, doc ? doc->len : 0);
+	m = ntf_proto_event(e->element[0]->str, e->element[0]->len, body->str, body->len, NULL,
+			    &malformed);
 	if (m)
 		return m;
 bad:

@@ -20,6 +20,20 @@
  * side fills the same slots through the enums below, so the two lists are
  * read side by side.
  *
+ * A change event has one byte form, built once by the script that makes
+ * the change (the README's Redis section has the layout):
+ *
+ *   body  = {"type":T,"collection":C,"id":I,"version":N[,"doc":{...}]}
+ *           [ "\n" {"owner":O} ]
+ *
+ * The first line is what clients see (the notifier puts "op" and "seq" in
+ * front of it and forwards the rest as it is); the optional second line
+ * is for the notifier only. The log entry holds the body in its one field
+ * "e"; PUBLISH sends "<seq> <body>": the same bytes with the seq in front.
+ * Names and ids need no escaping (tnd_valid), the document is our own
+ * compact JSON (no raw newline) and an owner is printable ASCII without
+ * quotes (tnd_auth).
+ *
  * Writes. The document is assembled here, not in C, because only the
  * script knows the stored version, created_at and owner atomically; body
  * is the client's object without server fields, so its text after the '{'
@@ -58,11 +72,11 @@ static const char script_write[] =
 	"end\n"
 	"redis.call('SET', doc_key, doc)\n"
 	"redis.call('ZADD', index_key, 0, id)\n"
-	"local typ = v and 'updated' or 'created'\n"
-	"local seq = redis.call('XADD', log_key, 'MAXLEN', '~', log_len, '*',\n"
-	"  'type', typ, 'id', id, 'version', nv, 'doc', doc)\n"
-	"redis.call('PUBLISH', channel, '{\"type\":\"' .. typ .. '\",\"collection\":\"' .. col ..\n"
-	"  '\",\"id\":\"' .. id .. '\",\"version\":' .. nv .. ',\"seq\":\"' .. seq .. '\",\"doc\":' .. doc .. '}')\n"
+	"local event = '{\"type\":\"' .. (v and 'updated' or 'created') .. '\",\"collection\":\"' ..\n"
+	"  col .. '\",\"id\":\"' .. id .. '\",\"version\":' .. nv .. ',\"doc\":' .. doc .. '}'\n"
+	"if owner then event = event .. '\\n{\"owner\":\"' .. owner .. '\"}' end\n"
+	"local seq = redis.call('XADD', log_key, 'MAXLEN', '~', log_len, '*', 'e', event)\n"
+	"redis.call('PUBLISH', channel, seq .. ' ' .. event)\n"
 	"return {'ok', nv, seq, doc, v and 0 or 1}\n";
 
 enum write_key { WK_DOC, WK_META, WK_INDEX, WK_LOG, WK__MAX };
@@ -82,12 +96,12 @@ static const char script_delete[] =
 	"redis.call('DEL', doc_key, meta_key)\n"
 	"redis.call('ZREM', index_key, id)\n"
 	"if cur[2] then redis.call('ZREM', owner_prefix .. cur[2], id) end\n"
-	"local nv = v + 1\n"
-	"local seq = redis.call('XADD', log_key, 'MAXLEN', '~', log_len, '*',\n"
-	"  'type', 'deleted', 'id', id, 'version', nv)\n"
-	"redis.call('PUBLISH', channel, '{\"type\":\"deleted\",\"collection\":\"' .. col ..\n"
-	"  '\",\"id\":\"' .. id .. '\",\"version\":' .. nv .. ',\"seq\":\"' .. seq .. '\"}')\n"
-	"return {'ok', nv, seq}\n";
+	"local event = '{\"type\":\"deleted\",\"collection\":\"' .. col .. '\",\"id\":\"' .. id ..\n"
+	"  '\",\"version\":' .. (v + 1) .. '}'\n"
+	"if cur[2] then event = event .. '\\n{\"owner\":\"' .. cur[2] .. '\"}' end\n"
+	"local seq = redis.call('XADD', log_key, 'MAXLEN', '~', log_len, '*', 'e', event)\n"
+	"redis.call('PUBLISH', channel, seq .. ' ' .. event)\n"
+	"return {'ok', v + 1, seq}\n";
 
 enum delete_arg { DA_ID, DA_COLLECTION, DA_EXPECT, DA_LOG_LEN, DA_CHANNEL, DA_OWNER,
 		  DA_OWNER_PREFIX, DA__MAX };

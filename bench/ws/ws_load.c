@@ -385,11 +385,10 @@ static void *publisher(void *arg)
 		if (opt.feed == FEED_REDIS) {
 			redisReply *r;
 			snprintf(body, sizeof(body),
-				 "{\"type\":\"updated\",\"collection\":\"%s\",\"id\":\"bench\",\"version\":%llu,"
-				 "\"seq\":\"%llu-%llu\",\"doc\":{\"id\":\"bench\",\"t\":%llu}}",
-				 opt.collection, (unsigned long long)i + 1,
-				 (unsigned long long)(start / 1000), (unsigned long long)i,
-				 (unsigned long long)now_us());
+				 "%llu-%llu {\"type\":\"updated\",\"collection\":\"%s\",\"id\":\"bench\","
+				 "\"version\":%llu,\"doc\":{\"id\":\"bench\",\"t\":%llu}}",
+				 (unsigned long long)(start / 1000), (unsigned long long)i, opt.collection,
+				 (unsigned long long)i + 1, (unsigned long long)now_us());
 			r = redisCommand(rc, "PUBLISH %s %s", channel, body);
 			if (!r)
 				break;

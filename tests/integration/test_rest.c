@@ -529,23 +529,45 @@ static redisContext *subscribe(const char *collection)
 	return c;
 }
 
-/* The next published event, parsed; fails the test after 5 s. */
-static struct json_object *next_event(redisContext *c)
+/*
+ * The next published event ("<seq> <body>"): the body's clients' line
+ * parsed, with "seq" added; the body's bytes into body (when not NULL).
+ * Fails the test after 5 s.
+ */
+static struct json_object *next_event_body(redisContext *c, char *body, size_t size)
 {
 	redisReply *r = NULL;
 	struct json_object *ev;
+	const char *sp, *nl;
+	char line[65536];
 
 	cr_assert_eq(redisGetReply(c, (void **)&r), REDIS_OK, "no event within 5 s");
 	cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
 	cr_assert_eq(r->elements, 3);
-	ev = json_tokener_parse(r->element[2]->str);
+	sp = strchr(r->element[2]->str, ' ');
+	cr_assert_not_null(sp, "no seq in front: %s", r->element[2]->str);
+	nl = strchr(sp + 1, '\n');
+	snprintf(line, sizeof(line), "%.*s", (int)(nl ? nl - sp - 1 : (long)strlen(sp + 1)), sp + 1);
+	ev = json_tokener_parse(line);
 	cr_assert_not_null(ev, "event is not JSON: %s", r->element[2]->str);
+	json_object_object_add(ev, "seq", json_object_new_string_len(r->element[2]->str,
+								      (int)(sp - r->element[2]->str)));
+	if (body)
+		snprintf(body, size, "%s", sp + 1);
 	freeReplyObject(r);
 	return ev;
 }
 
-/* The event log as "type:version:id" strings, oldest first. */
-static int log_entries(const char *collection, char out[][96], int max)
+static struct json_object *next_event(redisContext *c)
+{
+	return next_event_body(c, NULL, 0);
+}
+
+/*
+ * The event log as "seq type:version:id" strings, oldest first; each
+ * entry's one field "e" (the body) into bodies[i] when bodies is not NULL.
+ */
+static int log_entries(const char *collection, char out[][96], char (*bodies)[4096], int max)
 {
 	redisContext *c = redisConnectUnix(g_stack.redis_sock);
 	redisReply *r;
@@ -556,16 +578,20 @@ static int log_entries(const char *collection, char out[][96], int max)
 	cr_assert(r && r->type == REDIS_REPLY_ARRAY);
 	for (size_t i = 0; i < r->elements && n < max; i++, n++) {
 		redisReply *fields = r->element[i]->element[1];
-		const char *type = "", *version = "", *id = "";
-		for (size_t f = 0; f + 1 < fields->elements; f += 2) {
-			if (!strcmp(fields->element[f]->str, "type"))
-				type = fields->element[f + 1]->str;
-			if (!strcmp(fields->element[f]->str, "version"))
-				version = fields->element[f + 1]->str;
-			if (!strcmp(fields->element[f]->str, "id"))
-				id = fields->element[f + 1]->str;
-		}
-		snprintf(out[n], 96, "%s %s:%s:%s", r->element[i]->element[0]->str, type, version, id);
+		struct json_object *ev;
+		char line[4096];
+
+		cr_assert_eq(fields->elements, 2, "one field per entry");
+		cr_assert_str_eq(fields->element[0]->str, "e");
+		snprintf(line, sizeof(line), "%.*s", (int)strcspn(fields->element[1]->str, "\n"),
+			 fields->element[1]->str);
+		ev = json_tokener_parse(line);
+		cr_assert_not_null(ev, "%s", fields->element[1]->str);
+		snprintf(out[n], 96, "%s %s:%lld:%s", r->element[i]->element[0]->str, field_str(ev, "type"),
+			 field_int(ev, "version"), field_str(ev, "id"));
+		if (bodies)
+			snprintf(bodies[n], 4096, "%s", fields->element[1]->str);
+		json_object_put(ev);
 	}
 	freeReplyObject(r);
 	redisFree(c);
@@ -584,7 +610,8 @@ Test(events, each_write_logs_and_publishes_exactly_one_event)
 	static const char *const want_type[] = {"created", "updated", "updated", "deleted", "created"};
 	static const int want_version[] = {1, 2, 3, 4, 1};
 	redisContext *sub = subscribe("ev1");
-	char log[8][96], seq[64], want[96];
+	char log[8][96], seq[64], want[96], published[5][4096];
+	static char logged[8][4096];
 
 	for (int i = 0; i < 5; i++) {
 		struct http_response res;
@@ -593,7 +620,7 @@ Test(events, each_write_logs_and_publishes_exactly_one_event)
 		cr_assert_eq(http_json(writes[i][0], url(writes[i][1]), writes[i][2], &res), 0);
 		cr_assert_lt(res.status, 300, "%s", res.body);
 		header(&res, "Tandem-Seq", seq, sizeof(seq));
-		ev = next_event(sub);
+		ev = next_event_body(sub, published[i], sizeof(published[i]));
 		cr_assert_str_eq(field_str(ev, "type"), want_type[i]);
 		cr_assert_str_eq(field_str(ev, "collection"), "ev1");
 		cr_assert_str_eq(field_str(ev, "id"), "a");
@@ -611,10 +638,11 @@ Test(events, each_write_logs_and_publishes_exactly_one_event)
 		json_object_put(ev);
 		http_response_free(&res);
 	}
-	cr_assert_eq(log_entries("ev1", log, 8), 5, "one log entry per write");
+	cr_assert_eq(log_entries("ev1", log, logged, 8), 5, "one log entry per write");
 	for (int i = 0; i < 5; i++) {
 		snprintf(want, sizeof(want), "%s:%d:a", want_type[i], want_version[i]);
 		cr_assert(strstr(log[i], want), "log %d: %s, want %s", i, log[i], want);
+		cr_assert_str_eq(logged[i], published[i], "the log entry and the message are one body");
 	}
 	redisFree(sub);
 }
@@ -679,7 +707,7 @@ Test(events, tandem_seq_is_the_log_position_of_the_read)
 	cr_assert_eq(http_request("GET", url("/api/v1/ev3"), NULL, NULL, 0, &res), 0);
 	header(&res, "Tandem-Seq", seq_list, sizeof(seq_list));
 	http_response_free(&res);
-	cr_assert_eq(log_entries("ev3", log, 4), 2);
+	cr_assert_eq(log_entries("ev3", log, NULL, 4), 2);
 	cr_assert_str_eq(seq_get, seq_write);
 	cr_assert_str_eq(seq_list, seq_write);
 	cr_assert_eq(strncmp(log[1], seq_write, strlen(seq_write)), 0, "%s vs %s", log[1], seq_write);

@@ -18,8 +18,12 @@ static struct ntf_msg *event(const char *id, uint64_t ms)
 	struct ntf_msg *m;
 
 	snprintf(seq, sizeof(seq), "%llu-0", (unsigned long long)ms);
-	m = ntf_proto_event_from_entry("c", seq, strlen(seq), "updated", 7, id, strlen(id), "2", 1,
-				       NULL, 0);
+	char body[256];
+	bool malformed;
+
+	snprintf(body, sizeof(body), "{\"type\":\"updated\",\"collection\":\"c\",\"id\":\"%s\","
+		 "\"version\":2,\"doc\":{}}", id);
+	m = ntf_proto_event(seq, strlen(seq), body, strlen(body), NULL, &malformed);
 	cr_assert_not_null(m);
 	return m;
 }
@@ -196,9 +200,9 @@ static void publish(const char *id, uint64_t ms)
 	char buf[256];
 
 	snprintf(buf, sizeof(buf),
-		 "{\"type\":\"updated\",\"collection\":\"c\",\"id\":\"%s\",\"version\":2,"
-		 "\"seq\":\"%llu-0\",\"doc\":{\"id\":\"%s\"}}",
-		 id, (unsigned long long)ms, id);
+		 "%llu-0 {\"type\":\"updated\",\"collection\":\"c\",\"id\":\"%s\",\"version\":2,"
+		 "\"doc\":{\"id\":\"%s\"}}",
+		 (unsigned long long)ms, id, id);
 	ntf_hub_publish(&hub, buf, strlen(buf));
 	while (ntf_hub_pump(&hub))
 		;
@@ -278,8 +282,8 @@ Test(hub, a_plain_subscription_acks_the_head_then_gets_later_events)
 Test(hub, events_of_other_collections_are_ignored)
 {
 	struct ntf_conn *conn = subscribed_conn();
-	const char *other = "{\"type\":\"created\",\"collection\":\"d\",\"id\":\"x\",\"version\":1,"
-			    "\"seq\":\"9-0\",\"doc\":{}}";
+	const char *other = "9-0 {\"type\":\"created\",\"collection\":\"d\",\"id\":\"x\",\"version\":1,"
+			    "\"doc\":{}}";
 
 	ntf_hub_publish(&hub, other, strlen(other));
 	cr_assert_eq(hub.in_count, 0);

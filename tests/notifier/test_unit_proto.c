@@ -258,36 +258,54 @@ Test(proto, builds_control_frames)
 		       "{\"op\":\"error\",\"code\":\"unknown_op\",\"message\":\"say \\\"hi\\\"\\n\"}");
 }
 
-#define LIVE "{\"type\":\"created\",\"collection\":\"todos\",\"id\":\"X1\",\"version\":1,\"seq\":\"5-2\",\"doc\":{\"id\":\"X1\",\"t\":\"}\"}}"
-#define FRAME "{\"op\":\"event\",\"type\":\"created\",\"collection\":\"todos\",\"id\":\"X1\",\"version\":1,\"seq\":\"5-2\",\"doc\":{\"id\":\"X1\",\"t\":\"}\"}}"
+#define BODY "{\"type\":\"created\",\"collection\":\"todos\",\"id\":\"X1\",\"version\":1,\"doc\":{\"id\":\"X1\",\"t\":\"}\"}}"
+#define FRAME "{\"op\":\"event\",\"seq\":\"5-2\",\"type\":\"created\",\"collection\":\"todos\",\"id\":\"X1\",\"version\":1,\"doc\":{\"id\":\"X1\",\"t\":\"}\"}}"
 
-Test(proto, turns_a_published_event_into_a_frame)
+Test(proto, turns_an_event_body_into_a_frame)
 {
 	struct ntf_event_meta meta;
 	bool malformed = true;
-	struct ntf_msg *m = ntf_proto_event_from_publish(LIVE, strlen(LIVE), &meta, &malformed);
+	struct ntf_msg *m = ntf_proto_event("5-2", 3, BODY, strlen(BODY), &meta, &malformed);
 
 	cr_assert_not(malformed);
 	cr_assert_eq(meta.collection_len, 5);
 	cr_assert_eq(memcmp(meta.collection, "todos", 5), 0);
+	cr_assert_null(meta.owner);
 	cr_assert(m->is_event);
 	cr_assert_str_eq(m->doc_id, "X1");
+	cr_assert_null(m->owner);
 	cr_assert_eq(m->seq.ms, 5);
 	cr_assert_eq(m->seq.n, 2);
 	expect_payload(m, FRAME);
 }
 
-Test(proto, builds_the_same_frame_from_a_log_entry)
+Test(proto, a_published_message_is_the_seq_then_the_same_body)
 {
-	const char *doc = "{\"id\":\"X1\",\"t\":\"}\"}";
-	struct ntf_msg *m = ntf_proto_event_from_entry("todos", "5-2", 3, "created", 7, "X1", 2, "1", 1,
-						       doc, strlen(doc));
+	const char *payload = "5-2 " BODY;
+	const char *seq, *body;
+	size_t seq_len, body_len;
+	bool malformed;
 
-	cr_assert_str_eq(m->doc_id, "X1");
-	expect_payload(m, FRAME);
-	m = ntf_proto_event_from_entry("todos", "6-0", 3, "deleted", 7, "X1", 2, "2", 1, NULL, 0);
-	expect_payload(m, "{\"op\":\"event\",\"type\":\"deleted\",\"collection\":\"todos\",\"id\":\"X1\","
-			  "\"version\":2,\"seq\":\"6-0\"}");
+	cr_assert_eq(ntf_proto_split_publish(payload, strlen(payload), &seq, &seq_len, &body, &body_len), 0);
+	cr_assert_eq(seq_len, 3);
+	cr_assert_eq(body_len, strlen(BODY));
+	expect_payload(ntf_proto_event(seq, seq_len, body, body_len, NULL, &malformed), FRAME);
+	cr_assert_eq(ntf_proto_split_publish("nospace", 7, &seq, &seq_len, &body, &body_len), -1);
+}
+
+Test(proto, the_owner_line_is_for_the_notifier_only)
+{
+	const char *body = "{\"type\":\"deleted\",\"collection\":\"todos\",\"id\":\"X1\",\"version\":2}\n"
+			   "{\"owner\":\"alice\"}";
+	struct ntf_event_meta meta;
+	bool malformed;
+	struct ntf_msg *m = ntf_proto_event("6-0", 3, body, strlen(body), &meta, &malformed);
+
+	cr_assert_not_null(m);
+	cr_assert_eq(meta.owner_len, 5);
+	cr_assert_str_eq(m->owner, "alice");
+	expect_payload(m, "{\"op\":\"event\",\"seq\":\"6-0\",\"type\":\"deleted\",\"collection\":\"todos\","
+			  "\"id\":\"X1\",\"version\":2}");
 }
 
 Test(proto, refuses_malformed_events)
@@ -295,20 +313,24 @@ Test(proto, refuses_malformed_events)
 	static const char *const bad[] = {
 		"",
 		"{}",
-		"{\"type\":\"made\",\"collection\":\"todos\",\"id\":\"X\",\"version\":1,\"seq\":\"5-2\"}",
-		"{\"type\":\"created\",\"collection\":\"_t\",\"id\":\"X\",\"version\":1,\"seq\":\"5-2\"}",
-		"{\"type\":\"created\",\"collection\":\"t\",\"id\":\"X\",\"version\":01,\"seq\":\"5-2\"}",
-		"{\"type\":\"created\",\"collection\":\"t\",\"id\":\"X\",\"version\":1,\"seq\":\"52\"}",
-		"{\"type\":\"created\",\"collection\":\"t\",\"id\":\"X\",\"version\":1,\"seq\":\"5-2\"",
-		"{\"type\":\"created\",\"collection\":\"t\",\"id\":\"X\",\"version\":1,\"seq\":\"5-2\",\"x\":1}",
+		"{\"type\":\"made\",\"collection\":\"todos\",\"id\":\"X\",\"version\":1}",
+		"{\"type\":\"created\",\"collection\":\"_t\",\"id\":\"X\",\"version\":1,\"doc\":{}}",
+		"{\"type\":\"created\",\"collection\":\"t\",\"id\":\"X\",\"version\":01,\"doc\":{}}",
+		"{\"type\":\"created\",\"collection\":\"t\",\"id\":\"X\",\"version\":1}",
+		"{\"type\":\"created\",\"collection\":\"t\",\"id\":\"X\",\"version\":1,\"doc\":[]}",
+		"{\"type\":\"deleted\",\"collection\":\"t\",\"id\":\"X\",\"version\":1",
+		"{\"type\":\"deleted\",\"collection\":\"t\",\"id\":\"X\",\"version\":1,\"x\":1}",
+		"{\"type\":\"deleted\",\"collection\":\"t\",\"id\":\"X\",\"version\":1}\n",
+		"{\"type\":\"deleted\",\"collection\":\"t\",\"id\":\"X\",\"version\":1}\n{\"owner\":\"a b\"}",
+		"{\"type\":\"deleted\",\"collection\":\"t\",\"id\":\"X\",\"version\":1}\n{\"owner\":\"a\"}x",
 	};
 	bool malformed;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		cr_assert_null(ntf_proto_event_from_publish(bad[i], strlen(bad[i]), NULL, &malformed),
+		cr_assert_null(ntf_proto_event("5-2", 3, bad[i], strlen(bad[i]), NULL, &malformed),
 			       "accepted %s", bad[i]);
 		cr_assert(malformed);
 	}
-	cr_assert_null(ntf_proto_event_from_entry("t", "1-1", 3, "created", 7, "a", 1, "x", 1, NULL, 0));
-	cr_assert_null(ntf_proto_event_from_entry("t", "1-1", 3, "created", 7, "a", 1, "1", 1, "[]", 2));
+	cr_assert_null(ntf_proto_event("52", 2, BODY, strlen(BODY), NULL, &malformed), "a bad seq");
+	cr_assert(malformed);
 }

@@ -162,11 +162,10 @@ static void publish(redisContext *r, int i)
 	snprintf(id, sizeof(id), "d%d", i % 10);
 	rep = redisCommand(r,
 			   "EVAL %s 1 {tandem:vg}:log %s",
-			   "local seq = redis.call('XADD', KEYS[1], 'MAXLEN', '~', 100, '*', 'type', "
-			   "'updated', 'id', ARGV[1], 'version', 2, 'doc', '{\"id\":\"' .. ARGV[1] .. "
-			   "'\"}') redis.call('PUBLISH', '{tandem:vg}', '{\"type\":\"updated\","
-			   "\"collection\":\"vg\",\"id\":\"' .. ARGV[1] .. '\",\"version\":2,\"seq\":\"' "
-			   ".. seq .. '\",\"doc\":{\"id\":\"' .. ARGV[1] .. '\"}}') return seq",
+			   "local e = '{\"type\":\"updated\",\"collection\":\"vg\",\"id\":\"' .. ARGV[1] .. "
+			   "'\",\"version\":2,\"doc\":{\"id\":\"' .. ARGV[1] .. '\"}}' "
+			   "local seq = redis.call('XADD', KEYS[1], 'MAXLEN', '~', 100, '*', 'e', e) "
+			   "redis.call('PUBLISH', '{tandem:vg}', seq .. ' ' .. e) return seq",
 			   id);
 	cr_assert(rep && rep->type == REDIS_REPLY_STRING, "publish failed");
 	freeReplyObject(rep);
