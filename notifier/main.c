@@ -76,7 +76,7 @@ static const struct tnd_option options[] = {
 
 struct notifier {
 	uv_loop_t loop;
-	struct ntf_hub hub;
+	struct ntf_hub *hub;
 	struct ntf_redis redis;
 	struct ntf_ws ws;
 	uv_idle_t pump;
@@ -115,7 +115,7 @@ static void on_pump(uv_idle_t *idle)
 	bool more;
 
 	ntf_ws_begin_fanout(&n->ws);
-	more = ntf_hub_pump(&n->hub);
+	more = ntf_hub_pump(n->hub);
 	ntf_ws_flush(&n->ws);
 	if (!more)
 		uv_idle_stop(idle);
@@ -126,28 +126,6 @@ static void schedule_pump(void *data)
 	struct notifier *n = data;
 
 	uv_idle_start(&n->pump, on_pump);
-}
-
-/* The hub's ops fan out to the two transports. */
-static void op_wake(void *data, void *handle, bool closing)
-{
-	struct notifier *n = data;
-
-	ntf_ws_wake(&n->ws, handle, closing);
-}
-
-static int op_read_log(void *data, struct ntf_query *q)
-{
-	struct notifier *n = data;
-
-	return ntf_redis_read_log(&n->redis, q);
-}
-
-static void op_pause(void *data, bool pause)
-{
-	struct notifier *n = data;
-
-	ntf_redis_pause(&n->redis, pause);
 }
 
 /* --- shutdown ------------------------------------------------------------- */
@@ -169,10 +147,10 @@ static void on_shutdown_tick(uv_timer_t *t)
 	struct notifier *n = t->data;
 	uint64_t waited = uv_now(&n->loop) - n->shutdown_started;
 
-	if (n->hub.metrics.connections == 0 || waited >= SHUTDOWN_GRACE_MS) {
-		if (n->hub.metrics.connections)
+	if (ntf_hub_metrics(n->hub)->connections == 0 || waited >= SHUTDOWN_GRACE_MS) {
+		if (ntf_hub_metrics(n->hub)->connections)
 			tnd_log_warn("%llu connections did not close in time; dropping them",
-				     (unsigned long long)n->hub.metrics.connections);
+				     (unsigned long long)ntf_hub_metrics(n->hub)->connections);
 		finish(n);
 	}
 }
@@ -185,8 +163,8 @@ static void on_signal(uv_signal_t *s, int signum)
 		return;
 	n->stopping = true;
 	tnd_log_info("signal %d: closing %llu connections with 1001", signum,
-		     (unsigned long long)n->hub.metrics.connections);
-	ntf_hub_shutdown(&n->hub);
+		     (unsigned long long)ntf_hub_metrics(n->hub)->connections);
+	ntf_hub_shutdown(n->hub);
 	n->shutdown_started = uv_now(&n->loop);
 	uv_timer_start(&n->shutdown_timer, on_shutdown_tick, 0, SHUTDOWN_POLL_MS);
 }
@@ -254,9 +232,12 @@ int main(int argc, char **argv)
 		.max_subs = (uint32_t)cfg.max_subscriptions,
 		.queue = {.max_msgs = (uint32_t)cfg.queue_messages, .max_bytes = (size_t)cfg.queue_bytes},
 	};
-	ops = (struct ntf_hub_ops){.data = n, .wake = op_wake, .read_log = op_read_log,
-				   .pause_input = op_pause, .schedule = schedule_pump};
-	if (ntf_hub_init(&n->hub, &limits, &ops) < 0) {
+	ops = (struct ntf_hub_ops){
+		.ws = {.data = &n->ws, .wake = ntf_ws_wake},
+		.redis = {.data = &n->redis, .read_log = ntf_redis_read_log, .pause_input = ntf_redis_pause},
+		.loop = {.data = n, .schedule = schedule_pump},
+	};
+	if (!(n->hub = ntf_hub_new(&limits, &ops))) {
 		tnd_log_error("out of memory");
 		goto out_free;
 	}
@@ -264,8 +245,8 @@ int main(int argc, char **argv)
 		tnd_log_error("cannot set up the event loop");
 		goto out_hub;
 	}
-	if (ntf_redis_init(&n->redis, &n->loop, &n->hub, &addr, cfg.ns) < 0 ||
-	    ntf_ws_start(&n->ws, &n->loop, &n->hub, &ws_cfg) < 0) {
+	if (ntf_redis_init(&n->redis, &n->loop, n->hub, &addr, cfg.ns) < 0 ||
+	    ntf_ws_start(&n->ws, &n->loop, n->hub, &ws_cfg) < 0) {
 		n->stopping = true;
 		finish(n);
 		uv_run(&n->loop, UV_RUN_DEFAULT);
@@ -284,7 +265,7 @@ out_loop:
 	if (uv_loop_close(&n->loop) != 0)
 		tnd_log_warn("event loop closed with handles still open");
 out_hub:
-	ntf_hub_destroy(&n->hub);
+	ntf_hub_free(n->hub);
 out_free:
 	free(n);
 	return status;

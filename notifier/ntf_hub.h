@@ -15,7 +15,10 @@
  *    then the held events with seq > what was sent follow.
  *
  * The hub does no I/O itself: the WebSocket side and the Redis side plug
- * in through struct ntf_hub_ops, so it can be tested with fakes.
+ * in through struct ntf_hub_ops, so it can be tested with fakes. Its
+ * structs are private (ntf_hub_internal.h); the code is in ntf_hub.c
+ * (connections, requests, events in), ntf_deliver.c (delivery and replay)
+ * and ntf_sync.c (log syncs and the Redis link state).
  *
  * Fan-out work per loop turn is bounded (NTF_FANOUT_BUDGET deliveries,
  * finishing the event in hand): events read from Redis wait in an inbound
@@ -53,18 +56,8 @@ enum {
 	NTF_CLOSE_SLOW_CONSUMER = 4008,
 };
 
-struct ntf_conn {
-	struct ntf_hub *hub;
-	void *handle;                 /* the transport's (an lws wsi); opaque here */
-	uint64_t id;                  /* for log lines */
-	struct ntf_conn *prev, *next; /* in hub->conns */
-	struct ntf_queue out;
-	struct ntf_feed *feeds;
-	uint32_t n_subs;              /* distinct subscriptions */
-	uint32_t n_paused;            /* feeds whose replay waits for out to drain */
-	uint16_t close_code;          /* nonzero: closing, nothing more is queued */
-	bool wake_pending;
-};
+struct ntf_hub;  /* private: ntf_hub_internal.h */
+struct ntf_conn; /* one WebSocket connection, as the hub sees it */
 
 /*
  * A log read in flight. The hub allocates it; the Redis side reads the
@@ -103,16 +96,29 @@ struct ntf_log_result {
 	struct tnd_seq last_entry;    /* id of the last entry read */
 };
 
+/*
+ * The hub talks to the rest of the daemon through these, one table per
+ * side, each with its own data pointer (as hiredis adapters set
+ * ac->ev.data), so each side's functions plug in as they are.
+ */
 struct ntf_hub_ops {
-	void *data;
-	/* Wants a writeable callback for the connection: to write, or to close it. */
-	void (*wake)(void *data, void *handle, bool closing);
-	/* Starts a read; 0 = ntf_hub_query_done() will follow, -1 = link down (it will not). */
-	int (*read_log)(void *data, struct ntf_query *q);
-	/* Stops / resumes reading live events from Redis. */
-	void (*pause_input)(void *data, bool pause);
-	/* Wants ntf_hub_pump() called on a coming loop turn. */
-	void (*schedule)(void *data);
+	struct {
+		void *data;
+		/* Wants a writeable callback for the connection: to write, or to close it. */
+		void (*wake)(void *data, void *handle, bool closing);
+	} ws;
+	struct {
+		void *data;
+		/* Starts a read; 0 = ntf_hub_query_done() will follow, -1 = link down (it will not). */
+		int (*read_log)(void *data, struct ntf_query *q);
+		/* Stops / resumes reading live events from Redis. */
+		void (*pause_input)(void *data, bool pause);
+	} redis;
+	struct {
+		void *data;
+		/* Wants ntf_hub_pump() called on a coming loop turn. */
+		void (*schedule)(void *data);
+	} loop;
 };
 
 struct ntf_hub_limits {
@@ -120,32 +126,24 @@ struct ntf_hub_limits {
 	struct ntf_queue_caps queue;  /* per connection outbound, and per held feed */
 };
 
-struct ntf_inbound_item {
-	struct ntf_coll *coll;
-	struct ntf_msg *ev;
-};
+/* A new hub (the caller frees it with ntf_hub_free), or NULL when out of memory. ops are copied. */
+struct ntf_hub *ntf_hub_new(const struct ntf_hub_limits *limits, const struct ntf_hub_ops *ops);
+/* Frees everything; call after every connection was freed and every query done. NULL is a no-op. */
+void ntf_hub_free(struct ntf_hub *hub);
 
-struct ntf_hub {
-	struct ntf_hub_limits limits;
-	struct ntf_hub_ops ops;
-	struct ntf_subs subs;
-	struct ntf_metrics metrics;
-	struct ntf_conn *conns;
-	uint64_t next_conn_id;
-	bool link_up;
-	uint64_t link_gen;
-	bool input_paused;
-	bool pump_scheduled;
-	bool shutting_down;
-	struct ntf_inbound_item *in; /* ring of events to fan out */
-	uint32_t in_cap, in_head, in_count;
-};
+/* The counters /metrics shows; the transports count their own events in it too. */
+struct ntf_metrics *ntf_hub_metrics(struct ntf_hub *hub);
+/* Redis is connected and subscribed. */
+bool ntf_hub_link_is_up(const struct ntf_hub *hub);
+/* ntf_hub_shutdown() was called. */
+bool ntf_hub_is_shutting_down(const struct ntf_hub *hub);
 
-/* Returns 0, or -1 when out of memory. ops are copied. */
-int ntf_hub_init(struct ntf_hub *hub, const struct ntf_hub_limits *limits,
-		 const struct ntf_hub_ops *ops);
-/* Frees everything; call after every connection was freed and every query done. */
-void ntf_hub_destroy(struct ntf_hub *hub);
+/* The connection's number, for log lines. */
+uint64_t ntf_conn_id(const struct ntf_conn *conn);
+/* Nonzero once the connection is closing: the close code to send. */
+uint16_t ntf_conn_close_code(const struct ntf_conn *conn);
+/* Frames waiting in the connection's outbound queue. */
+uint32_t ntf_conn_queued(const struct ntf_conn *conn);
 
 /* A new connection (borrowed by the transport until ntf_hub_conn_free). NULL when out of memory. */
 struct ntf_conn *ntf_hub_conn_new(struct ntf_hub *hub, void *handle);

@@ -124,7 +124,7 @@ static void check_up(struct ntf_redis *r)
 	r->up = true;
 	r->backoff_ms = NTF_BACKOFF_MIN_MS;
 	if (r->ever_up)
-		r->hub->metrics.redis_reconnects++;
+		ntf_hub_metrics(r->hub)->redis_reconnects++;
 	r->ever_up = true;
 	tnd_log_info("redis: connected, listening on %s", r->pattern);
 	ntf_hub_link_up(r->hub);

@@ -99,7 +99,7 @@ static int http_request(struct lws *wsi, struct ntf_ws *ws, struct ntf_pss *pss,
 
 	if (!strcmp(uri, "/healthz")) {
 		/* Draining counts as down: a balancer should stop sending upgrades here. */
-		bool up = ws->hub->link_up && !ws->hub->shutting_down;
+		bool up = ntf_hub_link_is_up(ws->hub) && !ntf_hub_is_shutting_down(ws->hub);
 		n = snprintf(body, sizeof(body), up ? "{\"status\":\"ok\"}\n"
 						   : "{\"status\":\"unavailable\",\"redis\":\"down\"}\n");
 		return http_answer(wsi, pss, up ? 200 : 503, "application/json", body, (size_t)n);
@@ -108,7 +108,7 @@ static int http_request(struct lws *wsi, struct ntf_ws *ws, struct ntf_pss *pss,
 		metrics = malloc(METRICS_MAX);
 		if (!metrics)
 			return -1;
-		n = ntf_metrics_render(&ws->hub->metrics, metrics, METRICS_MAX);
+		n = ntf_metrics_render(ntf_hub_metrics(ws->hub), metrics, METRICS_MAX);
 		rc = n < 0 ? -1
 			   : http_answer(wsi, pss, 200, "text/plain; version=0.0.4", metrics,
 					 (size_t)n);
@@ -158,12 +158,12 @@ static int confirm_upgrade(struct lws *wsi, struct ntf_ws *ws)
 				     olen < (int)sizeof(origin) ? origin : "(too long)");
 		}
 	}
-	if (!status && (ws->hub->shutting_down ||
-			(long long)ws->hub->metrics.connections >= ws->cfg.max_connections))
+	if (!status && (ntf_hub_is_shutting_down(ws->hub) ||
+			(long long)ntf_hub_metrics(ws->hub)->connections >= ws->cfg.max_connections))
 		status = HTTP_STATUS_SERVICE_UNAVAILABLE;
 	if (!status)
 		return 0;
-	ws->hub->metrics.connections_rejected++;
+	ntf_hub_metrics(ws->hub)->connections_rejected++;
 	lws_return_http_status(wsi, status, NULL);
 	return 1;
 }
@@ -230,7 +230,7 @@ static int ws_receive(struct lws *wsi, struct ntf_pss *pss, const char *in, size
 		return -1;
 	if (pss->rx_len + len + remaining > NTF_CLIENT_MSG_MAX) {
 		tnd_log_info("conn %llu: client message over %d bytes",
-			     (unsigned long long)pss->conn->id, NTF_CLIENT_MSG_MAX);
+			     (unsigned long long)ntf_conn_id(pss->conn), NTF_CLIENT_MSG_MAX);
 		return close_with(wsi, NTF_CLOSE_TOO_BIG, false);
 	}
 	if (final && !pss->rx) {
@@ -288,12 +288,12 @@ static int ws_writeable(struct lws *wsi, struct ntf_ws *ws, struct ntf_pss *pss)
 
 	if (!conn)
 		return -1;
-	if (conn->close_code)
-		return close_with(wsi, conn->close_code, true);
+	if (ntf_conn_close_code(conn))
+		return close_with(wsi, ntf_conn_close_code(conn), true);
 	m = ntf_hub_conn_next(conn);
 	if (!m)
 		return 0;
-	if (conn->out.count == 1 || m->len + 10 > NTF_WRITE_BATCH) {
+	if (ntf_conn_queued(conn) == 1 || m->len + 10 > NTF_WRITE_BATCH) {
 		if (lws_write(wsi, (unsigned char *)ntf_msg_payload(m), m->len, LWS_WRITE_TEXT) <
 		    (int)m->len)
 			return -1;
@@ -335,7 +335,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		return confirm_upgrade(wsi, ws);
 	case LWS_CALLBACK_ESTABLISHED:
-		if (ws->hub->shutting_down)
+		if (ntf_hub_is_shutting_down(ws->hub))
 			return -1;
 		pss->conn = ntf_hub_conn_new(ws->hub, wsi);
 		return pss->conn ? 0 : -1;
@@ -386,7 +386,7 @@ static void flush_one(struct ntf_ws *ws, struct lws *wsi)
 {
 	struct ntf_pss *pss = lws_wsi_user(wsi);
 
-	if (!pss || !pss->conn || pss->conn->close_code || lws_send_pipe_choked(wsi) ||
+	if (!pss || !pss->conn || ntf_conn_close_code(pss->conn) || lws_send_pipe_choked(wsi) ||
 	    ws_writeable(wsi, ws, pss) < 0)
 		lws_callback_on_writable(wsi);
 }

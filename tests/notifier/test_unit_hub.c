@@ -8,7 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ntf_hub.h"
+/* White-box: the hub's private structs are checked directly. */
+#include "ntf_hub_internal.h"
 
 /* ---- the index -------------------------------------------------------------- */
 
@@ -140,8 +141,9 @@ static void fake_schedule(void *data)
 static void setup(void)
 {
 	struct ntf_hub_limits limits = {.max_subs = 3, .queue = {.max_msgs = 64, .max_bytes = 1 << 20}};
-	struct ntf_hub_ops ops = {.wake = fake_wake, .read_log = fake_read,
-				  .pause_input = fake_pause, .schedule = fake_schedule};
+	struct ntf_hub_ops ops = {.ws = {.wake = fake_wake},
+				  .redis = {.read_log = fake_read, .pause_input = fake_pause},
+				  .loop = {.schedule = fake_schedule}};
 
 	memset(&fk, 0, sizeof(fk));
 	cr_assert_eq(ntf_hub_init(&hub, &limits, &ops), 0);

@@ -1,0 +1,113 @@
+/*
+ * ntf_hub_internal: the hub's structs and the functions its three files
+ * (ntf_hub.c, ntf_deliver.c, ntf_sync.c) share. Nothing outside the hub
+ * includes this but its white-box unit tests; the rest of the daemon uses
+ * ntf_hub.h and its accessors.
+ */
+#ifndef NTF_HUB_INTERNAL_H
+#define NTF_HUB_INTERNAL_H
+
+#include "ntf_hub.h"
+
+struct ntf_conn {
+	struct ntf_hub *hub;
+	void *handle;                 /* the transport's (an lws wsi); opaque here */
+	uint64_t id;                  /* for log lines */
+	struct ntf_conn *prev, *next; /* in hub->conns */
+	struct ntf_queue out;
+	struct ntf_feed *feeds;
+	uint32_t n_subs;              /* distinct subscriptions */
+	uint32_t n_paused;            /* feeds whose replay waits for out to drain */
+	uint16_t close_code;          /* nonzero: closing, nothing more is queued */
+	bool wake_pending;
+};
+
+struct ntf_inbound_item {
+	struct ntf_coll *coll;
+	struct ntf_msg *ev;
+};
+
+struct ntf_hub {
+	struct ntf_hub_limits limits;
+	struct ntf_hub_ops ops;
+	struct ntf_subs subs;
+	struct ntf_metrics metrics;
+	struct ntf_conn *conns;
+	uint64_t next_conn_id;
+	bool link_up;
+	uint64_t link_gen;
+	bool input_paused;
+	bool pump_scheduled;
+	bool shutting_down;
+	struct ntf_inbound_item *in; /* ring of events to fan out */
+	uint32_t in_cap, in_head, in_count;
+};
+
+static inline bool ntf_seq_gt(const struct tnd_seq *a, const struct tnd_seq *b)
+{
+	return tnd_seq_cmp(a, b) > 0;
+}
+
+/* Sets up / tears down a hub in place (ntf_hub_new and ntf_hub_free wrap them). */
+int ntf_hub_init(struct ntf_hub *hub, const struct ntf_hub_limits *limits,
+		 const struct ntf_hub_ops *ops);
+void ntf_hub_destroy(struct ntf_hub *hub);
+
+/* --- ntf_hub.c: queues and answers ---------------------------------------- */
+
+/*
+ * Queues msg on the connection (msg stays the caller's) under caps. A
+ * full queue is a slow consumer: the connection closes with 4008. NULL
+ * msg (out of memory) closes it with 1011. Returns 0 or -1.
+ */
+int ntf_conn_push(struct ntf_conn *conn, struct ntf_msg *msg, const struct ntf_queue_caps *caps);
+/* ntf_conn_push under the hub's per-connection caps. */
+int ntf_conn_send(struct ntf_conn *conn, struct ntf_msg *msg);
+/* Sends a freshly built control message and drops the builder's reference. */
+void ntf_conn_reply(struct ntf_conn *conn, struct ntf_msg *msg);
+void ntf_conn_error(struct ntf_conn *conn, enum tnd_err err, const char *why);
+/* Log entries per replay read: a quarter of the queue cap, at most NTF_REPLAY_PAGE. */
+uint32_t ntf_hub_replay_page(const struct ntf_hub *hub);
+/* Room in the queue for one more replay page. */
+bool ntf_conn_has_room(const struct ntf_conn *conn);
+/* Frees the collection when nothing refers to it any more. */
+void ntf_hub_release_coll(struct ntf_hub *hub, struct ntf_coll *c);
+
+/* --- ntf_deliver.c: delivery and replay ----------------------------------- */
+
+/* A live event of f's collection, in seq order (rule 2; held while f replays, rule 3). */
+void ntf_deliver_offer(struct ntf_feed *f, struct ntf_msg *ev);
+/* Acknowledges f's waiting subscriptions in order and starts the next replay. */
+void ntf_deliver_kick(struct ntf_feed *f);
+void ntf_deliver_kick_all(struct ntf_coll *c);
+/* Reads the next replay page of f, or pauses it while the queue is full. */
+void ntf_deliver_issue_replay(struct ntf_feed *f);
+/* A replay read answered. */
+void ntf_deliver_replay_done(struct ntf_hub *hub, struct ntf_query *q,
+			     const struct ntf_log_result *res);
+/* Every feed of c loses every subscription (reset): the log no longer holds what they missed. */
+void ntf_deliver_reset_all(struct ntf_coll *c);
+/* Removes filt from f and frees it; dup: it was a repeat, not counted. */
+void ntf_deliver_drop_filter(struct ntf_feed *f, struct ntf_filter *filt, bool dup);
+/* The same target is already subscribed on f. */
+bool ntf_deliver_filter_is_dup(const struct ntf_feed *f, const struct ntf_filter *filt);
+/* conn's feed of c, or NULL. */
+struct ntf_feed *ntf_deliver_conn_feed(struct ntf_conn *conn, const struct ntf_coll *c);
+bool ntf_deliver_feed_is_empty(const struct ntf_feed *f);
+/* Unlinks f from its connection and frees it; the collection may go too. */
+void ntf_deliver_feed_destroy(struct ntf_feed *f);
+
+/* --- ntf_sync.c: log reads and the link ----------------------------------- */
+
+/* Reads c's log from its head (or its tail) while its live events are held. */
+void ntf_sync_start(struct ntf_hub *hub, struct ntf_coll *c);
+/* Queues ev (a reference is taken) for ntf_hub_pump(); pauses Redis input when long. Returns 0 or -1. */
+int ntf_sync_push(struct ntf_hub *hub, struct ntf_coll *c, struct ntf_msg *ev);
+/* A log read of c for feed f (NULL: a sync); counted in c->refs. NULL when out of memory. */
+struct ntf_query *ntf_query_new(struct ntf_hub *hub, struct ntf_coll *c, struct ntf_feed *f);
+/* Hands q to the Redis side; on refusal frees it. Returns 0 or -1. */
+int ntf_query_start(struct ntf_hub *hub, struct ntf_query *q);
+/* The answer tells that events after `after` were trimmed away unread. */
+bool ntf_log_lost_after(const struct ntf_log_result *res, const struct tnd_seq *after);
+
+#endif
