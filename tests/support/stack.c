@@ -10,6 +10,7 @@
 #include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,6 +190,112 @@ static int sanitizer_reports(const struct stack *s)
 	return found;
 }
 
+/*
+ * Expected nginx errors are kept in <dir>/nginx-expected, one per line:
+ * "<error.log size at the declaration>\t<substring>" (empty substring:
+ * any upstream error). A log line is excused when it starts at or after
+ * that offset and contains the substring.
+ */
+#define NGINX_EXPECTED_MAX 32
+
+struct nginx_expected {
+	long from;
+	char text[200];
+};
+
+static long file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? (long)st.st_size : 0;
+}
+
+int stack_allow_nginx_errors(const struct stack *s, const char *substring)
+{
+	char path[512], log[512];
+	FILE *f;
+	int rc;
+
+	if (strchr(substring, '\n') || strlen(substring) >= sizeof(((struct nginx_expected *)0)->text))
+		return -1;
+	snprintf(log, sizeof(log), "%s/nginx/error.log", s->dir);
+	snprintf(path, sizeof(path), "%s/nginx-expected", s->dir);
+	f = fopen(path, "a");
+	if (!f)
+		return -1;
+	rc = fprintf(f, "%ld\t%s\n", file_size(log), substring) < 0;
+	return fclose(f) == 0 && !rc ? 0 : -1;
+}
+
+int stack_expect_upstream_errors(const struct stack *s)
+{
+	return stack_allow_nginx_errors(s, "");
+}
+
+static int load_expected(const struct stack *s, struct nginx_expected *exp, int max)
+{
+	char path[512], line[300];
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/nginx-expected", s->dir);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (n < max && fgets(line, sizeof(line), f)) {
+		char *tab = strchr(line, '\t'), *nl = strchr(line, '\n');
+
+		if (!tab)
+			continue;
+		if (nl)
+			*nl = '\0';
+		exp[n].from = strtol(line, NULL, 10);
+		snprintf(exp[n].text, sizeof(exp[n].text), "%s", tab + 1);
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+static bool is_upstream_error(const char *line)
+{
+	return strstr(line, "upstream") || strstr(line, "reset by peer") ||
+	       strstr(line, "prematurely closed");
+}
+
+int stack_check_nginx_log(const struct stack *s)
+{
+	struct nginx_expected exp[NGINX_EXPECTED_MAX];
+	char path[512], line[4096];
+	int n_exp, found = 0;
+	long pos = 0;
+	FILE *f;
+
+	if (!s->dir[0])
+		return 0;
+	snprintf(path, sizeof(path), "%s/nginx/error.log", s->dir);
+	f = fopen(path, "r");
+	if (!f)
+		return errno == ENOENT ? 0 : -1;
+	n_exp = load_expected(s, exp, NGINX_EXPECTED_MAX);
+	while (fgets(line, sizeof(line), f)) {
+		long start = pos;
+		bool excused = false;
+
+		pos = ftell(f);
+		if (!is_upstream_error(line))
+			continue;
+		for (int i = 0; i < n_exp && !excused; i++)
+			excused = start >= exp[i].from && strstr(line, exp[i].text);
+		if (!excused) {
+			fprintf(stderr, "stack: unexpected nginx upstream error: %s", line);
+			found++;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
 int stack_stop(struct stack *s)
 {
 	long long deadline = stack_now_ms() + STOP_TIMEOUT_MS;
@@ -208,10 +315,12 @@ int stack_stop(struct stack *s)
 		s->pid = 0;
 	}
 	int reports = s->dir[0] ? sanitizer_reports(s) : 0;
-	if (s->dir[0] && !reports && !getenv("TANDEM_KEEP_TEST_DIR"))
+	int nginx_errors = s->dir[0] ? stack_check_nginx_log(s) : 0;
+	if (s->dir[0] && !reports && !nginx_errors && !getenv("TANDEM_KEEP_TEST_DIR"))
 		nftw(s->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-	if (reports) {
-		fprintf(stderr, "stack: sanitizer reports above; logs kept in %s\n", s->dir);
+	if (reports || nginx_errors) {
+		fprintf(stderr, "stack: %s above; logs kept in %s\n",
+			reports ? "sanitizer reports" : "unexpected nginx upstream errors", s->dir);
 		return -1;
 	}
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -31,9 +31,31 @@ int stack_start(struct stack *s, const char *const *extra_env);
 /*
  * SIGTERM to the script, waits up to 20 s (then SIGKILL), removes the dir.
  * Returns the script's exit status, or -1 when a server's log holds an
- * ASan/LSan/UBSan report (the dir is then kept for reading).
+ * ASan/LSan/UBSan report or nginx's error log an upstream error the tests
+ * did not declare (stack_check_nginx_log; the dir is then kept for
+ * reading).
  */
 int stack_stop(struct stack *s);
+
+/*
+ * nginx's error log must hold no upstream error ("upstream", "reset by
+ * peer", "prematurely closed": a worker or notifier that reset, refused or
+ * dropped nginx's connection, which a client sees as a 502 or a lost
+ * answer) unless a test caused it on purpose and said so. Prints each
+ * unexpected line to stderr and returns how many there were (0 = clean,
+ * -1 when the log cannot be read). stack_stop() runs it.
+ */
+int stack_check_nginx_log(const struct stack *s);
+/*
+ * Declares that error-log lines containing substring are expected from
+ * now on, for the rest of this stack's life (a test that kills workers
+ * or stops a pool on purpose): e.g. "connect() failed (2: No such file
+ * or directory)". The declaration lives in the run dir, so a test forked
+ * by Criterion can make it for the stack main() stops. Returns 0 or -1.
+ */
+int stack_allow_nginx_errors(const struct stack *s, const char *substring);
+/* Every upstream error from now on is expected (a stack whose workers a test kills). 0 or -1. */
+int stack_expect_upstream_errors(const struct stack *s);
 
 /* Reads a pid file of the stack ("redis.pid", "notifier.pid", "rest.pid"); -1 when absent. */
 pid_t stack_pid(const struct stack *s, const char *pidfile);
