@@ -257,10 +257,18 @@ static int load_expected(const struct stack *s, struct nginx_expected *exp, int 
 	return n;
 }
 
+/*
+ * Error levels only: nginx also logs "an upstream response is buffered to
+ * a temporary file" at [warn], which is no failure. Its one [warn] that
+ * is one ("upstream server temporarily disabled") follows an [error].
+ */
 static bool is_upstream_error(const char *line)
 {
-	return strstr(line, "upstream") || strstr(line, "reset by peer") ||
-	       strstr(line, "prematurely closed");
+	bool error_level = strstr(line, " [error] ") || strstr(line, " [crit] ") ||
+			   strstr(line, " [alert] ") || strstr(line, " [emerg] ");
+
+	return error_level && (strstr(line, "upstream") || strstr(line, "reset by peer") ||
+			       strstr(line, "prematurely closed"));
 }
 
 int stack_check_nginx_log(const struct stack *s)
