@@ -8,12 +8,39 @@
  * the read-only settings.
  *
  * Shutdown: SIGTERM/SIGINT are blocked in every thread and taken by the
- * main thread with sigwait(). libfcgi's accept() retries on EINTR unless a
- * request is made with FCGI_FAIL_ACCEPT_ON_INTR, and a process signal
- * reaches only one thread; so the main thread sets the stop flag and pokes
- * each thread that is idle in accept() with SIGUSR2 (a no-op handler
- * installed without SA_RESTART) until it returns. Threads busy with a
- * request finish it first. Then exit 0.
+ * main thread with sigwait(). What happens next is a drain, so that a
+ * rolling restart (stop one pool, start it again, then the next) loses
+ * no request, even a POST or PATCH, which nginx never retries once sent:
+ *
+ * On a unix socket (the way we run), the main thread
+ *   1. unlinks the socket's path (found with getsockname(), and only when
+ *      the file there is still the one we listened on, not a successor's):
+ *      nginx's next connect() fails with ENOENT before anything is sent,
+ *      so nginx tries the next server of the upstream;
+ *   2. shutdown(SHUT_RD)s the listening socket. Linux then refuses every
+ *      later connect() (ECONNREFUSED, also retried by nginx), wakes every
+ *      thread blocked in accept(), and lets accept() hand out what is
+ *      already queued in the backlog, then fail with EINVAL. So the
+ *      threads serve the queue to its end and stop on EINVAL: nothing
+ *      queued is reset at exit, and no signal has to interrupt accept().
+ * spawn-fcgi -F N runs N processes on one listening socket (one socket,
+ * shared): the shutdown reaches all of them, and a process that sees
+ * EINVAL without having been signalled itself drains and exits too (it
+ * raises SIGTERM at itself), so SIGTERM to any process stops the pool.
+ *
+ * On TCP no such switch exists: shutdown() of a listening TCP socket, or
+ * closing it, resets the connections in its backlog. There the main
+ * thread makes accept() non-blocking, sets the stop flag and pokes each
+ * thread still blocked in accept() with SIGUSR2 (a no-op handler without
+ * SA_RESTART; libfcgi's accept() retries on EINTR unless a request is
+ * made with FCGI_FAIL_ACCEPT_ON_INTR); the threads then serve the queue
+ * until accept() says EAGAIN. Connections that arrive after that are
+ * reset when the process exits: take a TCP server out of nginx's
+ * upstream (or drain it there) before stopping it, or use unix sockets.
+ * FCGX_ShutdownPending() is never called: libfcgi then refuses to
+ * accept() at all, which would drop the queue.
+ *
+ * Threads busy with a request finish it first. Then exit 0.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -25,7 +52,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 
 #include <fcgiapp.h>
 
@@ -112,6 +142,9 @@ static const struct tnd_option options[] = {
 struct rest_pool {
 	int listen_fd;
 	bool unix_socket; /* listen_fd is AF_UNIX */
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1]; /* its file, "" if none */
+	dev_t path_dev;   /* the file at path when we started: unlink only that one */
+	ino_t path_ino;
 	atomic_bool stop;
 	struct rest_thread *threads;
 	long long n_threads;
@@ -122,6 +155,7 @@ struct rest_thread {
 	struct rest_worker worker;
 	pthread_t tid;
 	atomic_bool in_accept;
+	atomic_bool draining; /* TCP: accept() is non-blocking from now on, no poke needed */
 	atomic_bool done;
 	bool started;
 };
@@ -167,26 +201,44 @@ static void *worker_main(void *arg)
 		tnd_log_error("worker %d: cannot set up a FastCGI request", th->worker.index);
 		goto out;
 	}
-	while (!atomic_load(&th->pool->stop)) {
+	for (;;) {
 		int rc;
 
 		atomic_store(&th->in_accept, true);
-		/* Checked again after in_accept is set, so a poke cannot be missed for good. */
+		/*
+		 * TCP stop: the main thread made accept() non-blocking before
+		 * setting stop, so from here on this thread drains and needs no
+		 * poke. Checked after in_accept is set, so a poke cannot be
+		 * missed for good.
+		 */
 		if (atomic_load(&th->pool->stop))
-			break;
+			atomic_store(&th->draining, true);
 		rc = FCGX_Accept_r(&req);
 		atomic_store(&th->in_accept, false);
-		if (rc < 0) {
-			if (atomic_load(&th->pool->stop))
-				break;
-			if (rc != -EINTR) {
-				tnd_log_warn("worker %d: accept failed (%d)", th->worker.index, rc);
-				nanosleep(&(struct timespec){.tv_nsec = 10000000L}, NULL);
-			}
+		if (rc >= 0) {
+			rest_handle(&th->worker, &req);
+			finish_request(&req, th->pool->unix_socket);
 			continue;
 		}
-		rest_handle(&th->worker, &req);
-		finish_request(&req, th->pool->unix_socket);
+		if (rc == -EINTR)
+			continue; /* a poke: the loop looks at the stop flag again */
+		if (rc == -EINVAL && th->pool->unix_socket) {
+			/*
+			 * The listening socket was shut down and its queue is empty:
+			 * by our main thread, or by another process of the pool.
+			 * Then stop this process too (the main thread sigwait()s).
+			 */
+			if (!atomic_load(&th->pool->stop)) {
+				tnd_log_info("worker %d: the pool's socket was shut down by another "
+					     "process: stopping", th->worker.index);
+				kill(getpid(), SIGTERM);
+			}
+			break;
+		}
+		if (atomic_load(&th->pool->stop) && (rc == -EAGAIN || rc == -EWOULDBLOCK))
+			break; /* TCP: the backlog is empty */
+		tnd_log_warn("worker %d: accept failed (%d)", th->worker.index, rc);
+		nanosleep(&(struct timespec){.tv_nsec = 10000000L}, NULL);
 	}
 	FCGX_Free(&req, 0);
 out:
@@ -240,12 +292,64 @@ static int check_config(const struct rest_config *cfg, struct tnd_redis_addr *ad
 	return 0;
 }
 
+/*
+ * Remembers the file a unix listening socket is bound to, so that the
+ * stop unlinks that file and never a successor's: a restarted pool may
+ * already have bound a new socket at the same path.
+ */
+static void note_socket_path(struct rest_pool *pool)
+{
+	struct sockaddr_un sun;
+	socklen_t len = sizeof(sun);
+	struct stat st;
+
+	pool->path[0] = '\0';
+	if (!pool->unix_socket || getsockname(pool->listen_fd, (struct sockaddr *)&sun, &len) != 0 ||
+	    len <= offsetof(struct sockaddr_un, sun_path) || sun.sun_path[0] == '\0')
+		return; /* unnamed or abstract: nothing to unlink */
+	len -= offsetof(struct sockaddr_un, sun_path);
+	memcpy(pool->path, sun.sun_path, len);
+	pool->path[len] = '\0';
+	if (stat(pool->path, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+		pool->path[0] = '\0';
+		return;
+	}
+	pool->path_dev = st.st_dev;
+	pool->path_ino = st.st_ino;
+}
+
+/* Step 1 and 2 of the unix-socket drain (see the top of this file). */
+static void close_the_door(struct rest_pool *pool)
+{
+	struct stat st;
+
+	if (pool->path[0] && stat(pool->path, &st) == 0 && st.st_dev == pool->path_dev &&
+	    st.st_ino == pool->path_ino) {
+		if (unlink(pool->path) == 0)
+			tnd_log_info("removed %s: new connections go to other servers", pool->path);
+		else if (errno != ENOENT)
+			tnd_log_warn("cannot remove %s: %s", pool->path, strerror(errno));
+	}
+	if (shutdown(pool->listen_fd, SHUT_RD) != 0)
+		tnd_log_warn("cannot shut the listening socket down: %s", strerror(errno));
+}
+
 static void stop_threads(struct rest_pool *pool)
 {
 	bool all_done;
 
+	if (pool->unix_socket) {
+		atomic_store(&pool->stop, true); /* first: EINVAL is then ours, not a sibling's */
+		close_the_door(pool);
+	} else {
+		int fl = fcntl(pool->listen_fd, F_GETFL);
+
+		/* Before stop is set: a thread that sees stop then accepts without blocking. */
+		if (fl < 0 || fcntl(pool->listen_fd, F_SETFL, fl | O_NONBLOCK) != 0)
+			tnd_log_warn("cannot make the listening socket non-blocking: %s",
+				     strerror(errno));
+	}
 	atomic_store(&pool->stop, true);
-	FCGX_ShutdownPending();
 	do {
 		all_done = true;
 		for (long long i = 0; i < pool->n_threads; i++) {
@@ -253,7 +357,9 @@ static void stop_threads(struct rest_pool *pool)
 			if (!th->started || atomic_load(&th->done))
 				continue;
 			all_done = false;
-			if (atomic_load(&th->in_accept))
+			/* Unix: the shutdown woke them all. TCP: only a blocked accept() needs it. */
+			if (!pool->unix_socket && atomic_load(&th->in_accept) &&
+			    !atomic_load(&th->draining))
 				pthread_kill(th->tid, SIGUSR2);
 		}
 		if (!all_done)
@@ -350,6 +456,7 @@ int main(int argc, char **argv)
 		goto out_ulid;
 	}
 	pool.unix_socket = is_unix_socket(pool.listen_fd);
+	note_socket_path(&pool);
 	pool.n_threads = cfg.threads;
 	pool.threads = calloc((size_t)cfg.threads, sizeof(*pool.threads));
 	if (!pool.threads) {
@@ -390,7 +497,7 @@ int main(int argc, char **argv)
 		     cfg.threads, cfg.listen ? cfg.listen : "the inherited socket", cfg.redis_url);
 	while (sigwait(&stop_signals, &sig) != 0)
 		;
-	tnd_log_info("signal %d: finishing requests in flight", sig);
+	tnd_log_info("signal %d: finishing requests in flight and those queued", sig);
 	stop_threads(&pool);
 	rest_metrics_server_stop(&metrics_server);
 	tnd_log_info("stopped");

@@ -14,7 +14,19 @@
 # TANDEM_RATE_READ_BURST (40000), TANDEM_RATE_WRITE (10000r/s),
 # TANDEM_RATE_WRITE_BURST (20000), TANDEM_WS_CONNS_PER_ADDR (20000),
 # TANDEM_REST_WRAPPER (e.g. valgrind command), TANDEM_REST_CHILDREN (1),
-# and every TANDEM_* setting of the programs (passed through).
+# TANDEM_REST_POOLS (1), TANDEM_EXTRA_WS_PORTS (none), and every TANDEM_*
+# setting of the programs (passed through).
+#
+# Several workers (the fault tests): TANDEM_REST_CHILDREN=N runs N
+# tandem-rest processes on one socket (spawn-fcgi -F N), TANDEM_REST_POOLS=P
+# runs P such pools, on rest.sock, rest-2.sock, ..., all in nginx's
+# upstream. Then each pool is supervised: its worker pids are in
+# rest-<k>.pids, and when all of them have exited (SIGTERM for a rolling
+# restart, or a crash) the pool is started again. TANDEM_EXTRA_WS_PORTS
+# (space-separated ports) runs one more supervised notifier on each, in
+# nginx's upstream too (pid in notifier-<port>.pid). With the defaults the
+# stack is the single pool (rest.pid is tandem-rest itself, never
+# restarted) and the single notifier it always was.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,6 +35,8 @@ HTTP_PORT=${TANDEM_HTTP_PORT:-8080}
 WS_PORT=$((HTTP_PORT + 1))
 BIN_DIR=${TANDEM_BIN_DIR:-$ROOT/build}
 REST_CHILDREN=${TANDEM_REST_CHILDREN:-1}
+REST_POOLS=${TANDEM_REST_POOLS:-1}
+EXTRA_WS_PORTS=${TANDEM_EXTRA_WS_PORTS:-}
 MAX_BODY=${TANDEM_MAX_BODY:-1048576}
 
 mkdir -p "$RUN_DIR"
@@ -60,7 +74,11 @@ cleanup() {
 	local p
 	# nginx first (no new requests), then the notifier (closes with 1001),
 	# then the REST workers (finish in-flight requests), Redis last.
-	for f in nginx/nginx.pid notifier-supervisor.pid rest.pid redis.pid; do
+	local extra=""
+	for f in "$RUN_DIR"/notifier-supervisor-*.pid "$RUN_DIR"/rest-supervisor-*.pid; do
+		[ -e "$f" ] && extra="$extra ${f#"$RUN_DIR"/}"
+	done
+	for f in nginx/nginx.pid notifier-supervisor.pid $extra rest.pid redis.pid; do
 		p=$(cat "$RUN_DIR/$f" 2>/dev/null || true)
 		[ -n "$p" ] && kill -TERM "$p" 2>/dev/null || true
 		for _ in $(seq 1 100); do
@@ -94,31 +112,83 @@ echo $! >"$RUN_DIR/redis.pid"
 wait_for "redis-server" 15 redis-cli -s "$RUN_DIR/redis.sock" ping
 
 # --- REST workers ------------------------------------------------------------
-rm -f "$RUN_DIR/rest.sock"
 # spawn-fcgi uses execv(): the wrapper's program needs its full path.
 read -r -a wrapper <<<"${TANDEM_REST_WRAPPER:-}"
 if [ ${#wrapper[@]} -gt 0 ]; then
 	wrapper[0]=$(command -v "${wrapper[0]}") || die "TANDEM_REST_WRAPPER: ${wrapper[0]} not found"
 fi
-spawn-fcgi -n -s "$RUN_DIR/rest.sock" -M 0600 -- "${wrapper[@]}" "$BIN_DIR/tandem-rest" \
-	2>>"$RUN_DIR/rest.log" &
-echo $! >"$RUN_DIR/rest.pid"
-wait_for "tandem-rest socket" 15 test -S "$RUN_DIR/rest.sock"
-
-# --- notifier (supervised: restarted when it exits) ----------------------------
-if [ -x "$BIN_DIR/tandem-notifier" ]; then
-	(
-		trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit 0' TERM
-		child=
-		while :; do
-			"$BIN_DIR/tandem-notifier" --ws-listen "127.0.0.1:$WS_PORT" 2>>"$RUN_DIR/notifier.log" &
-			child=$!
-			echo "$child" >"$RUN_DIR/notifier.pid"
-			wait "$child" || true
-			sleep 0.2
+rest_sock() { if [ "$1" -eq 1 ]; then echo "$RUN_DIR/rest.sock"; else echo "$RUN_DIR/rest-$1.sock"; fi; }
+# pids_alive FILE: true while a pid listed in FILE runs.
+pids_alive() {
+	local p
+	for p in $(cat "$1" 2>/dev/null); do
+		kill -0 "$p" 2>/dev/null && return 0
+	done
+	return 1
+}
+# supervise_pool K: runs pool K (spawn-fcgi -F REST_CHILDREN) and starts it
+# again whenever all of its processes have exited. On TERM it stops them
+# (they drain their socket first) and returns. spawn-fcgi's children run
+# in sessions of their own with stdout/stderr on /dev/null, so the worker
+# is started through sh to keep its log.
+supervise_pool() {
+	local k=$1 sock pids stop=0
+	export LOG="$RUN_DIR/rest.log"
+	sock=$(rest_sock "$k")
+	pids="$RUN_DIR/rest-$k.pids"
+	trap 'stop=1' TERM
+	while [ $stop -eq 0 ]; do
+		rm -f "$sock" "$pids"
+		spawn-fcgi -F "$REST_CHILDREN" -P "$pids" -s "$sock" -M 0600 -- /bin/sh -c \
+			'exec "$@" 2>>"$LOG"' sh "${wrapper[@]}" "$BIN_DIR/tandem-rest" >/dev/null 2>>"$RUN_DIR/rest.log" ||
+			log "pool $k: spawn-fcgi failed"
+		while [ $stop -eq 0 ] && pids_alive "$pids"; do
+			sleep 0.1 & wait $! || true
 		done
-	) &
+		[ $stop -eq 0 ] && sleep 0.2
+	done
+	local p deadline=$((SECONDS + 8)) # within cleanup()'s 10 s
+	for p in $(cat "$pids" 2>/dev/null); do kill -TERM "$p" 2>/dev/null || true; done
+	while pids_alive "$pids" && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+	for p in $(cat "$pids" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
+	exit 0
+}
+if [ "$REST_POOLS" -eq 1 ] && [ "$REST_CHILDREN" -eq 1 ]; then
+	rm -f "$RUN_DIR/rest.sock"
+	spawn-fcgi -n -s "$RUN_DIR/rest.sock" -M 0600 -- "${wrapper[@]}" "$BIN_DIR/tandem-rest" \
+		2>>"$RUN_DIR/rest.log" &
+	echo $! >"$RUN_DIR/rest.pid"
+	wait_for "tandem-rest socket" 15 test -S "$RUN_DIR/rest.sock"
+else
+	for k in $(seq 1 "$REST_POOLS"); do
+		supervise_pool "$k" &
+		echo $! >"$RUN_DIR/rest-supervisor-$k.pid"
+	done
+	for k in $(seq 1 "$REST_POOLS"); do
+		wait_for "tandem-rest pool $k" 15 test -S "$(rest_sock "$k")"
+	done
+fi
+
+# --- notifiers (supervised: restarted when they exit) --------------------------
+# supervise_notifier PORT PIDFILE LOG
+supervise_notifier() {
+	trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit 0' TERM
+	child=
+	while :; do
+		"$BIN_DIR/tandem-notifier" --ws-listen "127.0.0.1:$1" 2>>"$3" &
+		child=$!
+		echo "$child" >"$2"
+		wait "$child" || true
+		sleep 0.2
+	done
+}
+if [ -x "$BIN_DIR/tandem-notifier" ]; then
+	supervise_notifier "$WS_PORT" "$RUN_DIR/notifier.pid" "$RUN_DIR/notifier.log" &
 	echo $! >"$RUN_DIR/notifier-supervisor.pid"
+	for p in $EXTRA_WS_PORTS; do
+		supervise_notifier "$p" "$RUN_DIR/notifier-$p.pid" "$RUN_DIR/notifier-$p.log" &
+		echo $! >"$RUN_DIR/notifier-supervisor-$p.pid"
+	done
 else
 	log "no $BIN_DIR/tandem-notifier: running without live updates"
 fi
@@ -135,12 +205,27 @@ sed -e "s|@RUN_DIR@|$RUN_DIR|g" -e "s|@HTTP_PORT@|$HTTP_PORT|g" -e "s|@WS_PORT@|
 	-e "s|@RATE_WRITE_BURST@|${TANDEM_RATE_WRITE_BURST:-20000}|g" \
 	-e "s|@WS_CONNS_PER_ADDR@|${TANDEM_WS_CONNS_PER_ADDR:-20000}|g" \
 	"$ROOT/nginx/tandem.conf.in" >"$RUN_DIR/nginx/nginx.conf"
+# More pools or notifiers: one upstream server line each, next to the first.
+upstream_lines=""
+for k in $(seq 2 "$REST_POOLS"); do
+	upstream_lines="$upstream_lines\\n        server unix:$(rest_sock "$k");"
+done
+[ -z "$upstream_lines" ] ||
+	sed -i "s|^\( *server unix:$RUN_DIR/rest.sock;\)\$|\1$upstream_lines|" "$RUN_DIR/nginx/nginx.conf"
+upstream_lines=""
+for p in $EXTRA_WS_PORTS; do
+	upstream_lines="$upstream_lines\\n        server 127.0.0.1:$p;"
+done
+[ -z "$upstream_lines" ] ||
+	sed -i "s|^\( *server 127.0.0.1:$WS_PORT;\)\$|\1$upstream_lines|" "$RUN_DIR/nginx/nginx.conf"
 nginx -q -t -e "$RUN_DIR/nginx/error.log" -p "$RUN_DIR/nginx" -c "$RUN_DIR/nginx/nginx.conf" 2>>"$RUN_DIR/nginx/error.log" ||
 	die "nginx rejected $RUN_DIR/nginx/nginx.conf (see $RUN_DIR/nginx/error.log)"
 nginx -e "$RUN_DIR/nginx/error.log" -p "$RUN_DIR/nginx" -c "$RUN_DIR/nginx/nginx.conf" -g 'daemon off;' &
 wait_for "nginx" 15 curl -fsS -o /dev/null "http://127.0.0.1:$HTTP_PORT/api/v1/_health"
 if [ -x "$BIN_DIR/tandem-notifier" ]; then
-	wait_for "tandem-notifier" 15 curl -fsS -o /dev/null "http://127.0.0.1:$WS_PORT/healthz"
+	for p in "$WS_PORT" $EXTRA_WS_PORTS; do
+		wait_for "tandem-notifier on $p" 15 curl -fsS -o /dev/null "http://127.0.0.1:$p/healthz"
+	done
 fi
 
 touch "$RUN_DIR/ready"
