@@ -44,6 +44,7 @@ test: deps-check
 	$(MAKE) test-unit test-integration
 	$(MAKE) SANITIZE=1 test-unit test-integration
 	$(MAKE) test-valgrind
+	$(MAKE) test-fault
 	$(MAKE) test-deploy
 	@if [ -f tests/web/run.sh ]; then $(MAKE) test-web; fi
 	$(MAKE) test-pkg
@@ -60,3 +61,4 @@ test-valgrind: build-all $(BUILD)/tests/rest_valgrind $(BUILD)/tests/notifier_va
 test-web: build-all
 	@scripts/npm-deps.sh
 	tests/web/run.sh
+include tests/fault/fault.mk
