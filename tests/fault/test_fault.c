@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -215,7 +217,7 @@ Test(fault, redis_sigkill_and_aof_restart_lose_no_acknowledged_write, .timeout =
 	acked_before_kill = atomic_load(&l.acked);
 	cr_assert_eq(kill(stack_pid(&g_s, "redis.pid"), SIGKILL), 0);
 	/* The outage: every write is now refused with 503 (until Redis is back). */
-	cr_assert(fault_wait_count(&l.n503, 40, 15000), "no 503 during the outage");
+	cr_assert(fault_wait_count(&l.n503, 200, 15000), "no 503 during the outage");
 	acked_at_restart = atomic_load(&l.acked);
 	cr_assert_eq(stack_redis_start(&g_s), 0, "redis-server did not restart from its AOF");
 	cr_assert(fault_wait_count(&l.acked, atomic_load(&l.acked) + 200, 20000),
@@ -722,6 +724,36 @@ static int ws_direct(struct wsc *c, const struct stack *s)
 	return it_ws(c, s, false);
 }
 
+/*
+ * An upgrade through a socket of our own, for the answer's status line:
+ * wsclient takes only "HTTP/1.1" answers, and lws refuses in HTTP/1.0.
+ * Returns the status, or 0 when no answer came.
+ */
+static int raw_upgrade_status(int port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	struct timeval tv = {.tv_sec = 5};
+	char req[1024], buf[256];
+	int fd = socket(AF_INET, SOCK_STREAM, 0), n, status = 0;
+	size_t got = 0;
+	ssize_t r;
+
+	cr_assert_geq(fd, 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	n = wsc_upgrade_request(req, sizeof(req), "127.0.0.1", port, "/ws", NULL);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && n > 0 &&
+	    write(fd, req, (size_t)n) == n) {
+		while (got < 12 && (r = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
+			got += (size_t)r;
+		buf[got] = '\0';
+		if (got >= 12 && !strncmp(buf, "HTTP/1.", 7))
+			status = atoi(buf + 9);
+	}
+	close(fd);
+	return status;
+}
+
 /* Closes without a FIN: no TIME_WAIT left behind by 20,000 cycles. */
 static void abort_rst(struct wsc *c)
 {
@@ -760,7 +792,7 @@ Test(fault, connection_floods_are_refused_and_leave_no_growth, .timeout = 150)
 {
 	char env0[64];
 	char *env[1] = {env0};
-	struct wsc subs[FLOOD_SUBSCRIBERS], idle[FLOOD_MAX - FLOOD_SUBSCRIBERS], extra;
+	struct wsc subs[FLOOD_SUBSCRIBERS], idle[FLOOD_MAX - FLOOD_SUBSCRIBERS];
 	long rss[FLOOD_CYCLES / 2000 + 1], fds[FLOOD_CYCLES / 2000 + 1];
 	int n_samples = 0;
 	pid_t pid;
@@ -776,11 +808,8 @@ Test(fault, connection_floods_are_refused_and_leave_no_growth, .timeout = 150)
 		cr_assert_eq(ws_direct(&idle[i], &g_s), 0, "upgrade %d below the cap refused", i);
 	wait_connections(&g_s, FLOOD_MAX);
 	/* At the cap: further upgrades get 503, the subscribers still receive. */
-	for (int i = 0; i < 20; i++) {
-		cr_assert_neq(ws_direct(&extra, &g_s), 0, "upgrade past the cap accepted");
-		cr_assert_eq(extra.http_status, 503, "upgrade past the cap: %d", extra.http_status);
-		wsc_abort(&extra);
-	}
+	for (int i = 0; i < 20; i++)
+		cr_assert_eq(raw_upgrade_status(g_s.ws_port), 503, "upgrade past the cap not refused");
 	subscribers_receive(subs, FLOOD_SUBSCRIBERS, "at-cap");
 	for (int i = 0; i < FLOOD_MAX - FLOOD_SUBSCRIBERS; i++)
 		abort_rst(&idle[i]);
@@ -829,13 +858,19 @@ Test(fault, connection_floods_are_refused_and_leave_no_growth, .timeout = 150)
 		    fds[n_samples]);
 	cr_assert_eq(stack_pid(&g_s, "notifier.pid"), pid, "the notifier restarted");
 	/*
-	 * No growth: the same fds as after the warm-up (the 8 subscribers'
-	 * sockets included), and RSS within 1 MiB of it. A leak of one
-	 * 100-byte allocation per cycle would be 2 MiB over 20,000 cycles;
-	 * the noise between samples is far below that.
+	 * No growth. fds: within 2 of the count after the warm-up at every
+	 * sample (the 8 subscribers' sockets are in it; the /metrics request
+	 * that just counted the connections may still hold one, as may a
+	 * close lws has not finished), where a leak of one fd per 1,000
+	 * cycles would show 20 more. RSS: within 1 MiB of the warm-up; a
+	 * leak of one 64-byte allocation per cycle would add 1.25 MiB over
+	 * 20,000 cycles, and the samples move by a few pages at most.
 	 */
-	cr_assert_eq(fds[n_samples], fds[0], "fds %ld -> %ld", fds[0], fds[n_samples]);
-	cr_assert_leq(rss[n_samples], rss[0] + 1024, "RSS %ld -> %ld KiB", rss[0], rss[n_samples]);
+	for (int i = 1; i <= n_samples; i++) {
+		cr_assert_leq(fds[i], fds[0] + 2, "fds %ld -> %ld at sample %d", fds[0], fds[i], i);
+		cr_assert_leq(rss[i], rss[0] + 1024, "RSS %ld -> %ld KiB at sample %d", rss[0], rss[i],
+			      i);
+	}
 	subscribers_receive(subs, FLOOD_SUBSCRIBERS, "after-flood");
 	for (int i = 0; i < FLOOD_SUBSCRIBERS; i++)
 		wsc_close(&subs[i], 1000);
