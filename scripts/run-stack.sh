@@ -118,11 +118,15 @@ if [ ${#wrapper[@]} -gt 0 ]; then
 	wrapper[0]=$(command -v "${wrapper[0]}") || die "TANDEM_REST_WRAPPER: ${wrapper[0]} not found"
 fi
 rest_sock() { if [ "$1" -eq 1 ]; then echo "$RUN_DIR/rest.sock"; else echo "$RUN_DIR/rest-$1.sock"; fi; }
-# pids_alive FILE: true while a pid listed in FILE runs.
+# pids_alive FILE: true while a pid listed in FILE runs. spawn-fcgi's
+# children are reparented to init, which may reap them late: a zombie
+# (state Z in /proc/<pid>/stat) has exited.
 pids_alive() {
-	local p
+	local p stat
 	for p in $(cat "$1" 2>/dev/null); do
-		kill -0 "$p" 2>/dev/null && return 0
+		stat=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+		stat=${stat##*) }
+		[ "${stat%% *}" != Z ] && return 0
 	done
 	return 1
 }

@@ -87,6 +87,12 @@ redisContext *fault_redis(const struct stack *s);
 long fault_rss_kib(pid_t pid);
 long fault_fd_count(pid_t pid);
 
+/*
+ * Whether pid still runs: spawn-fcgi's workers are reparented to init,
+ * which may reap them late, and kill(pid, 0) succeeds on a zombie.
+ */
+bool fault_pid_running(pid_t pid);
+
 /* Reads up to max pids from a run-dir file (one per line, the last line may lack its newline). */
 int fault_read_pids(const struct stack *s, const char *file, pid_t *pids, int max);
 

@@ -399,8 +399,7 @@ Test(fault, rest_process_sigkill_fails_only_requests_in_flight_on_it, .timeout =
 	cr_assert(fault_wait_count(&l.acked, acked_at_kill + 600, 30000),
 		  "the other processes did not keep serving");
 	fault_load_stop(&l);
-	cr_assert_eq(kill(pids[1], 0), 0, "a sibling died");
-	cr_assert_eq(kill(pids[2], 0), 0, "a sibling died");
+	cr_assert(fault_pid_running(pids[1]) && fault_pid_running(pids[2]), "a sibling died");
 
 	failures = fault_load_failures(&l);
 	cr_log_info("rest kill: %ld requests, %ld failed (at most %d in flight on the killed "
@@ -455,7 +454,7 @@ static bool pool_is_back(const struct stack *s, int k, const pid_t *old, int n_o
 	if (n != children || access(sock, F_OK) != 0)
 		return false;
 	for (int i = 0; i < n; i++) {
-		if (kill(pids[i], 0) != 0)
+		if (!fault_pid_running(pids[i]))
 			return false;
 		for (int j = 0; j < n_old; j++)
 			if (pids[i] == old[j])
@@ -467,7 +466,7 @@ static bool pool_is_back(const struct stack *s, int k, const pid_t *old, int n_o
 static bool any_alive(const pid_t *pids, int n)
 {
 	for (int i = 0; i < n; i++)
-		if (kill(pids[i], 0) == 0)
+		if (fault_pid_running(pids[i]))
 			return true;
 	return false;
 }
