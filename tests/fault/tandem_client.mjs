@@ -7,7 +7,7 @@
  * Subscribes to the collection from "0-0" through nginx and appends one
  * line per event to the out file ("event <id>#<version> <seq>"), one line
  * per connection state ("state <state>") and "ready" once subscribed.
- * Runs until SIGTERM. The C test (tests/fault/test_fault.c) restarts the
+ * (Node 22 and later have WebSocket without the flag.) Runs until SIGTERM. The C test (tests/fault/test_fault.c) restarts the
  * notifiers underneath it and then compares the file with what the
  * server acknowledged: the client's own reconnect logic must resume with
  * `since` and deliver each event once.
