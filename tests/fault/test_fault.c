@@ -21,6 +21,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -1015,5 +1016,233 @@ Test(fault, connection_floods_are_refused_and_leave_no_growth, .timeout = 150)
 	subscribers_receive(subs, FLOOD_SUBSCRIBERS, "after-flood");
 	for (int i = 0; i < FLOOD_SUBSCRIBERS; i++)
 		wsc_close(&subs[i], 1000);
+	cr_assert_eq(stack_stop(&g_s), 0);
+}
+
+/* ---- SIGTERM drains the backlog (FastCGI spoken by hand) ------------------ */
+
+/*
+ * A FastCGI client on a raw unix socket, so that a test decides when each
+ * part of a request arrives: a worker thread that has accepted a
+ * connection waits for the rest of its parameters, which keeps it busy
+ * for as long as the test wants.
+ */
+static void fcgi_record(int fd, int type, const void *body, size_t len)
+{
+	unsigned char h[8] = {1, (unsigned char)type, 0, 1, (unsigned char)(len >> 8),
+			      (unsigned char)len, 0, 0};
+
+	cr_assert_eq(write(fd, h, 8), 8);
+	if (len)
+		cr_assert_eq(write(fd, body, len), (ssize_t)len);
+}
+
+static int fcgi_connect(const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	cr_assert_geq(fd, 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0, "connect %s: %s", path,
+		     strerror(errno));
+	return fd;
+}
+
+/* BEGIN_REQUEST and the parameters of GET /api/v1/_health, without the end of the parameters. */
+static void fcgi_begin(int fd)
+{
+	static const unsigned char begin[8] = {0, 1, 0, 0, 0, 0, 0, 0};
+	static const char *const params[][2] = {{"REQUEST_METHOD", "GET"},
+						{"REQUEST_URI", "/api/v1/_health"},
+						{"QUERY_STRING", ""}};
+	unsigned char buf[256];
+	size_t n = 0;
+
+	fcgi_record(fd, 1, begin, sizeof(begin));
+	for (size_t i = 0; i < sizeof(params) / sizeof(*params); i++) {
+		size_t kl = strlen(params[i][0]), vl = strlen(params[i][1]);
+
+		buf[n++] = (unsigned char)kl;
+		buf[n++] = (unsigned char)vl;
+		memcpy(buf + n, params[i][0], kl);
+		memcpy(buf + n + kl, params[i][1], vl);
+		n += kl + vl;
+	}
+	fcgi_record(fd, 4, buf, n);
+}
+
+/* The end of the parameters and an empty body: the request is complete. */
+static void fcgi_end(int fd)
+{
+	fcgi_record(fd, 4, NULL, 0);
+	fcgi_record(fd, 5, NULL, 0);
+}
+
+/* Reads the answer until EOF; true when it holds "Status: 200" and an END_REQUEST record. */
+static bool fcgi_answered(int fd)
+{
+	struct timeval tv = {.tv_sec = 10};
+	unsigned char buf[8192];
+	size_t got = 0;
+	ssize_t n;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while (got < sizeof(buf) && (n = read(fd, buf + got, sizeof(buf) - got)) > 0)
+		got += (size_t)n;
+	close(fd);
+	for (size_t off = 0; off + 8 <= got;) {
+		size_t len = (size_t)buf[off + 4] << 8 | buf[off + 5];
+
+		if (buf[off + 1] == 3) /* FCGI_END_REQUEST */
+			return memmem(buf, got, "Status: 200", 11) != NULL;
+		off += 8 + len + buf[off + 6];
+	}
+	return false;
+}
+
+/* Connections waiting in the listening socket's backlog (ss's Recv-Q); -1 when not listed. */
+static int backlog_of(const char *path)
+{
+	char cmd[600], line[1024];
+	int q = -1;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "ss -xlH src '%s' 2>/dev/null", path);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	if (fgets(line, sizeof(line), p))
+		sscanf(line, "%*s %*s %d", &q);
+	pclose(p);
+	return q;
+}
+
+static void wait_backlog(const char *path, int want)
+{
+	long long deadline = stack_now_ms() + 10000;
+
+	while (backlog_of(path) != want) {
+		cr_assert_lt(stack_now_ms(), deadline, "backlog of %s stayed at %d, want %d", path,
+			     backlog_of(path), want);
+		it_sleep_ms(10);
+	}
+}
+
+/*
+ * Starts `children` tandem-rest processes of `threads` threads on one new
+ * unix socket (spawn-fcgi -F), pids into pids; returns how many.
+ */
+static int start_pool(const char *sock, const char *pidfile, int children, int threads, pid_t *pids)
+{
+	const char *bin_dir = getenv("TANDEM_BIN_DIR") ? getenv("TANDEM_BIN_DIR") : "build";
+	char cmd[2048];
+	struct stack dir = g_s;
+
+	snprintf(cmd, sizeof(cmd),
+		 "TANDEM_THREADS=%d TANDEM_REDIS_URL=unix://%s spawn-fcgi -F %d -P '%s' -s '%s' -- "
+		 "/bin/sh -c 'exec \"$0\" 2>>\"$1\"' \"$(realpath '%s/tandem-rest')\" '%s/drain.log' "
+		 ">/dev/null 2>&1",
+		 threads, g_s.redis_sock, children, pidfile, sock, bin_dir, g_s.dir);
+	cr_assert_eq(system(cmd), 0, "spawn-fcgi failed");
+	return fault_read_pids(&dir, strrchr(pidfile, '/') + 1, pids, 8);
+}
+
+static void wait_exited(const pid_t *pids, int n)
+{
+	long long deadline = stack_now_ms() + 10000;
+
+	while (any_alive(pids, n)) {
+		cr_assert_lt(stack_now_ms(), deadline, "the pool did not exit after SIGTERM");
+		it_sleep_ms(10);
+	}
+}
+
+/*
+ * One process, 2 threads: two connections hold both threads (parameters
+ * not finished), a third, complete request waits in the backlog. SIGTERM;
+ * then the two finish. All three are answered, the socket's path is gone,
+ * the process exits. (Before the drain the third was reset at exit.)
+ */
+Test(fault, sigterm_serves_the_connections_queued_in_the_backlog, .timeout = 60)
+{
+	char sock[300], pidfile[300];
+	pid_t pids[8];
+	int a, b, c;
+
+	cr_assert_eq(stack_start(&g_s, NULL), 0);
+	snprintf(sock, sizeof(sock), "%s/drain.sock", g_s.dir);
+	snprintf(pidfile, sizeof(pidfile), "%s/drain.pids", g_s.dir);
+	cr_assert_eq(start_pool(sock, pidfile, 1, 2, pids), 1);
+	a = fcgi_connect(sock);
+	fcgi_begin(a);
+	b = fcgi_connect(sock);
+	fcgi_begin(b);
+	wait_backlog(sock, 0); /* both taken by the two threads */
+	c = fcgi_connect(sock);
+	fcgi_begin(c);
+	fcgi_end(c);
+	wait_backlog(sock, 1); /* c waits: no thread is free */
+	cr_assert_eq(kill(pids[0], SIGTERM), 0);
+	/* The path goes first: nginx's next connect() fails and it tries another server. */
+	long long deadline = stack_now_ms() + 5000;
+	while (access(sock, F_OK) == 0) {
+		cr_assert_lt(stack_now_ms(), deadline, "the socket's path was not removed");
+		it_sleep_ms(5);
+	}
+	fcgi_end(a);
+	fcgi_end(b);
+	cr_assert(fcgi_answered(a), "the request in flight on thread 1 was not answered");
+	cr_assert(fcgi_answered(b), "the request in flight on thread 2 was not answered");
+	cr_assert(fcgi_answered(c), "the request queued in the backlog was not answered");
+	wait_exited(pids, 1);
+	cr_assert_eq(stack_stop(&g_s), 0);
+}
+
+/*
+ * spawn-fcgi -F 2, one thread each: SIGTERM to one process only. Both
+ * stop taking new connections, serve what they hold and what is queued,
+ * and both exit: the shut-down socket tells the other one.
+ */
+Test(fault, sigterm_to_one_process_of_a_pool_drains_and_stops_the_pool, .timeout = 60)
+{
+	char sock[300], pidfile[300], log[300];
+	pid_t pids[8];
+	int a, b, c;
+
+	cr_assert_eq(stack_start(&g_s, NULL), 0);
+	snprintf(sock, sizeof(sock), "%s/drain.sock", g_s.dir);
+	snprintf(pidfile, sizeof(pidfile), "%s/drain.pids", g_s.dir);
+	snprintf(log, sizeof(log), "%s/drain.log", g_s.dir);
+	cr_assert_eq(start_pool(sock, pidfile, 2, 1, pids), 2);
+	a = fcgi_connect(sock);
+	fcgi_begin(a);
+	b = fcgi_connect(sock);
+	fcgi_begin(b);
+	wait_backlog(sock, 0);
+	c = fcgi_connect(sock);
+	fcgi_begin(c);
+	fcgi_end(c);
+	wait_backlog(sock, 1);
+	cr_assert_eq(kill(pids[0], SIGTERM), 0);
+	long long deadline = stack_now_ms() + 5000;
+	while (access(sock, F_OK) == 0) {
+		cr_assert_lt(stack_now_ms(), deadline, "the socket's path was not removed");
+		it_sleep_ms(5);
+	}
+	fcgi_end(a);
+	fcgi_end(b);
+	cr_assert(fcgi_answered(a));
+	cr_assert(fcgi_answered(b));
+	cr_assert(fcgi_answered(c), "the request queued in the backlog was not answered");
+	wait_exited(pids, 2);
+	FILE *f = fopen(log, "r");
+	char line[512];
+	bool told = false;
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f))
+		told = told || strstr(line, "shut down by another process");
+	fclose(f);
+	cr_assert(told, "the unsignalled process did not stop because of the shutdown");
 	cr_assert_eq(stack_stop(&g_s), 0);
 }
