@@ -327,19 +327,37 @@ static void check_consistency(redisContext *r, const char *col, size_t *docs_out
 	size_t n_seen = 0;
 	for (size_t e = 0; e < log->elements; e++) {
 		redisReply *fields = log->element[e]->element[1];
-		const char *type = "", *id = "";
+		char type[16] = "", id[FAULT_ID_MAX] = "";
 		int version = 0;
 		size_t k;
 
+		/*
+		 * An entry is one field "e": the event's JSON, then for an owned
+		 * document a line with its owner. (Older entries had the
+		 * fields type, id, version: read those too.)
+		 */
 		for (size_t j = 0; j + 1 < fields->elements; j += 2) {
 			const char *name = fields->element[j]->str, *val = fields->element[j + 1]->str;
-			if (!strcmp(name, "type"))
-				type = val;
-			else if (!strcmp(name, "id"))
-				id = val;
-			else if (!strcmp(name, "version"))
+			if (!strcmp(name, "e")) {
+				char *line = strndup(val, strcspn(val, "\n"));
+				struct json_object *o = json_tokener_parse(line), *v;
+
+				cr_assert_not_null(o, "log entry is not JSON: %s", val);
+				snprintf(type, sizeof(type), "%s", it_str(o, "type"));
+				snprintf(id, sizeof(id), "%s", it_str(o, "id"));
+				if (json_object_object_get_ex(o, "version", &v))
+					version = json_object_get_int(v);
+				json_object_put(o);
+				free(line);
+			} else if (!strcmp(name, "type")) {
+				snprintf(type, sizeof(type), "%s", val);
+			} else if (!strcmp(name, "id")) {
+				snprintf(id, sizeof(id), "%s", val);
+			} else if (!strcmp(name, "version")) {
 				version = atoi(val);
+			}
 		}
+		cr_assert(id[0] && type[0], "log entry without id or type");
 		for (k = 0; k < n_seen && strcmp(seen[k].id, id) != 0; k++)
 			;
 		if (k == n_seen) {
