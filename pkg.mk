@@ -6,7 +6,7 @@
 #        when it does not exist yet
 #   make uninstall                                   the same files again
 #        (tandem.env only while it is still the unedited example)
-#   make man                                         build/man/*.8, *.7
+#   make man                                         build/man/*.1, *.8, *.7
 #   make deb                                         build/deb/*.deb (dpkg-buildpackage)
 
 # --- version: VERSION is the one source -------------------------------------
@@ -16,11 +16,17 @@ $(BUILD)/shared/tnd_version.o: PROJECT_CFLAGS += -DTND_VERSION='"$(TANDEM_VERSIO
 $(BUILD)/shared/tnd_version.o: VERSION
 
 # --- manual pages -------------------------------------------------------------
-# A program's page is man/<program>.8.in with its OPTIONS and ENVIRONMENT
-# printed by the program itself (--man, from the table --help prints).
-MAN_PAGES := $(BUILD)/man/tandem-rest.8 $(BUILD)/man/tandem-notifier.8 $(BUILD)/man/tandem.7
+# A program's page is man/<program>.<section>.in with its OPTIONS and
+# ENVIRONMENT printed by the program itself (--man, from the table --help
+# prints): section 8 for the daemons, 1 for the user command tandem-token.
+MAN_PAGES := $(BUILD)/man/tandem-rest.8 $(BUILD)/man/tandem-notifier.8 $(BUILD)/man/tandem-token.1 \
+	$(BUILD)/man/tandem.7
 
 $(BUILD)/man/%.8: man/%.8.in $(BUILD)/% VERSION man/gen.sh
+	@mkdir -p $(dir $@)
+	man/gen.sh $< $(TANDEM_VERSION) $(BUILD)/$* >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/man/%.1: man/%.1.in $(BUILD)/% VERSION man/gen.sh
 	@mkdir -p $(dir $@)
 	man/gen.sh $< $(TANDEM_VERSION) $(BUILD)/$* >$@.tmp && mv $@.tmp $@
 
@@ -41,7 +47,7 @@ SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 INSTALL ?= install
 
-INSTALL_PROGRAMS := $(BUILD)/tandem-rest $(BUILD)/tandem-notifier
+INSTALL_PROGRAMS := $(BUILD)/tandem-rest $(BUILD)/tandem-notifier $(BUILD)/tandem-token
 UNITS := tandem-rest@.service tandem-notifier@.service tandem.target
 NGINX_FILES := nginx/production.conf.example nginx/tandem-maps.conf nginx/tandem-errors.conf
 
@@ -51,7 +57,8 @@ UNIT_SED := -e 's|/usr/local/bin/|$(BINDIR)/|g' -e 's|/etc/tandem/|$(SYSCONFDIR)
 install: $(INSTALL_PROGRAMS) $(MAN_PAGES)
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
 		$(DESTDIR)$(SYSCONFDIR)/tandem $(DESTDIR)$(DATADIR)/tandem/nginx \
-		$(DESTDIR)$(DATADIR)/tandem/web $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8
+		$(DESTDIR)$(DATADIR)/tandem/web $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 \
+		$(DESTDIR)$(MANDIR)/man8
 	$(INSTALL) -m 0755 $(INSTALL_PROGRAMS) $(DESTDIR)$(BINDIR)/
 	for u in $(UNITS); do \
 		sed $(UNIT_SED) deploy/systemd/$$u >$(BUILD)/$$u.install-tmp && \
@@ -67,6 +74,7 @@ install: $(INSTALL_PROGRAMS) $(MAN_PAGES)
 	fi
 	$(INSTALL) -m 0644 $(NGINX_FILES) $(DESTDIR)$(DATADIR)/tandem/nginx/
 	$(INSTALL) -m 0644 web/tandem.js $(DESTDIR)$(DATADIR)/tandem/web/tandem.js
+	$(INSTALL) -m 0644 $(BUILD)/man/tandem-token.1 $(DESTDIR)$(MANDIR)/man1/tandem-token.1
 	$(INSTALL) -m 0644 $(BUILD)/man/tandem.7 $(DESTDIR)$(MANDIR)/man7/tandem.7
 	$(INSTALL) -m 0644 $(BUILD)/man/tandem-rest.8 $(BUILD)/man/tandem-notifier.8 $(DESTDIR)$(MANDIR)/man8/
 
@@ -76,6 +84,7 @@ uninstall:
 		$(DESTDIR)$(SYSUSERSDIR)/tandem.conf \
 		$(addprefix $(DESTDIR)$(DATADIR)/tandem/nginx/,$(notdir $(NGINX_FILES))) \
 		$(DESTDIR)$(DATADIR)/tandem/web/tandem.js \
+		$(DESTDIR)$(MANDIR)/man1/tandem-token.1 \
 		$(DESTDIR)$(MANDIR)/man7/tandem.7 \
 		$(DESTDIR)$(MANDIR)/man8/tandem-rest.8 $(DESTDIR)$(MANDIR)/man8/tandem-notifier.8
 	@f=$(DESTDIR)$(SYSCONFDIR)/tandem/tandem.env; \

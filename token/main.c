@@ -234,6 +234,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tandem-token: %s\n", err);
 		return 2;
 	}
+	/* --check-config: the same checks as signing, a bad setting exits 2 as
+	 * in the servers, and no token is printed. */
+	if (rc == TND_CONFIG_CHECK)
+		status = 2;
 	if (!(claims = build_claims(&cfg)) || signing_key(&cfg, &secret, &key, &key_len, &alg) < 0)
 		goto out;
 	if (cfg.alg && (alg = jwt_str_alg(cfg.alg)) == JWT_ALG_INVAL) {
@@ -245,7 +249,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tandem-token: cannot sign with %s and this key\n", jwt_alg_str(alg));
 		goto out;
 	}
-	printf("%s\n", token);
+	if (rc == TND_CONFIG_CHECK)
+		printf("configuration OK\n");
+	else
+		printf("%s\n", token);
 	status = 0;
 out:
 	free(token);

@@ -7,11 +7,16 @@
 #   install      make install DESTDIR=... installs exactly the files listed in
 #                docs/OPERATIONS.md ("Installed files"); make uninstall removes them
 #   deb          make deb builds, lintian has nothing to say (overrides in
-#                debian/*.lintian-overrides explain each accepted tag)
+#                debian/*.lintian-overrides explain each accepted tag), and
+#                each program and man page is in the package meant for it
 #   deb-stack    the packages extracted with dpkg -x into a temp root; the
 #                units verify, `systemctl --root enable` of the templates enables
 #                their default instances, and the stack runs from the units'
 #                command lines (ExecStartPre/ExecStart) with the installed binaries
+#   deb-token    the packaged tandem-token signs tokens (a secret file, an EC
+#                and an RSA private key) whose header and claims decode to what
+#                was asked, and the packaged tandem-rest, run with auth on,
+#                accepts them and refuses the wrong ones
 #   backup       BGSAVE, more writes, the backup restored as OPERATIONS.md says:
 #                a client resuming with a since from after the backup gets reset
 # Installs debhelper and lintian when missing (apt-get). Binaries from
@@ -137,6 +142,7 @@ check_man() {
 	for p in "${PROGRAMS[@]}"; do
 		check_man_page "$BIN_DIR/man/$p.8" "$BIN_DIR/$p" || ok=1
 	done
+	check_man_page "$BIN_DIR/man/tandem-token.1" "$BIN_DIR/tandem-token" || ok=1
 	check_man_page "$BIN_DIR/man/tandem.7" || ok=1
 	[ $ok -eq 0 ] && echo "tandem.7: renders cleanly"
 	return $ok
@@ -190,6 +196,46 @@ check_deb() {
 	# hardening flags reached the objects (CPPFLAGS included)
 	grep -q -- '-D_FORTIFY_SOURCE=2' "$DEB_OUT/build.log" || { echo "CPPFLAGS (-D_FORTIFY_SOURCE) did not reach the compiler"; return 1; }
 	echo "dpkg-buildflags CPPFLAGS/CFLAGS/LDFLAGS reach the compiler"
+	check_deb_contents
+}
+
+# Each program, its man page and its unit in the package meant for it, and
+# in no other; tandem-tools needs no other Tandem package.
+check_deb_contents() {
+	local spec pkg deb f other ok=0
+	# The listings, once (grep -q on a pipe would kill dpkg-deb under pipefail).
+	declare -A files
+	for deb in "$DEB_OUT"/*.deb; do
+		files[$deb]=$(dpkg-deb -c "$deb" | awk '{print $6}') || { echo "dpkg-deb -c $deb failed"; return 1; }
+	done
+	for spec in "tandem-rest usr/bin/tandem-rest usr/share/man/man8/tandem-rest.8.gz lib/systemd/system/tandem-rest@.service" \
+		"tandem-notifier usr/bin/tandem-notifier usr/share/man/man8/tandem-notifier.8.gz lib/systemd/system/tandem-notifier@.service" \
+		"tandem-tools usr/bin/tandem-token usr/share/man/man1/tandem-token.1.gz" \
+		"tandem-common usr/share/man/man7/tandem.7.gz etc/tandem/tandem.env lib/systemd/system/tandem.target"; do
+		set -- $spec
+		pkg=$1
+		shift
+		deb=$(ls "$DEB_OUT/${pkg}_${VERSION}-"*.deb 2>/dev/null | head -1)
+		[ -n "$deb" ] || { echo "no $pkg package"; ok=1; continue; }
+		for f in "$@"; do
+			grep -qx -- "\./$f" <<<"${files[$deb]}" || { echo "$pkg lacks /$f"; ok=1; }
+			for other in "$DEB_OUT"/*.deb; do
+				[ "$other" = "$deb" ] && continue
+				grep -qx -- "\./$f" <<<"${files[$other]}" && { echo "$(basename "$other") holds /$f too"; ok=1; }
+			done
+		done
+	done
+	deb=$(ls "$DEB_OUT/tandem-tools_${VERSION}-"*.deb 2>/dev/null | head -1)
+	if [ -n "$deb" ]; then
+		local depends
+		depends=$(dpkg-deb -f "$deb" Depends)
+		grep -q 'tandem' <<<"$depends" && { echo "tandem-tools depends on a Tandem package: $depends"; ok=1; }
+		grep -q 'libjwt' <<<"$depends" || { echo "tandem-tools does not depend on libjwt: $depends"; ok=1; }
+		[ "$(dpkg-deb -c "$deb" | awk '$6 == "./usr/bin/tandem-token" {print $1}')" = "-rwxr-xr-x" ] ||
+			{ echo "tandem-tools: /usr/bin/tandem-token is not mode 755"; ok=1; }
+	fi
+	[ $ok -eq 0 ] && echo "packages: tandem-rest, tandem-notifier, tandem-tools (tandem-token, tandem-token.1; no Tandem dependency) and tandem-common each hold their own files, no file twice"
+	return $ok
 }
 
 ROOTFS=$WORK/root
@@ -246,11 +292,13 @@ check_deb_stack() {
 		v=$(dpkg-deb -f "$deb" Version)
 		[ "${v%-*}" = "$VERSION" ] || { echo "$(basename "$deb"): version $v, VERSION $VERSION"; return 1; }
 	done
-	for p in "${PROGRAMS[@]}"; do
+	for p in "${PROGRAMS[@]}" tandem-token; do
 		v=$("$ROOTFS/usr/bin/$p" --version)
 		[ "$v" = "$p $VERSION" ] || { echo "installed $p --version says '$v'"; return 1; }
-		zcat "$ROOTFS/usr/share/man/man8/$p.8.gz" >"$WORK/$p.8"
-		check_man_page "$WORK/$p.8" "$ROOTFS/usr/bin/$p" >/dev/null || { echo "installed $p.8 fails the man check"; return 1; }
+		local sect=8
+		[ "$p" = tandem-token ] && sect=1
+		zcat "$ROOTFS/usr/share/man/man$sect/$p.$sect.gz" >"$WORK/$p.$sect"
+		check_man_page "$WORK/$p.$sect" "$ROOTFS/usr/bin/$p" >/dev/null || { echo "installed $p.$sect fails the man check"; return 1; }
 	done
 	echo "packages $VERSION extracted; installed programs say $VERSION; installed man pages pass"
 	# The units as installed, checked with the extracted binaries' paths.
@@ -299,6 +347,112 @@ check_deb_stack() {
 	v=$(node "$PKG_DIR/ws-since.mjs" "ws://127.0.0.1:$WS_PORT/ws" pkgtest 0-0)
 	[ "$v" = "subscribed 1" ] || { echo "a since=0-0 subscriber of the installed notifier got '$v', not 'subscribed 1'"; return 1; }
 	echo "the stack runs from the units' command lines: health 200, POST 201, replay of 1 event; start-up lines and /metrics say $VERSION"
+}
+
+# --- the packaged tandem-token ---------------------------------------------------------
+# fcgi_bearer PORT TOKEN URI: the status line of a GET with that bearer token
+# ("" for none) from the worker on PORT.
+fcgi_bearer() {
+	local port=$1 tok=$2 uri=$3
+	env -i PATH="$PATH" REQUEST_METHOD=GET REQUEST_URI="$uri" SCRIPT_NAME="${uri%%\?*}" \
+		SERVER_PROTOCOL=HTTP/1.1 ${tok:+HTTP_AUTHORIZATION="Bearer $tok"} \
+		timeout 5 cgi-fcgi -bind -connect "127.0.0.1:$port" </dev/null | tr -d '\r' | sed -n 's/^Status: //p' | cut -d' ' -f1
+}
+
+# token_claims TOKEN: the header's alg, then the payload as one JSON line
+# with exp - iat as "ttl" (the times themselves vary).
+token_claims() {
+	node -e '
+		const [h, p] = process.argv[1].split(".").slice(0, 2).map(s => JSON.parse(Buffer.from(s, "base64url")));
+		const {iat, exp, ...rest} = p;
+		rest.ttl = exp - iat;
+		if (Math.abs(iat - Date.now() / 1000) > 60) rest.iat_off = true;
+		console.log(h.alg);
+		console.log(JSON.stringify(rest, Object.keys(rest).sort()));
+	' "$1"
+}
+
+# rest_with_auth NAME VAR=VALUE...: the packaged tandem-rest with those auth
+# settings on a free port, on the deb-stack's Redis; sets AUTH_PORT.
+rest_with_auth() {
+	local name=$1
+	shift
+	AUTH_PORT=$(free_ports 1) || { echo "no free port"; return 1; }
+	env -i PATH="$PATH" TANDEM_REDIS_URL="unix://$WORK/redis.sock" TANDEM_THREADS=2 "$@" \
+		"$ROOTFS/usr/bin/tandem-rest" --listen "127.0.0.1:$AUTH_PORT" >>"$WORK/rest-$name.log" 2>&1 &
+	pids+=($!)
+	wait_until 15 health_ok "$AUTH_PORT" ||
+		{ echo "tandem-rest with $name auth did not come up"; tail "$WORK/rest-$name.log"; return 1; }
+}
+health_ok() { [ "$(fcgi_bearer "$1" '' /api/v1/_health)" = 200 ]; }
+
+# expect_status PORT TOKEN URI WANT WHAT
+expect_status() {
+	local got
+	got=$(fcgi_bearer "$1" "$2" "$3")
+	[ "$got" = "$4" ] || { echo "$5: GET $3 answered '$got', want $4"; return 1; }
+}
+
+check_deb_token() {
+	local tok=$ROOTFS/usr/bin/tandem-token t claims want secret_file other_file key ok=0 mode
+	[ -x "$tok" ] || { echo "no extracted $tok (the deb-stack check failed)"; return 1; }
+	[ -S "$WORK/redis.sock" ] || { echo "no Redis (the deb-stack check failed)"; return 1; }
+	unset TANDEM_JWT_SECRET TANDEM_JWT_SECRET_FILE TANDEM_JWT_PUBLIC_KEY TANDEM_JWT_ISSUER TANDEM_JWT_AUDIENCE
+
+	# HS256 from a secret file, as the servers read it (a trailing newline is not part of it).
+	secret_file=$WORK/jwt-secret other_file=$WORK/jwt-secret-other
+	head -c 48 /dev/urandom | base64 >"$secret_file"
+	head -c 48 /dev/urandom | base64 >"$other_file"
+	t=$(env -i PATH="$PATH" TANDEM_JWT_SECRET_FILE="$secret_file" "$tok" --sub alice --read pkgtok --write pkgtok --own pkgtok --ttl 1h) ||
+		{ echo "tandem-token with a secret file failed"; return 1; }
+	claims=$(token_claims "$t") || { echo "the token does not decode: $t"; return 1; }
+	want=$'HS256\n{"own":["pkgtok"],"read":["pkgtok"],"sub":"alice","ttl":3600,"write":["pkgtok"]}'
+	[ "$claims" = "$want" ] || { echo "token claims:"; echo "$claims"; echo "want:"; echo "$want"; return 1; }
+	echo "tandem-token (packaged): HS256, claims decode to sub alice, read/write/own [pkgtok], exp = iat + 3600"
+	# The signature, by hand: HMAC-SHA256 of header.payload with the secret.
+	local sig
+	sig=$(printf '%s' "${t%.*}" | openssl dgst -sha256 -mac HMAC -macopt "key:$(tr -d '\n' <"$secret_file")" -binary | base64 -w0 | tr '+/' '-_' | tr -d '=')
+	[ "$sig" = "${t##*.}" ] || { echo "the HS256 signature is not HMAC-SHA256 of the token with the secret"; return 1; }
+	echo "its signature is HMAC-SHA256(secret) of header.payload (openssl)"
+
+	rest_with_auth hs TANDEM_JWT_SECRET_FILE="$secret_file" || return 1
+	expect_status $AUTH_PORT "$t" /api/v1/pkgtok 200 "alice's token" || ok=1
+	expect_status $AUTH_PORT "$t" /api/v1/other 403 "alice's token on a collection it may not read" || ok=1
+	expect_status $AUTH_PORT "" /api/v1/pkgtok 401 "no token" || ok=1
+	t=$(env -i PATH="$PATH" TANDEM_JWT_SECRET_FILE="$other_file" "$tok" --read pkgtok) || return 1
+	expect_status $AUTH_PORT "$t" /api/v1/pkgtok 401 "a token signed with another secret" || ok=1
+	t=$(env -i PATH="$PATH" TANDEM_JWT_SECRET="$(cat "$secret_file")" "$tok" --read '*' --alg HS512 --ttl 5m) || return 1
+	[ "$(token_claims "$t" | head -1)" = HS512 ] || { echo "--alg HS512 did not sign HS512"; ok=1; }
+	expect_status $AUTH_PORT "$t" /api/v1/other 200 "a read '*' HS512 token from TANDEM_JWT_SECRET" || ok=1
+	[ $ok -eq 0 ] && echo "the packaged tandem-rest with that secret file: 200 for it, 403 outside its claims, 401 without a token or with another secret's; HS512 from TANDEM_JWT_SECRET accepted"
+
+	# A private key: the servers hold the public half.
+	for mode in ec rsa; do
+		key=$WORK/$mode-private.pem
+		if [ $mode = ec ]; then
+			openssl ecparam -name prime256v1 -genkey -noout -out "$key" 2>/dev/null
+			openssl ec -in "$key" -pubout -out "$WORK/$mode-public.pem" 2>/dev/null
+			want=ES256
+		else
+			openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$key" 2>/dev/null
+			openssl pkey -in "$key" -pubout -out "$WORK/$mode-public.pem" 2>/dev/null
+			want=RS256
+		fi
+		[ -s "$WORK/$mode-public.pem" ] || { echo "openssl could not make the $mode key pair"; return 1; }
+		t=$(env -i PATH="$PATH" "$tok" --private-key "$key" --sub bob --read pkgtok --ttl 10m) ||
+			{ echo "tandem-token --private-key ($mode) failed"; return 1; }
+		claims=$(token_claims "$t")
+		[ "$claims" = "$want"$'\n{"read":["pkgtok"],"sub":"bob","ttl":600}' ] || { echo "$mode token claims: $claims"; ok=1; }
+		rest_with_auth $mode TANDEM_JWT_PUBLIC_KEY="$WORK/$mode-public.pem" || return 1
+		expect_status $AUTH_PORT "$t" /api/v1/pkgtok 200 "the $want token" || ok=1
+		expect_status $AUTH_PORT "$t" /api/v1/other 403 "the $want token outside its claims" || ok=1
+		# The same claims as HS256 with the public key's PEM text as the secret: alg confusion, refused.
+		t=$(env -i PATH="$PATH" TANDEM_JWT_SECRET_FILE="$WORK/$mode-public.pem" "$tok" --read pkgtok) ||
+			{ echo "could not sign the alg-confusion token"; return 1; }
+		expect_status $AUTH_PORT "$t" /api/v1/pkgtok 401 "an HS256 token keyed with the $mode public key" || ok=1
+		[ $ok -eq 0 ] && echo "--private-key ($mode): $want, claims as asked; the packaged tandem-rest with the public key accepts it, 403 outside its claims, 401 for HS256 keyed with the public PEM"
+	done
+	return $ok
 }
 
 seq_of() { # the Tandem-Seq of a read of COL/ID
@@ -356,6 +510,7 @@ check man check_man
 check install check_install
 check deb check_deb
 check deb-stack check_deb_stack
+check deb-token check_deb_token
 check backup check_backup
 
 echo
