@@ -18,20 +18,21 @@ case "$MAX_BODY" in
 '' | *[!0-9]*) echo "tandem-nginx: TANDEM_MAX_BODY must be a number of bytes, not '$MAX_BODY'" >&2; exit 1 ;;
 esac
 
-# servers "a:1,b:2" -> "server a:1; server b:2;"
+# servers "a:1,b:2" [opts] -> "server a:1 opts; server b:2 opts;"
 servers() {
 	out=
 	for s in $(printf '%s' "$1" | tr ',' ' '); do
 		case "$s" in
 		*[!A-Za-z0-9.:_-]*) echo "tandem-nginx: bad upstream address '$s'" >&2; exit 1 ;;
 		esac
-		out="$out server $s;"
+		out="$out server $s${2:+ $2};"
 	done
 	[ -n "$out" ] || { echo "tandem-nginx: empty upstream list" >&2; exit 1; }
 	printf '%s' "$out"
 }
 REST=$(servers "${TANDEM_REST_UPSTREAM:-rest:9000}")
-NOTIFIER=$(servers "${TANDEM_NOTIFIER_UPSTREAM:-notifier:8081}")
+# max_fails=0 on notifiers: see nginx/tandem.conf.in.
+NOTIFIER=$(servers "${TANDEM_NOTIFIER_UPSTREAM:-notifier:8081}" max_fails=0)
 
 CORS_MAP=$(sh "${TANDEM_CORS_MAP_SH:-/etc/tandem/cors-map.sh}" "${TANDEM_ALLOWED_ORIGINS:-}")
 

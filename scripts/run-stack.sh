@@ -218,10 +218,10 @@ done
 	sed -i "s|^\( *server unix:$RUN_DIR/rest.sock;\)\$|\1$upstream_lines|" "$RUN_DIR/nginx/nginx.conf"
 upstream_lines=""
 for p in $EXTRA_WS_PORTS; do
-	upstream_lines="$upstream_lines\\n        server 127.0.0.1:$p;"
+	upstream_lines="$upstream_lines\\n        server 127.0.0.1:$p max_fails=0;"
 done
 [ -z "$upstream_lines" ] ||
-	sed -i "s|^\( *server 127.0.0.1:$WS_PORT;\)\$|\1$upstream_lines|" "$RUN_DIR/nginx/nginx.conf"
+	sed -i "s|^\( *server 127.0.0.1:$WS_PORT max_fails=0;\)\$|\1$upstream_lines|" "$RUN_DIR/nginx/nginx.conf"
 nginx -q -t -e "$RUN_DIR/nginx/error.log" -p "$RUN_DIR/nginx" -c "$RUN_DIR/nginx/nginx.conf" 2>>"$RUN_DIR/nginx/error.log" ||
 	die "nginx rejected $RUN_DIR/nginx/nginx.conf (see $RUN_DIR/nginx/error.log)"
 nginx -e "$RUN_DIR/nginx/error.log" -p "$RUN_DIR/nginx" -c "$RUN_DIR/nginx/nginx.conf" -g 'daemon off;' &

@@ -9,8 +9,9 @@
  *   {ns:col}:ids     sorted set, all scores 0, members = ids (lex order)
  *   {ns:col}:o:<sub> sorted set like :ids, of the documents owned by sub
  *                    (SPEC section 6 `own`: an owner's list never scans others')
- *   {ns:col}:log     stream, one entry per event: type, id, version[, doc]
- *   {ns:col}         pub/sub channel carrying the full event JSON
+ *   {ns:col}:log     stream, one entry per event, one field e = the event
+ *                    body (the README's Redis section); entry id = seq
+ *   {ns:col}         pub/sub channel carrying "<seq> <body>"
  *
  * ns and col must already be valid names (tnd_valid): they need no escaping.
  */
