@@ -138,6 +138,16 @@ static size_t escape_length(const char *p, size_t len)
 	return cp >= 0xDC00 && cp <= 0xDFFF ? 11 : 0;
 }
 
+/* After a closing quote: whether a ':' follows (the string was a member name). */
+static bool is_member_name_end(const char *p, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
+		i++;
+	return i < len && p[i] == ':';
+}
+
 /*
  * json-c's strict mode still takes a few things RFC 8259 does not:
  * single-quoted names, raw control bytes inside strings, "1." - and it
@@ -151,7 +161,7 @@ static size_t escape_length(const char *p, size_t len)
  */
 static const char *strict_scan(const char *p, size_t len, enum tnd_err *err)
 {
-	bool in_string = false;
+	bool in_string = false, string_has_nul = false;
 	int depth = 0;
 
 	*err = TND_ERR_INVALID_JSON;
@@ -165,14 +175,20 @@ static const char *strict_scan(const char *p, size_t len, enum tnd_err *err)
 				size_t n = escape_length(p + i, len - i);
 				if (n == 0)
 					return "a \\u escape of half a surrogate pair";
+				if (n == 5 && !memcmp(p + i + 1, "u0000", 5))
+					string_has_nul = true;
 				i += n;
 			} else if (c == '"') {
 				in_string = false;
+				/* json-c keeps member names as C strings: a NUL would cut the name. */
+				if (string_has_nul && is_member_name_end(p + i + 1, len - i - 1))
+					return "a member name with a \\u0000 escape";
 			}
 			continue;
 		}
 		if (c == '"') {
 			in_string = true;
+			string_has_nul = false;
 		} else if (c == '{' || c == '[') {
 			if (++depth > TND_JSON_DEPTH_MAX) {
 				*err = TND_ERR_INVALID_BODY;

@@ -93,9 +93,10 @@ static int parse_tcp(const char *rest, struct tnd_redis_addr *addr, char *err, s
 	host = rest;
 
 	if (*host == '[') {
-		host_end = strchr(host, ']');
-		if (!host_end) {
-			snprintf(err, errlen, "unterminated [ in host");
+		/* An IPv6 literal: hex digits, colons and dots only, so no '/' or '@' hides in it. */
+		host_end = host + 1 + strspn(host + 1, "0123456789abcdefABCDEF:.");
+		if (*host_end != ']') {
+			snprintf(err, errlen, "malformed [IPv6] host");
 			return -1;
 		}
 		host++;

@@ -145,6 +145,9 @@ Test(body, invalid_utf8_and_lone_surrogates_are_invalid_json)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		cr_assert_eq(PARSE(bad[i]), TND_ERR_INVALID_JSON, "accepted case %zu", i);
 	cr_assert_eq(PARSE("{\"a\":\"\xf0\x9f\x98\x80 \xe2\x82\xac \xef\xbf\xbf\"}"), TND_ERR__MAX);
+	/* json-c keeps member names as C strings: a NUL escape there would cut the name. */
+	cr_assert_eq(PARSE("{\"a\\u0000b\":1}"), TND_ERR_INVALID_JSON);
+	cr_assert_eq(PARSE("{\"c\":\"x\\u0000y\"}"), TND_ERR__MAX, "a NUL in a value is kept");
 	cr_assert_eq(PARSE("{\"a\":\"\\ud83d\\ude00 \\u00e9 \\\\ud800\"}"), TND_ERR__MAX);
 }
 

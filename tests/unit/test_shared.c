@@ -268,7 +268,7 @@ Test(redis_url, parses_tcp_unix_and_db)
 	cr_assert_str_eq(argv[1], "only-pass");
 	const char *bad[] = {"http://x", "redis://", "redis://h:0", "redis://h:70000", "redis://h:1/99",
 			     "redis://h:1/x", "unix://relative", "redis://u:p%zz@h", "redis://h:12ab",
-			     "redis://u:p%00@h"};
+			     "redis://u:p%00@h", "redis://[::1/@x]:6379", "redis://[::1"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
 		cr_assert_eq(tnd_redis_url_parse(bad[i], &a, err, sizeof(err)), -1, "%s", bad[i]);
 }
