@@ -16,7 +16,9 @@
 #define TND_DOC_ID_MAX 128    /* [A-Za-z0-9_-]{1,128} */
 
 /* REST requests (SPEC section 2). */
-#define TND_URI_MAX 2048          /* request URI, path and query string */
+/* Request URI, path and query string: room for a 4 KiB `where` once
+ * percent-encoded (nginx's large_client_header_buffers must allow as much). */
+#define TND_URI_MAX 16384
 #define TND_LIST_LIMIT_DEFAULT 100
 #define TND_LIST_LIMIT_MAX 1000   /* `limit` of a list page */
 /* Documents in one list page (but always one), so limit=1000 over large
@@ -26,6 +28,13 @@
 #define TND_ORIGIN_MAX 256        /* an Origin header echoed back */
 #define TND_IF_MATCH_MAX 128      /* the versions of If-Match, in the scripts' form */
 #define TND_RESPONSE_HEADERS_MAX 2048 /* headers of one of our answers */
+
+/* Queries (SPEC section 8): `where` and `fields`. */
+#define TND_WHERE_MAX 4096            /* bytes of where text, once percent-decoded */
+#define TND_WHERE_CONDITIONS_MAX 32   /* plain values and operators, $or's included */
+#define TND_WHERE_DEPTH_MAX 32        /* JSON nesting of a where, the top object counts as 1 */
+#define TND_FIELDS_MAX 32             /* names in `fields` */
+#define TND_SCAN_LIMIT_DEFAULT 10000  /* TANDEM_SCAN_LIMIT: documents a filtered page examines */
 
 /* Auth (SPEC section 6). */
 #define TND_TOKEN_MAX 12288       /* a JWT: identity providers' tokens pass 4 KiB */
