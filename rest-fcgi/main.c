@@ -86,6 +86,7 @@ struct rest_config {
 	const char *metrics_listen;
 	long long metrics_ports;
 	long long max_body;
+	long long scan_limit;
 	long long log_len;
 	long long threads;
 	long long redis_timeout_ms;
@@ -106,6 +107,8 @@ static const struct tnd_option options[] = {
 	 "prefix of every Redis key ([a-z0-9][a-z0-9_-]*)"},
 	{"max-body", "TANDEM_MAX_BODY", TND_OPT_INT, "1048576", 64, 64LL << 20, OPT(max_body),
 	 "largest request body in bytes (413 beyond)"},
+	{"scan-limit", "TANDEM_SCAN_LIMIT", TND_OPT_INT, "10000", 1, 10000000, OPT(scan_limit),
+	 "documents one filtered list page examines at most (SPEC section 8)"},
 	{"log-len", "TANDEM_LOG_LEN", TND_OPT_INT, "10000", 10, 100000000, OPT(log_len),
 	 "events kept in each collection's log (approximate trim)"},
 	{"threads", "TANDEM_THREADS", TND_OPT_INT, "16", 1, THREADS_MAX, OPT(threads),
@@ -430,6 +433,7 @@ int main(int argc, char **argv)
 					       .timeout_ms = cfg.redis_timeout_ms,
 					       .log_len = cfg.log_len, .metrics = &metrics};
 	settings = (struct rest_settings){.max_body = (size_t)cfg.max_body,
+					  .scan_limit = cfg.scan_limit,
 					  .cors = {.allowed_origins = cfg.allowed_origins},
 					  .metrics = &metrics, .auth = &auth};
 

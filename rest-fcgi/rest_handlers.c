@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "rest_json.h"
+#include "rest_query.h"
 #include "rest_router.h"
 #include "tnd_auth.h"
 #include "tnd_list.h"
@@ -452,13 +453,105 @@ static void handle_delete(struct rest_worker *w, struct rest_http *h, const stru
 	rest_store_result_free(&res);
 }
 
+/*
+ * Parses a stored document (our own compact JSON). NULL after answering
+ * 500 and logging: a damaged store or out of memory.
+ */
+static struct json_object *parse_stored(struct rest_worker *w, struct rest_http *h,
+					struct json_tokener *tok, const char *text, size_t len)
+{
+	struct json_object *doc;
+
+	json_tokener_reset(tok);
+	doc = json_tokener_parse_ex(tok, text, (int)len);
+	if (!doc || !json_object_is_type(doc, json_type_object)) {
+		tnd_log_error("worker %d req %lu: a stored document is not a JSON object: %s", w->index,
+			      h->id, json_tokener_error_desc(json_tokener_get_error(tok)));
+		json_object_put(doc);
+		rest_http_error(h, TND_ERR_INTERNAL, NULL, -1, NULL);
+		return NULL;
+	}
+	return doc;
+}
+
+/*
+ * Appends the projection of a parsed document to a page. Returns 0, or -1
+ * after answering 500 (out of memory).
+ */
+static int add_projected(struct rest_http *h, struct rest_buf *page, const struct rest_fields *fs,
+			 struct json_object *doc)
+{
+	struct json_object *p = rest_fields_project(fs, doc);
+	size_t len = 0;
+	const char *text = p ? rest_json_plain(p, &len) : NULL;
+	int rc = text ? rest_buf_add(page, text, len) : TND_ENOMEM;
+
+	json_object_put(p);
+	if (rc < 0)
+		rest_http_error(h, TND_ERR_INTERNAL, "out of memory", -1, NULL);
+	return rc < 0 ? -1 : 0;
+}
+
+/* Parses the `fields` of a read; returns 0 (fs->n 0 when absent) or -1 once answered. */
+static int read_fields(struct rest_http *h, const char *raw, size_t len, bool given,
+		       struct rest_fields *fs)
+{
+	char msg[160];
+
+	fs->n = 0;
+	if (given && rest_fields_parse(raw, len, fs, msg, sizeof(msg)) < 0) {
+		rest_http_error(h, TND_ERR_INVALID_QUERY, msg, -1, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A read with `fields` (SPEC section 8): the projection, with the log
+ * position but no ETag (it is not the representation the tag names), and
+ * If-None-Match is ignored.
+ */
+static void answer_projected_doc(struct rest_worker *w, struct rest_http *h,
+				 const struct rest_fields *fs, const struct rest_store_result *res)
+{
+	struct rest_buf out = {0};
+	struct json_tokener *tok = json_tokener_new_ex(TND_JSON_DEPTH_MAX + 1);
+	struct json_object *doc = NULL;
+	char extra[128];
+
+	if (!tok) {
+		rest_http_error(h, TND_ERR_INTERNAL, "out of memory", -1, NULL);
+		return;
+	}
+	doc = parse_stored(w, h, tok, res->doc, res->doc_len);
+	if (doc && add_projected(h, &out, fs, doc) == 0) {
+		snprintf(extra, sizeof(extra), "Tandem-Seq: %s\r\n", res->seq);
+		rest_http_json(h, 200, extra, out.p, out.len);
+	}
+	json_object_put(doc);
+	json_tokener_free(tok);
+	rest_buf_free(&out);
+}
+
 static void handle_get(struct rest_worker *w, struct rest_http *h, const struct rest_store_doc *d)
 {
 	struct rest_store_result res = {0};
+	struct rest_fields fs;
+	const char *raw = NULL;
+	size_t raw_len = 0;
 	char extra[128];
+	int given = rest_query_find(rest_http_param(h, "QUERY_STRING"), "fields", &raw, &raw_len);
 
+	if (given > 1) {
+		rest_http_error(h, TND_ERR_INVALID_QUERY, "fields is given twice", -1, NULL);
+		return;
+	}
+	if (read_fields(h, raw, raw_len, given == 1, &fs) < 0)
+		return;
 	if (!store_failed(w, h, rest_store_get(&w->store, d, &res), &res)) {
-		if (rest_if_none_match(rest_http_param(h, "HTTP_IF_NONE_MATCH"), res.version)) {
+		if (fs.n > 0)
+			answer_projected_doc(w, h, &fs, &res);
+		else if (rest_if_none_match(rest_http_param(h, "HTTP_IF_NONE_MATCH"), res.version)) {
 			snprintf(extra, sizeof(extra), "ETag: \"%lld\"\r\nTandem-Seq: %s\r\n",
 				 res.version, res.seq);
 			rest_http_start(h, 304, NULL, extra);
@@ -469,39 +562,238 @@ static void handle_get(struct rest_worker *w, struct rest_http *h, const struct 
 	rest_store_result_free(&res);
 }
 
-static void handle_list(struct rest_worker *w, struct rest_http *h, const struct rest_store_doc *d)
+/* Sends a page: {"items":[<items>],"next":<next or null>} with its Tandem-Seq. */
+static void answer_page(struct rest_http *h, const char *seq, const char *items, size_t len,
+			const char *next, size_t next_len)
+{
+	char extra[128];
+
+	snprintf(extra, sizeof(extra), "Tandem-Seq: %s\r\n", seq);
+	rest_http_start(h, 200, "application/json", extra);
+	rest_http_write(h, "{\"items\":[", 10);
+	rest_http_write(h, items, len);
+	if (next_len == 0) {
+		rest_http_write(h, "],\"next\":null}", 14);
+	} else {
+		rest_http_write(h, "],\"next\":\"", 10);
+		rest_http_write(h, next, next_len);
+		rest_http_write(h, "\"}", 2);
+	}
+}
+
+/* An unfiltered page (SPEC section 2), projected when fields are given. */
+static void list_plain(struct rest_worker *w, struct rest_http *h, const struct rest_store_doc *d,
+		       const struct rest_list_query *q, const struct rest_fields *fs)
 {
 	struct rest_store_result res = {0};
-	struct rest_list_query q;
-	char msg[128], extra[128];
+	struct rest_buf page = {0};
+	struct json_tokener *tok = NULL;
 	const redisReply *r;
+
+	if (store_failed(w, h,
+			 rest_store_list(&w->store, d, q->has_after ? q->after : NULL, q->limit, &res),
+			 &res))
+		goto out;
+	r = res.reply;
+	if (fs->n == 0) {
+		/* The stored text as it is: no parse, no copy. */
+		char extra[128];
+		snprintf(extra, sizeof(extra), "Tandem-Seq: %s\r\n", res.seq);
+		rest_http_start(h, 200, "application/json", extra);
+		rest_http_write(h, "{\"items\":[", 10);
+		for (size_t i = 2; i < r->elements; i++) {
+			if (i > 2)
+				rest_http_write(h, ",", 1);
+			rest_http_write(h, r->element[i]->str, r->element[i]->len);
+		}
+		if (r->element[1]->len == 0) {
+			rest_http_write(h, "],\"next\":null}", 14);
+		} else {
+			rest_http_write(h, "],\"next\":\"", 10);
+			rest_http_write(h, r->element[1]->str, r->element[1]->len);
+			rest_http_write(h, "\"}", 2);
+		}
+		goto out;
+	}
+	tok = json_tokener_new_ex(TND_JSON_DEPTH_MAX + 1);
+	if (!tok) {
+		rest_http_error(h, TND_ERR_INTERNAL, "out of memory", -1, NULL);
+		goto out;
+	}
+	for (size_t i = 2; i < r->elements; i++) {
+		struct json_object *doc = parse_stored(w, h, tok, r->element[i]->str, r->element[i]->len);
+		int rc = doc && (i == 2 || rest_buf_add(&page, ",", 1) == 0) ? add_projected(h, &page, fs, doc) : -1;
+		json_object_put(doc);
+		if (rc < 0) {
+			if (h->status == 0)
+				rest_http_error(h, TND_ERR_INTERNAL, "out of memory", -1, NULL);
+			goto out;
+		}
+	}
+	answer_page(h, res.seq, page.p ? page.p : "", page.len, r->element[1]->str, r->element[1]->len);
+out:
+	json_tokener_free(tok);
+	rest_buf_free(&page);
+	rest_store_result_free(&res);
+}
+
+/*
+ * A filtered page (SPEC section 8). The index is read in batches
+ * (rest_store_scan); each document is parsed and tested here, in the
+ * worker. The page ends when it holds limit items, when scan_limit
+ * documents have been examined, when the next item would take it past
+ * TND_LIST_PAGE_BYTES, or at the end of the index. next is null exactly
+ * at the end, else the id of the last document examined. The page is
+ * built in memory first: a batch may fail after the first ones worked.
+ */
+struct scan_state {
+	char cursor[TND_DOC_ID_MAX + 1]; /* the last id examined ("" before the first) */
+	char seq[TND_SEQ_STR_MAX];
+	long long examined, items;
+	bool at_end;
+};
+
+/* Copies an id string of a reply into a cursor buffer. */
+static void set_cursor(struct scan_state *st, const char *id, size_t len)
+{
+	if (len > TND_DOC_ID_MAX)
+		len = TND_DOC_ID_MAX;
+	memcpy(st->cursor, id, len);
+	st->cursor[len] = '\0';
+}
+
+/*
+ * Examines one batch. Returns 1 when the page is complete, 0 to read the
+ * next batch, -1 once answered (500).
+ */
+static int scan_batch(struct rest_worker *w, struct rest_http *h, const struct rest_list_query *q,
+		      const struct tnd_filter *f, const struct rest_fields *fs,
+		      const struct rest_store_scan *b, struct json_tokener *tok,
+		      struct rest_buf *page, struct scan_state *st)
+{
+	const redisReply *r = b->res.reply;
+	size_t n = r->elements - b->first_doc;
+
+	for (size_t k = 0; k < n; k++) {
+		const redisReply *e = r->element[b->first_doc + k];
+		struct json_object *doc = parse_stored(w, h, tok, e->str, e->len), *id;
+		bool last_of_batch = k + 1 == n && (size_t)b->ids_read == n;
+		char prev[TND_DOC_ID_MAX + 1];
+		int rc = 0;
+
+		if (!doc)
+			return -1;
+		memcpy(prev, st->cursor, sizeof(prev));
+		if (json_object_object_get_ex(doc, "id", &id) && json_object_is_type(id, json_type_string))
+			set_cursor(st, json_object_get_string(id), (size_t)json_object_get_string_len(id));
+		st->examined++;
+		if (tnd_filter_match(f, doc)) {
+			size_t before = page->len;
+			if (st->items > 0)
+				rc = rest_buf_add(page, ",", 1);
+			if (rc == 0 && fs->n > 0) {
+				rc = add_projected(h, page, fs, doc) < 0 ? -2 : 0;
+			} else if (rc == 0) {
+				rc = rest_buf_add(page, e->str, e->len);
+			}
+			if (rc == -2) {
+				json_object_put(doc);
+				return -1;
+			}
+			if (rc < 0) {
+				json_object_put(doc);
+				rest_http_error(h, TND_ERR_INTERNAL, "out of memory", -1, NULL);
+				return -1;
+			}
+			if (st->items > 0 && page->len > TND_LIST_PAGE_BYTES) {
+				/* This one goes to the next page, which starts after prev. */
+				page->len = before;
+				memcpy(st->cursor, prev, sizeof(prev));
+				st->examined--;
+				json_object_put(doc);
+				return 1;
+			}
+			st->items++;
+		}
+		json_object_put(doc);
+		if (st->items == q->limit || st->examined == w->settings->scan_limit) {
+			st->at_end = last_of_batch && !b->more;
+			return 1;
+		}
+	}
+	/* Ids whose documents were missing still move the cursor. */
+	set_cursor(st, b->last_id, strlen(b->last_id));
+	st->at_end = !b->more;
+	return st->at_end || st->examined >= w->settings->scan_limit ? 1 : 0;
+}
+
+static void list_filtered(struct rest_worker *w, struct rest_http *h, const struct rest_store_doc *d,
+			  const struct rest_list_query *q, const struct tnd_filter *f,
+			  const struct rest_fields *fs)
+{
+	struct scan_state st = {0};
+	struct rest_buf page = {0};
+	struct json_tokener *tok = json_tokener_new_ex(TND_JSON_DEPTH_MAX + 1);
+	int done = 0;
+
+	if (!tok) {
+		rest_http_error(h, TND_ERR_INTERNAL, "out of memory", -1, NULL);
+		return;
+	}
+	if (q->has_after)
+		memcpy(st.cursor, q->after, sizeof(st.cursor));
+	for (bool first = true; !done; first = false) {
+		struct rest_store_scan b;
+		long long want = w->settings->scan_limit - st.examined;
+		int rc;
+
+		if (want > REST_SCAN_BATCH_DOCS)
+			want = REST_SCAN_BATCH_DOCS;
+		rc = rest_store_scan(&w->store, d, st.cursor[0] ? st.cursor : NULL, want, first, &b);
+		if (store_failed(w, h, rc, &b.res)) {
+			rest_store_result_free(&b.res);
+			goto out;
+		}
+		if (first)
+			snprintf(st.seq, sizeof(st.seq), "%s", b.res.seq);
+		done = scan_batch(w, h, q, f, fs, &b, tok, &page, &st);
+		rest_store_result_free(&b.res);
+		if (done < 0)
+			goto out;
+	}
+	answer_page(h, st.seq, page.p ? page.p : "", page.len, st.cursor,
+		    st.at_end ? 0 : strlen(st.cursor));
+out:
+	json_tokener_free(tok);
+	rest_buf_free(&page);
+}
+
+static void handle_list(struct rest_worker *w, struct rest_http *h, const struct rest_store_doc *d)
+{
+	struct rest_list_query q;
+	struct rest_fields fs;
+	struct tnd_filter *f = NULL;
+	char msg[256];
+	int rc;
 
 	if (rest_list_query_parse(rest_http_param(h, "QUERY_STRING"), &q, msg, sizeof(msg)) < 0) {
 		rest_http_error(h, TND_ERR_INVALID_QUERY, msg, -1, NULL);
 		return;
 	}
-	if (store_failed(w, h,
-			 rest_store_list(&w->store, d, q.has_after ? q.after : NULL, q.limit, &res),
-			 &res))
-		goto out;
-	r = res.reply;
-	snprintf(extra, sizeof(extra), "Tandem-Seq: %s\r\n", res.seq);
-	rest_http_start(h, 200, "application/json", extra);
-	rest_http_write(h, "{\"items\":[", 10);
-	for (size_t i = 2; i < r->elements; i++) {
-		if (i > 2)
-			rest_http_write(h, ",", 1);
-		rest_http_write(h, r->element[i]->str, r->element[i]->len);
+	if (read_fields(h, q.fields, q.fields_len, q.fields != NULL, &fs) < 0)
+		return;
+	if (q.where && (rc = rest_where_compile(q.where, q.where_len, &f, msg, sizeof(msg))) < 0) {
+		if (rc == TND_EINVAL)
+			rest_http_error(h, TND_ERR_INVALID_QUERY, msg, -1, NULL);
+		else
+			rest_http_error(h, TND_ERR_INTERNAL, "out of memory", -1, NULL);
+		return;
 	}
-	if (r->element[1]->len == 0) {
-		rest_http_write(h, "],\"next\":null}", 14);
-	} else {
-		rest_http_write(h, "],\"next\":\"", 10);
-		rest_http_write(h, r->element[1]->str, r->element[1]->len);
-		rest_http_write(h, "\"}", 2);
-	}
-out:
-	rest_store_result_free(&res);
+	if (f)
+		list_filtered(w, h, d, &q, f, &fs);
+	else
+		list_plain(w, h, d, &q, &fs);
+	tnd_filter_free(f);
 }
 
 static void handle_health(struct rest_worker *w, struct rest_http *h)

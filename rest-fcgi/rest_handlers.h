@@ -20,6 +20,7 @@
 /* Settings shared read-only by all workers of a process. */
 struct rest_settings {
 	size_t max_body;       /* TANDEM_MAX_BODY */
+	long long scan_limit;  /* TANDEM_SCAN_LIMIT: documents one filtered page examines */
 	struct rest_cors cors; /* TANDEM_ALLOWED_ORIGINS */
 	struct rest_metrics *metrics; /* shared by the threads; counters are atomic */
 	const struct tnd_auth *auth;  /* read-only; mode TND_AUTH_OFF = every request allowed */

@@ -57,14 +57,16 @@ static int hex_value(char c)
 	return -1;
 }
 
-int rest_percent_decode(const char *src, size_t len, char *dst, size_t size)
+static int decode(const char *src, size_t len, char *dst, size_t size, bool plus_is_space)
 {
 	size_t o = 0;
 
 	for (size_t i = 0; i < len; i++) {
 		char c = src[i];
 
-		if (c == '%') {
+		if (c == '+' && plus_is_space) {
+			c = ' ';
+		} else if (c == '%') {
 			int hi, lo;
 			if (i + 2 >= len)
 				return -1;
@@ -81,6 +83,16 @@ int rest_percent_decode(const char *src, size_t len, char *dst, size_t size)
 	}
 	dst[o] = '\0';
 	return (int)o;
+}
+
+int rest_percent_decode(const char *src, size_t len, char *dst, size_t size)
+{
+	return decode(src, len, dst, size, false);
+}
+
+int rest_form_decode(const char *src, size_t len, char *dst, size_t size)
+{
+	return decode(src, len, dst, size, true);
 }
 
 int rest_route_parse(const char *uri, size_t len, struct rest_target *t, enum tnd_err *err)
@@ -167,6 +179,8 @@ int rest_list_query_parse(const char *query, struct rest_list_query *q, char *ms
 	q->limit = TND_LIST_LIMIT_DEFAULT;
 	q->has_after = false;
 	q->after[0] = '\0';
+	q->where = q->fields = NULL;
+	q->where_len = q->fields_len = 0;
 	while (p && *p) {
 		size_t len = strcspn(p, "&");
 		const char *eq = memchr(p, '=', len);
@@ -189,6 +203,15 @@ int rest_list_query_parse(const char *query, struct rest_list_query *q, char *ms
 			}
 			if (set_after(q, val, val_len, msg, msglen) < 0)
 				return -1;
+		} else if ((key_len == 5 && !memcmp(p, "where", 5)) ||
+			   (key_len == 6 && !memcmp(p, "fields", 6))) {
+			bool is_where = key_len == 5;
+			if (is_where ? q->where != NULL : q->fields != NULL) {
+				snprintf(msg, msglen, "%s is given twice", is_where ? "where" : "fields");
+				return -1;
+			}
+			*(is_where ? &q->where : &q->fields) = val;
+			*(is_where ? &q->where_len : &q->fields_len) = val_len;
 		}
 		p += len;
 		if (*p == '&')
@@ -223,4 +246,27 @@ int rest_query_check_reserved(const char *query, char *msg, size_t msglen)
 			p++;
 	}
 	return 0;
+}
+
+int rest_query_find(const char *query, const char *name, const char **val, size_t *len)
+{
+	size_t name_len = strlen(name);
+	int found = 0;
+
+	for (const char *p = query; p && *p;) {
+		size_t plen = strcspn(p, "&");
+		const char *eq = memchr(p, '=', plen);
+		size_t key_len = eq ? (size_t)(eq - p) : plen;
+
+		if (key_len == name_len && !memcmp(p, name, name_len)) {
+			if (found++)
+				return 2;
+			*val = eq ? eq + 1 : p + plen;
+			*len = eq ? plen - key_len - 1 : 0;
+		}
+		p += plen;
+		if (*p == '&')
+			p++;
+	}
+	return found;
 }

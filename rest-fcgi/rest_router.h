@@ -40,6 +40,9 @@ struct rest_list_query {
 	long long limit;
 	bool has_after;
 	char after[TND_DOC_ID_MAX + 1];
+	/* SPEC section 8, still percent-encoded: pointers into the query string, NULL when absent. */
+	const char *where, *fields;
+	size_t where_len, fields_len;
 };
 
 /* Returns REST_METHOD__MAX for a method Tandem does not serve. */
@@ -63,6 +66,20 @@ bool rest_route_allows(enum rest_route route, enum rest_method method, const cha
  */
 int rest_list_query_parse(const char *query, struct rest_list_query *q, char *msg,
 			  size_t msglen);
+
+/*
+ * Finds the parameter name in a raw query string (NULL is fine). Returns
+ * how often it occurs (0, 1, or 2 for "more than once"); on the first,
+ * *val and *len get its still-encoded value (borrowed from query).
+ */
+int rest_query_find(const char *query, const char *name, const char **val, size_t *len);
+
+/*
+ * Decodes an application/x-www-form-urlencoded value (what browsers'
+ * URLSearchParams and HTML forms send): like rest_percent_decode, but '+'
+ * is a space. Returns the decoded length, or -1.
+ */
+int rest_form_decode(const char *src, size_t len, char *dst, size_t size);
 
 /*
  * Percent-decodes src[0..len) into dst (capacity size, NUL-terminated).

@@ -157,7 +157,47 @@ static const char script_list[] =
 enum list_key { LK_INDEX, LK_LOG, LK__MAX };
 enum list_arg { LA_DOC_PREFIX, LA_AFTER, LA_LIMIT, LA_BYTE_CAP, LA__MAX };
 
+/*
+ * Filtered lists (SPEC section 8) read the index in batches: up to count
+ * ids after the cursor, their documents fetched with one MGET per 100,
+ * stopping early (after at least one document) past cap bytes, so every
+ * call is bounded in time and in reply size. Returns {seq or "", the last
+ * id read, 1 when ids follow it else 0, ids read, json...}. The first
+ * batch asks for the log position (want_seq "1"), taken atomically with
+ * it. An id whose document is missing is read but yields no json.
+ */
+static const char script_scan[] =
+	"local index_key, log_key = KEYS[1], KEYS[2]\n"
+	"local doc_prefix, after, count, cap, want_seq = ARGV[1], ARGV[2], tonumber(ARGV[3]),\n"
+	"  tonumber(ARGV[4]), ARGV[5]\n"
+	"local min = after == '' and '-' or '(' .. after\n"
+	"local ids = redis.call('ZRANGEBYLEX', index_key, min, '+', 'LIMIT', 0, count + 1)\n"
+	"local seq = ''\n"
+	"if want_seq == '1' then\n"
+	"  local last = redis.call('XREVRANGE', log_key, '+', '-', 'COUNT', 1)\n"
+	"  seq = last[1] and last[1][1] or '0-0'\n"
+	"end\n"
+	"local n = math.min(#ids, count)\n"
+	"local out = {seq, '', #ids > count and 1 or 0, 0}\n"
+	"local bytes, i = 0, 1\n"
+	"while i <= n do\n"
+	"  local keys = {}\n"
+	"  for k = i, math.min(i + 99, n) do keys[#keys + 1] = doc_prefix .. ids[k] end\n"
+	"  local docs = redis.call('MGET', unpack(keys))\n"
+	"  for k = 1, #keys do\n"
+	"    local j = docs[k]\n"
+	"    if j then bytes = bytes + #j; out[#out + 1] = j end\n"
+	"    out[2] = ids[i + k - 1]; out[4] = i + k - 1\n"
+	"    if bytes > cap and i + k - 1 < #ids then out[3] = 1; return out end\n"
+	"  end\n"
+	"  i = i + #keys\n"
+	"end\n"
+	"return out\n";
+
+enum scan_arg { SA_DOC_PREFIX, SA_AFTER, SA_COUNT, SA_BYTE_CAP, SA_WANT_SEQ, SA__MAX };
+
 static const char *const scripts[REST_SCRIPT__MAX] = {
+	[REST_SCRIPT_SCAN] = script_scan,
 	[REST_SCRIPT_WRITE] = script_write,
 	[REST_SCRIPT_DELETE] = script_delete,
 	[REST_SCRIPT_GET] = script_get,
@@ -556,6 +596,48 @@ int rest_store_list(struct rest_store *store, const struct rest_store_doc *d, co
 	for (size_t i = 2; i < r->elements; i++)
 		if (r->element[i]->type != REDIS_REPLY_STRING)
 			return bad_reply(store, "list script");
+	return 0;
+}
+
+int rest_store_scan(struct rest_store *store, const struct rest_store_doc *d, const char *after,
+		    long long count, bool want_seq, struct rest_store_scan *out)
+{
+	struct coll_keys k;
+	char count_str[24], cap_str[24];
+	const char *keys[LK__MAX], *args[SA__MAX];
+	redisReply *r;
+	long long more, used;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = make_keys(store, d->collection, NULL, d->owner, &k, &out->res)) < 0)
+		return rc;
+	snprintf(count_str, sizeof(count_str), "%lld", count);
+	snprintf(cap_str, sizeof(cap_str), "%d", REST_SCAN_BATCH_BYTES);
+	keys[LK_INDEX] = d->owner ? k.owner_index : k.index;
+	keys[LK_LOG] = k.log;
+	args[SA_DOC_PREFIX] = k.doc;
+	args[SA_AFTER] = after ? after : "";
+	args[SA_COUNT] = count_str;
+	args[SA_BYTE_CAP] = cap_str;
+	args[SA_WANT_SEQ] = want_seq ? "1" : "0";
+	r = run_script(store, &(struct script_call){REST_SCRIPT_SCAN, LK__MAX, SA__MAX, keys, args, NULL},
+		       &out->res, &rc);
+	if (!r)
+		return rc;
+	out->res.reply = r;
+	out->res.seq = elem_str(r, 0, NULL);
+	out->last_id = elem_str(r, 1, NULL);
+	more = elem_int(r, 2);
+	used = elem_int(r, 3);
+	if (!out->res.seq || !out->last_id || more < 0 || used < 0)
+		return bad_reply(store, "scan script");
+	for (size_t i = 4; i < r->elements; i++)
+		if (r->element[i]->type != REDIS_REPLY_STRING)
+			return bad_reply(store, "scan script");
+	out->more = more == 1;
+	out->ids_read = used;
+	out->first_doc = 4;
 	return 0;
 }
 

@@ -27,7 +27,15 @@
 #include "tnd_seq.h"
 
 enum rest_script { REST_SCRIPT_WRITE, REST_SCRIPT_DELETE, REST_SCRIPT_GET, REST_SCRIPT_LIST,
-		   REST_SCRIPT__MAX };
+		   REST_SCRIPT_SCAN, REST_SCRIPT__MAX };
+
+/*
+ * One call of a filtered scan reads at most this many documents, and stops
+ * early past this many bytes, so that no call holds Redis (single-threaded)
+ * for long: about a millisecond for small documents.
+ */
+#define REST_SCAN_BATCH_DOCS 500
+#define REST_SCAN_BATCH_BYTES (1 << 20)
 
 struct rest_store_config {
 	const struct tnd_redis_addr *addr;
@@ -114,6 +122,27 @@ int rest_store_get(struct rest_store *store, const struct rest_store_doc *d,
  */
 int rest_store_list(struct rest_store *store, const struct rest_store_doc *d, const char *after,
 		    long long limit, struct rest_store_result *res);
+
+/*
+ * One batch of a filtered list: the ids after `after` (NULL: from the
+ * start) in d's index (the owner's when d->owner), with their documents.
+ * res.reply owns every string; free with rest_store_result_free(&res).
+ */
+struct rest_store_scan {
+	struct rest_store_result res; /* res.seq: the log position when asked for, else "" */
+	const char *last_id;  /* the last id read ("" when none) */
+	bool more;            /* ids follow last_id */
+	long long ids_read;   /* ids read, documents or not */
+	size_t first_doc;     /* documents are res.reply->element[first_doc..] */
+};
+
+/*
+ * Reads up to count ids (fewer past REST_SCAN_BATCH_BYTES) and their
+ * documents; want_seq takes the log position atomically with them (the
+ * first batch of a page). Returns 0 or a code listed above.
+ */
+int rest_store_scan(struct rest_store *store, const struct rest_store_doc *d, const char *after,
+		    long long count, bool want_seq, struct rest_store_scan *out);
 
 /* PING; returns 0 when Redis answers within the timeout, else a TND_E* code. */
 int rest_store_ping(struct rest_store *store);

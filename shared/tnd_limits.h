@@ -34,7 +34,7 @@
 #define TND_WHERE_CONDITIONS_MAX 32   /* plain values and operators, $or's included */
 #define TND_WHERE_DEPTH_MAX 32        /* JSON nesting of a where, the top object counts as 1 */
 #define TND_FIELDS_MAX 32             /* names in `fields` */
-#define TND_SCAN_LIMIT_DEFAULT 10000  /* TANDEM_SCAN_LIMIT: documents a filtered page examines */
+#define TND_FIELDS_TEXT_MAX 1024      /* bytes of `fields`, once percent-decoded */
 
 /* Auth (SPEC section 6). */
 #define TND_TOKEN_MAX 12288       /* a JWT: identity providers' tokens pass 4 KiB */
