@@ -12,7 +12,8 @@ TEST_LIBS := -lcriterion -lcurl
 $(BUILD)/tests/%.o: PROJECT_CFLAGS += -Irest-fcgi -Inotifier -Itests/support -Wno-discarded-qualifiers
 
 UNIT_TEST_BINS += $(BUILD)/tests/rest_unit
-INTEGRATION_TEST_BINS += $(BUILD)/tests/rest_integration $(BUILD)/tests/rest_auth_integration
+INTEGRATION_TEST_BINS += $(BUILD)/tests/rest_integration $(BUILD)/tests/rest_auth_integration \
+	$(BUILD)/tests/rest_filter_integration
 
 $(BUILD)/tests/rest_unit: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/unit/*.c)) \
 		$(BUILD)/tests/support/jsongen.o $(REST_LIB_OBJ) $(LIBTANDEM)
@@ -22,6 +23,9 @@ $(BUILD)/tests/rest_integration: $(BUILD)/tests/integration/test_rest.o $(TEST_S
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS_COMMON)
 
 $(BUILD)/tests/rest_auth_integration: $(BUILD)/tests/integration/test_rest_auth.o $(TEST_SUPPORT_OBJ) $(LIBTANDEM)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS_COMMON)
+
+$(BUILD)/tests/rest_filter_integration: $(BUILD)/tests/integration/test_rest_filter.o $(TEST_SUPPORT_OBJ) $(LIBTANDEM)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS_COMMON)
 
 $(BUILD)/tests/rest_valgrind: $(BUILD)/tests/integration/test_rest_valgrind.o $(TEST_SUPPORT_OBJ) $(LIBTANDEM)
