@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# `make bench`: the REST benchmark (bench/rest/run.sh), then the WebSocket
+# `make bench`: the REST benchmark (bench/rest/run.sh), the filtered-list
+# benchmark (bench/filter/run.sh), then the WebSocket
 # benchmark (bench/ws/run.sh) when there is one. docs/PERFORMANCE.md says
 # what they measure and what the figures mean.
 set -euo pipefail
 BENCH=$(cd "$(dirname "$0")" && pwd)
 
 "$BENCH/rest/run.sh"
+"$BENCH/filter/run.sh"
 if [ -x "$BENCH/ws/run.sh" ]; then
 	"$BENCH/ws/run.sh"
 fi
