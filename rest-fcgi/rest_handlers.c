@@ -632,7 +632,8 @@ static void list_plain(struct rest_worker *w, struct rest_http *h, const struct 
 	}
 	answer_page(h, res.seq, page.p ? page.p : "", page.len, r->element[1]->str, r->element[1]->len);
 out:
-	json_tokener_free(tok);
+	if (tok) /* json-c 0.16's json_tokener_free does not take NULL */
+		json_tokener_free(tok);
 	rest_buf_free(&page);
 	rest_store_result_free(&res);
 }

@@ -193,7 +193,7 @@ Test(filter, every_operator_selects_the_expected_documents)
 /* 23 documents p00..p22; m is true on every fourth. */
 static void seed_paging(const char *col)
 {
-	char id[8], body[64];
+	char id[16], body[64];
 
 	for (int i = 0; i < 23; i++) {
 		snprintf(id, sizeof(id), "p%02d", i);
