@@ -352,6 +352,34 @@ Test(own, two_users_see_and_change_only_their_own_documents, .timeout = 60)
 	free(admin);
 }
 
+/* SPEC section 8 with `own`: a filtered list reads only the owner's index. */
+Test(own, filtered_lists_hold_only_the_owners_matching_documents, .timeout = 60)
+{
+	char *alice = hs(",\"sub\":\"alice\",\"read\":[\"mineq\"],\"write\":[\"mineq\"],\"own\":[\"mineq\"]");
+	char *bob = hs(",\"sub\":\"bob\",\"read\":[\"mineq\"],\"write\":[\"mineq\"],\"own\":[\"mineq\"]");
+	char *admin = hs(",\"read\":\"*\",\"write\":\"*\"");
+	const char *q = "/api/v1/mineq?where=%7B%22k%22%3A1%7D&fields=k";
+	struct http_response res;
+
+	cr_assert_eq(call(&g_stack, "PUT", "/api/v1/mineq/o1", alice, "{\"k\":1}", NULL), 201);
+	cr_assert_eq(call(&g_stack, "PUT", "/api/v1/mineq/o2", alice, "{\"k\":2}", NULL), 201);
+	cr_assert_eq(call(&g_stack, "PUT", "/api/v1/mineq/o3", bob, "{\"k\":1}", NULL), 201);
+	cr_assert_eq(call(&g_stack, "PUT", "/api/v1/mineq/o4", admin, "{\"k\":1}", NULL), 201);
+	cr_assert_eq(call(&g_stack, "GET", q, alice, NULL, &res), 200);
+	cr_expect_str_eq(res.body, "{\"items\":[{\"id\":\"o1\",\"version\":1,\"k\":1}],\"next\":null}");
+	http_response_free(&res);
+	cr_assert_eq(call(&g_stack, "GET", q, bob, NULL, &res), 200);
+	cr_expect_str_eq(res.body, "{\"items\":[{\"id\":\"o3\",\"version\":1,\"k\":1}],\"next\":null}");
+	http_response_free(&res);
+	cr_assert_eq(call(&g_stack, "GET", "/api/v1/mineq?where=%7B%22k%22%3A1%7D", admin, NULL, &res), 200);
+	cr_expect(strstr(res.body, "\"o1\"") && strstr(res.body, "\"o3\"") && strstr(res.body, "\"o4\"") &&
+		  !strstr(res.body, "\"o2\""), "%s", res.body);
+	http_response_free(&res);
+	free(alice);
+	free(bob);
+	free(admin);
+}
+
 Test(own, a_token_with_own_but_no_sub_is_401)
 {
 	char *t = hs(",\"read\":[\"mine\"],\"own\":[\"mine\"]");
