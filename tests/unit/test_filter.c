@@ -258,6 +258,7 @@ Test(filter, bad_json_is_refused_with_its_position)
 	BAD("{\"a\":1.}", "not valid JSON");
 	BAD("{\"a\":99999999999999999999}", "outside the 64-bit range");
 	BAD("{\"a\":\"\\ud800\"}", "surrogate");
+	BAD("{\"a\\u0000b\":1}", "member name with a \\u0000 escape");
 	BAD("{\"a\":1} x", "unexpected data at byte 8");
 	BAD("{\"a\":NaN}", "not valid JSON");
 	BAD("{\"a\":Infinity}", "");
