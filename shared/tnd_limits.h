@@ -16,10 +16,10 @@
 #define TND_DOC_ID_MAX 128    /* [A-Za-z0-9_-]{1,128} */
 
 /* REST requests (SPEC section 2). */
-/* Request URI, path and query string: room for a 4 KiB `where` once
- * percent-encoded (JSON's braces and quotes take 3 bytes each), just under
- * the 8 KiB request line of nginx's default large_client_header_buffers. */
-#define TND_URI_MAX 8000
+/* Request URI, path and query string: room for a 4 KiB `where` fully
+ * percent-encoded (3 bytes a character at worst), just under the 16 KiB
+ * request line the shipped nginx configs allow (large_client_header_buffers). */
+#define TND_URI_MAX 16000
 #define TND_LIST_LIMIT_DEFAULT 100
 #define TND_LIST_LIMIT_MAX 1000   /* `limit` of a list page */
 /* Documents in one list page (but always one), so limit=1000 over large
