@@ -448,19 +448,41 @@ static bool valid_owner(const char *o, size_t len)
 	return true;
 }
 
-/* The notifier's line of a body: {"owner":"..."} (or empty: no owner). */
+/*
+ * The notifier's line of a body: {"owner":"...","prev":{...}}, either part
+ * optional but not both (or no line at all). prev is the document before
+ * an update or a delete, our own compact JSON: it runs to the line's
+ * closing brace.
+ */
 static bool scan_internal(const char *p, size_t len, struct ntf_event_meta *mt)
 {
 	struct scan s = {p, p + len};
+	bool any = false, comma = false;
 
-	mt->owner = NULL;
-	mt->owner_len = 0;
+	mt->owner = mt->prev = NULL;
+	mt->owner_len = mt->prev_len = 0;
 	if (len == 0)
 		return true;
-	if (!scan_lit(&s, "{\"owner\":\"") || !scan_until_quote(&s, &mt->owner, &mt->owner_len) ||
-	    !valid_owner(mt->owner, mt->owner_len) || !scan_lit(&s, "\"}") || s.p != s.end)
+	if (!scan_lit(&s, "{"))
 		return false;
-	return true;
+	if (scan_lit(&s, "\"owner\":\"")) {
+		if (!scan_until_quote(&s, &mt->owner, &mt->owner_len) ||
+		    !valid_owner(mt->owner, mt->owner_len) || !scan_lit(&s, "\""))
+			return false;
+		any = true;
+		if (s.p < s.end - 1 && !(comma = scan_lit(&s, ",")))
+			return false;
+	}
+	if (scan_lit(&s, "\"prev\":")) {
+		if (s.end - s.p < 3 || *s.p != '{' || s.end[-2] != '}')
+			return false;
+		mt->prev = s.p;
+		mt->prev_len = (size_t)(s.end - 1 - s.p);
+		s.p = s.end - 1;
+		any = true;
+		comma = false;
+	}
+	return any && !comma && s.end - s.p == 1 && *s.p == '}';
 }
 
 /*

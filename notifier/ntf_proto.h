@@ -71,7 +71,7 @@ struct ntf_msg *ntf_proto_error(enum tnd_err err, const char *message);
  * Change events. tandem-rest's write script builds each event once as a
  * body (see rest-fcgi/rest_store.c and the README's Redis section):
  *
- *   {"type":T,"collection":C,"id":I,"version":N[,"doc":{...}]}["\n"{"owner":O}]
+ *   {"type":T,"collection":C,"id":I,"version":N[,"doc":{...}]}["\n"{["owner":O][,"prev":{...}]}]
  *
  * logged as field "e" of the stream entry whose id is the event's seq, and
  * published as "<seq> <body>". The first line is the clients' part; the
@@ -84,6 +84,8 @@ struct ntf_event_meta {
 	size_t id_len;
 	const char *owner;      /* NULL when the document has none */
 	size_t owner_len;
+	const char *prev;       /* the document before an update or delete, or NULL */
+	size_t prev_len;
 	struct tnd_seq seq;
 };
 

@@ -24,11 +24,13 @@
  * the change (the README's Redis section has the layout):
  *
  *   body  = {"type":T,"collection":C,"id":I,"version":N[,"doc":{...}]}
- *           [ "\n" {"owner":O} ]
+ *           [ "\n" {["owner":O][,]["prev":{...}]} ]
  *
  * The first line is what clients see (the notifier puts "op" and "seq" in
  * front of it and forwards the rest as it is); the optional second line
- * is for the notifier only. The log entry holds the body in its one field
+ * is for the notifier only: the document's owner (who may see the event)
+ * and, for updates and deletes, the document before the write (whether it
+ * matched a filtered subscription before, SPEC section 8). The log entry holds the body in its one field
  * "e"; PUBLISH sends "<seq> <body>": the same bytes with the seq in front.
  * Names and ids need no escaping (tnd_valid), the document is our own
  * compact JSON (no raw newline) and an owner is printable ASCII without
@@ -42,7 +44,18 @@
  * owner's document (or one without owner) is then "missing", and a
  * document it creates gets that owner, for good.
  */
+/* The notifier's line of an event body ("" when there is nothing to say). */
+#define LUA_EVENT_NOTES \
+	"local function notes(owner, prev)\n" \
+	"  local n = {}\n" \
+	"  if owner then n[#n + 1] = '\"owner\":\"' .. owner .. '\"' end\n" \
+	"  if prev then n[#n + 1] = '\"prev\":' .. prev end\n" \
+	"  if #n == 0 then return '' end\n" \
+	"  return '\\n{' .. table.concat(n, ',') .. '}'\n" \
+	"end\n"
+
 static const char script_write[] =
+	LUA_EVENT_NOTES
 	"local doc_key, meta_key, index_key, log_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]\n"
 	"local id, col, mode, expect, body, now, log_len, channel, owner_req, owner_prefix = unpack(ARGV)\n"
 	"local cur = redis.call('HMGET', meta_key, 'v', 'c', 'o')\n"
@@ -70,11 +83,12 @@ static const char script_write[] =
 	"else\n"
 	"  redis.call('HSET', meta_key, 'v', nv, 'c', created)\n"
 	"end\n"
+	"local prev = v and redis.call('GET', doc_key)\n"
 	"redis.call('SET', doc_key, doc)\n"
 	"redis.call('ZADD', index_key, 0, id)\n"
 	"local event = '{\"type\":\"' .. (v and 'updated' or 'created') .. '\",\"collection\":\"' ..\n"
 	"  col .. '\",\"id\":\"' .. id .. '\",\"version\":' .. nv .. ',\"doc\":' .. doc .. '}'\n"
-	"if owner then event = event .. '\\n{\"owner\":\"' .. owner .. '\"}' end\n"
+	"event = event .. notes(owner, prev)\n"
 	"local seq = redis.call('XADD', log_key, 'MAXLEN', '~', log_len, '*', 'e', event)\n"
 	"redis.call('PUBLISH', channel, seq .. ' ' .. event)\n"
 	"return {'ok', nv, seq, doc, v and 0 or 1}\n";
@@ -85,6 +99,7 @@ enum write_arg { WA_ID, WA_COLLECTION, WA_MODE, WA_EXPECT, WA_BODY, WA_NOW, WA_L
 
 /* Deletes; owner_req as for writes. */
 static const char script_delete[] =
+	LUA_EVENT_NOTES
 	"local doc_key, meta_key, index_key, log_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]\n"
 	"local id, col, expect, log_len, channel, owner_req, owner_prefix = unpack(ARGV)\n"
 	"local cur = redis.call('HMGET', meta_key, 'v', 'o')\n"
@@ -93,12 +108,13 @@ static const char script_delete[] =
 	"if expect ~= '' and expect ~= '*' and not string.find(expect, ',' .. v .. ',', 1, true) then\n"
 	"  return {'conflict', v}\n"
 	"end\n"
+	"local prev = redis.call('GET', doc_key)\n"
 	"redis.call('DEL', doc_key, meta_key)\n"
 	"redis.call('ZREM', index_key, id)\n"
 	"if cur[2] then redis.call('ZREM', owner_prefix .. cur[2], id) end\n"
 	"local event = '{\"type\":\"deleted\",\"collection\":\"' .. col .. '\",\"id\":\"' .. id ..\n"
 	"  '\",\"version\":' .. (v + 1) .. '}'\n"
-	"if cur[2] then event = event .. '\\n{\"owner\":\"' .. cur[2] .. '\"}' end\n"
+	"event = event .. notes(cur[2], prev)\n"
 	"local seq = redis.call('XADD', log_key, 'MAXLEN', '~', log_len, '*', 'e', event)\n"
 	"redis.call('PUBLISH', channel, seq .. ' ' .. event)\n"
 	"return {'ok', v + 1, seq}\n";

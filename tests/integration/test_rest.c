@@ -643,6 +643,11 @@ Test(events, each_write_logs_and_publishes_exactly_one_event)
 		snprintf(want, sizeof(want), "%s:%d:a", want_type[i], want_version[i]);
 		cr_assert(strstr(log[i], want), "log %d: %s, want %s", i, log[i], want);
 		cr_assert_str_eq(logged[i], published[i], "the log entry and the message are one body");
+		/* Updates and deletes tell the notifier the document before the write. */
+		if (want_type[i][0] == 'c')
+			cr_assert_null(strstr(logged[i], "\n{\"prev\":"), "%s", logged[i]);
+		else
+			cr_assert(strstr(logged[i], "\n{\"prev\":{\"id\":\"a\",\"version\":"), "%s", logged[i]);
 	}
 	redisFree(sub);
 }

@@ -308,6 +308,29 @@ Test(proto, the_owner_line_is_for_the_notifier_only)
 			  "\"id\":\"X1\",\"version\":2}");
 }
 
+Test(proto, the_notifier_line_may_carry_the_document_before_the_write)
+{
+	const char *with_owner = "{\"type\":\"updated\",\"collection\":\"t\",\"id\":\"X\",\"version\":2,"
+				 "\"doc\":{\"id\":\"X\",\"n\":2}}\n{\"owner\":\"bob\",\"prev\":{\"id\":\"X\",\"n\":1}}";
+	const char *prev_only = "{\"type\":\"deleted\",\"collection\":\"t\",\"id\":\"X\",\"version\":3}\n"
+				"{\"prev\":{\"id\":\"X\",\"s\":\"}\"}}";
+	struct ntf_event_meta meta;
+	bool malformed;
+	struct ntf_msg *m = ntf_proto_event("7-0", 3, with_owner, strlen(with_owner), &meta, &malformed);
+
+	cr_assert_not_null(m);
+	cr_assert_str_eq(m->owner, "bob");
+	cr_assert_eq(meta.prev_len, strlen("{\"id\":\"X\",\"n\":1}"));
+	cr_assert_eq(memcmp(meta.prev, "{\"id\":\"X\",\"n\":1}", meta.prev_len), 0);
+	expect_payload(m, "{\"op\":\"event\",\"seq\":\"7-0\",\"type\":\"updated\",\"collection\":\"t\","
+			  "\"id\":\"X\",\"version\":2,\"doc\":{\"id\":\"X\",\"n\":2}}");
+	m = ntf_proto_event("8-0", 3, prev_only, strlen(prev_only), &meta, &malformed);
+	cr_assert_not_null(m);
+	cr_assert_null(m->owner);
+	cr_assert_eq(meta.prev_len, strlen("{\"id\":\"X\",\"s\":\"}\"}"));
+	ntf_msg_unref(m);
+}
+
 Test(proto, refuses_malformed_events)
 {
 	static const char *const bad[] = {
@@ -323,6 +346,10 @@ Test(proto, refuses_malformed_events)
 		"{\"type\":\"deleted\",\"collection\":\"t\",\"id\":\"X\",\"version\":1}\n",
 		"{\"type\":\"deleted\",\"collection\":\"t\",\"id\":\"X\",\"version\":1}\n{\"owner\":\"a b\"}",
 		"{\"type\":\"deleted\",\"collection\":\"t\",\"id\":\"X\",\"version\":1}\n{\"owner\":\"a\"}x",
+		"{\"type\":\"deleted\",\"collection\":\"t\",\"id\":\"X\",\"version\":1}\n{}",
+		"{\"type\":\"deleted\",\"collection\":\"t\",\"id\":\"X\",\"version\":1}\n{\"prev\":[1]}",
+		"{\"type\":\"deleted\",\"collection\":\"t\",\"id\":\"X\",\"version\":1}\n{\"owner\":\"a\",}",
+		"{\"type\":\"deleted\",\"collection\":\"t\",\"id\":\"X\",\"version\":1}\n{\"owner\":\"a\"\"prev\":{}}",
 	};
 	bool malformed;
 
