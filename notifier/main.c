@@ -33,12 +33,8 @@
 #define SHUTDOWN_POLL_MS 20
 
 struct notifier_config {
+	struct tnd_common_config common;
 	const char *ws_listen;
-	const char *redis_url;
-	const char *ns;
-	const char *allowed_origins;
-	const char *jwt_secret;
-	const char *log_level;
 	long long max_subscriptions;
 	long long max_connections;
 	long long ping_interval;
@@ -48,28 +44,19 @@ struct notifier_config {
 
 #define OPT(f) offsetof(struct notifier_config, f)
 static const struct tnd_option options[] = {
+	TND_COMMON_OPTIONS(struct notifier_config, common),
 	{"ws-listen", "TANDEM_WS_LISTEN", TND_OPT_STRING, "127.0.0.1:8081", 3, 80, OPT(ws_listen),
-	 "host:port for /ws, /healthz and /metrics"},
-	{"redis-url", "TANDEM_REDIS_URL", TND_OPT_STRING, "redis://127.0.0.1:6379", 1, 300,
-	 OPT(redis_url), "redis://host:port[/db] or unix:///path"},
-	{"namespace", "TANDEM_NAMESPACE", TND_OPT_STRING, "tandem", 1, 64, OPT(ns),
-	 "prefix of every Redis key ([a-z0-9][a-z0-9_-]*)"},
+	 "host:port for /ws, /healthz and /metrics", NULL},
 	{"max-subscriptions", "TANDEM_MAX_SUBSCRIPTIONS", TND_OPT_INT, "100", 1, 100000,
-	 OPT(max_subscriptions), "subscriptions per connection (too_many_subscriptions beyond)"},
+	 OPT(max_subscriptions), "subscriptions per connection (too_many_subscriptions beyond)", NULL},
 	{"max-connections", "TANDEM_MAX_CONNECTIONS", TND_OPT_INT, "10000", 1, 1000000,
-	 OPT(max_connections), "open WebSockets at most (503 to further upgrades)"},
+	 OPT(max_connections), "open WebSockets at most (503 to further upgrades)", NULL},
 	{"ping-interval", "TANDEM_PING_INTERVAL", TND_OPT_INT, "30", 1, 3600, OPT(ping_interval),
-	 "seconds of silence before a ping; no pong within as long again closes"},
+	 "seconds of silence before a ping; no pong within as long again closes", NULL},
 	{"ws-queue-bytes", "TANDEM_WS_QUEUE_BYTES", TND_OPT_INT, "4194304", 4096, 1LL << 30,
-	 OPT(queue_bytes), "outbound bytes queued per connection before it is closed with 4008"},
+	 OPT(queue_bytes), "outbound bytes queued per connection before it is closed with 4008", NULL},
 	{"ws-queue-messages", "TANDEM_WS_QUEUE_MESSAGES", TND_OPT_INT, "1024", 8, 1000000,
-	 OPT(queue_messages), "outbound messages queued per connection before 4008"},
-	{"allowed-origins", "TANDEM_ALLOWED_ORIGINS", TND_OPT_STRING, NULL, 1, 4096,
-	 OPT(allowed_origins), "comma list of origins allowed to open /ws (403 else); unset = any"},
-	{"jwt-secret", "TANDEM_JWT_SECRET", TND_OPT_STRING, NULL, 1, 4096, OPT(jwt_secret),
-	 "JWT HS256 secret; unset = auth off (not supported by this version: must stay unset)"},
-	{"log-level", "TANDEM_LOG_LEVEL", TND_OPT_STRING, "info", 1, 8, OPT(log_level),
-	 "error, warn, info or debug"},
+	 OPT(queue_messages), "outbound messages queued per connection before 4008", NULL},
 };
 #undef OPT
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -90,18 +77,30 @@ struct notifier {
 static int check_config(const struct notifier_config *cfg, struct tnd_redis_addr *addr,
 			struct ntf_ws_config *ws_cfg, char *err, size_t errlen)
 {
-	const struct tnd_common_settings common = {.redis_url = cfg->redis_url, .ns = cfg->ns,
-						   .log_level = cfg->log_level,
-						   .jwt_secret = cfg->jwt_secret};
+	const struct tnd_common_config *c = &cfg->common;
 	char why[200];
 
-	if (tnd_config_check_common(&common, addr, err, errlen) < 0)
+	/* Until the notifier checks tokens and authenticates to Redis itself, better stop than run open. */
+	if (c->jwt_secret || c->jwt_secret_file || c->jwt_public_key) {
+		snprintf(err, errlen, "TANDEM_JWT_*: this notifier cannot check tokens yet; unset them "
+				      "(refusing to run open while you expect auth)");
 		return -1;
+	}
+	if (c->redis_username || c->redis_password_file) {
+		snprintf(err, errlen, "TANDEM_REDIS_USERNAME/PASSWORD_FILE: not supported by this notifier yet");
+		return -1;
+	}
+	if (tnd_common_redis_addr(c, addr, err, errlen) < 0)
+		return -1;
+	if (addr->has_password) {
+		snprintf(err, errlen, "TANDEM_REDIS_URL: credentials are not supported by this notifier yet");
+		return -1;
+	}
 	if (ntf_ws_parse_listen(cfg->ws_listen, ws_cfg, why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "TANDEM_WS_LISTEN: %s", why);
 		return -1;
 	}
-	ws_cfg->allowed_origins = cfg->allowed_origins;
+	ws_cfg->allowed_origins = c->allowed_origins;
 	ws_cfg->max_connections = cfg->max_connections;
 	ws_cfg->ping_interval_s = (unsigned)cfg->ping_interval;
 	return 0;
@@ -218,7 +217,8 @@ int main(int argc, char **argv)
 		printf("configuration OK\n");
 		return 0;
 	}
-	tnd_log_init("tandem-notifier", (enum tnd_log_level)tnd_log_level_parse(cfg.log_level));
+	tnd_log_init("tandem-notifier", (enum tnd_log_level)tnd_log_level_parse(cfg.common.log_level));
+	tnd_log_set_format((enum tnd_log_format)tnd_log_format_parse(cfg.common.log_format));
 	tnd_log_warn("AUTH IS OFF: TANDEM_JWT_SECRET is unset, every client may subscribe to "
 		     "every collection");
 	signal(SIGPIPE, SIG_IGN);
@@ -245,7 +245,7 @@ int main(int argc, char **argv)
 		tnd_log_error("cannot set up the event loop");
 		goto out_hub;
 	}
-	if (ntf_redis_init(&n->redis, &n->loop, n->hub, &addr, cfg.ns) < 0 ||
+	if (ntf_redis_init(&n->redis, &n->loop, n->hub, &addr, cfg.common.ns) < 0 ||
 	    ntf_ws_start(&n->ws, &n->loop, n->hub, &ws_cfg) < 0) {
 		n->stopping = true;
 		finish(n);
@@ -254,7 +254,7 @@ int main(int argc, char **argv)
 	}
 	ntf_redis_start(&n->redis);
 	tnd_log_info("version %s, listening on %s (/ws, /healthz, /metrics), Redis at %s, "
-		     "namespace %s", tnd_version(), cfg.ws_listen, cfg.redis_url, cfg.ns);
+		     "namespace %s", tnd_version(), cfg.ws_listen, cfg.common.redis_url, cfg.common.ns);
 	uv_run(&n->loop, UV_RUN_DEFAULT);
 	tnd_log_info("stopped");
 	status = 0;

@@ -63,6 +63,7 @@
 #include "rest_store.h"
 #include "tnd_config.h"
 #include "tnd_log.h"
+#include "tnd_num.h"
 #include "tnd_redis.h"
 #include "tnd_valid.h"
 #include "tnd_version.h"
@@ -70,19 +71,8 @@
 #define THREADS_MAX 1024
 
 struct rest_config {
+	struct tnd_common_config common;
 	const char *listen;
-	const char *redis_url;
-	const char *redis_username;
-	const char *redis_password_file;
-	const char *ns;
-	const char *allowed_origins;
-	const char *jwt_secret;
-	const char *jwt_secret_file;
-	const char *jwt_public_key;
-	const char *jwt_issuer;
-	const char *jwt_audience;
-	const char *log_level;
-	const char *log_format;
 	const char *metrics_listen;
 	long long metrics_ports;
 	long long max_body;
@@ -93,50 +83,49 @@ struct rest_config {
 	long long backlog;
 };
 
+/* unix:/path or host:port; unset means the socket spawn-fcgi hands over. */
+static int check_listen(const char *value, char *why, size_t whylen)
+{
+	if (!strncmp(value, "unix:/", 6) || strchr(value, ':'))
+		return 0;
+	snprintf(why, whylen, "use unix:/path or host:port");
+	return -1;
+}
+
+/* ipv4:port; the listener parses it again when it starts. */
+static int check_metrics_listen(const char *value, char *why, size_t whylen)
+{
+	const char *colon = strrchr(value, ':');
+	long long port;
+
+	if (colon && colon > value && tnd_num_parse_str(colon + 1, 1, 65535, &port) == 0)
+		return 0;
+	snprintf(why, whylen, "use ipv4-address:port");
+	return -1;
+}
+
 #define OPT(f) offsetof(struct rest_config, f)
 static const struct tnd_option options[] = {
+	TND_COMMON_OPTIONS(struct rest_config, common),
 	{"listen", "TANDEM_LISTEN", TND_OPT_STRING, NULL, 1, 200, OPT(listen),
-	 "unix:/path or host:port to listen on; unset = the socket inherited on fd 0 (spawn-fcgi)"},
-	{"redis-url", "TANDEM_REDIS_URL", TND_OPT_STRING, "redis://127.0.0.1:6379", 1, 300,
-	 OPT(redis_url), "redis://[user:password@]host:port[/db] or unix:///path"},
-	{"redis-username", "TANDEM_REDIS_USERNAME", TND_OPT_STRING, NULL, 1, 128, OPT(redis_username),
-	 "Redis ACL user (overrides the URL's)"},
-	{"redis-password-file", "TANDEM_REDIS_PASSWORD_FILE", TND_OPT_STRING, NULL, 1, 4096,
-	 OPT(redis_password_file), "file holding the Redis password (systemd credentials, Docker secrets)"},
-	{"namespace", "TANDEM_NAMESPACE", TND_OPT_STRING, "tandem", 1, 64, OPT(ns),
-	 "prefix of every Redis key ([a-z0-9][a-z0-9_-]*)"},
+	 "unix:/path or host:port to listen on; unset = the socket inherited on fd 0 (spawn-fcgi)",
+	 check_listen},
 	{"max-body", "TANDEM_MAX_BODY", TND_OPT_INT, "1048576", 64, 64LL << 20, OPT(max_body),
-	 "largest request body in bytes (413 beyond)"},
+	 "largest request body in bytes (413 beyond)", NULL},
 	{"scan-limit", "TANDEM_SCAN_LIMIT", TND_OPT_INT, "10000", 1, 10000000, OPT(scan_limit),
-	 "documents one filtered list page examines at most (SPEC section 8)"},
+	 "documents one filtered list page examines at most (SPEC section 8)", NULL},
 	{"log-len", "TANDEM_LOG_LEN", TND_OPT_INT, "10000", 10, 100000000, OPT(log_len),
-	 "events kept in each collection's log (approximate trim)"},
+	 "events kept in each collection's log (approximate trim)", NULL},
 	{"threads", "TANDEM_THREADS", TND_OPT_INT, "16", 1, THREADS_MAX, OPT(threads),
-	 "worker threads, each with its own Redis connection"},
+	 "worker threads, each with its own Redis connection", NULL},
 	{"redis-timeout", "TANDEM_REDIS_TIMEOUT_MS", TND_OPT_INT, "1000", 10, 60000,
-	 OPT(redis_timeout_ms), "Redis connect and command timeout in ms (then 503)"},
+	 OPT(redis_timeout_ms), "Redis connect and command timeout in ms (then 503)", NULL},
 	{"backlog", "TANDEM_BACKLOG", TND_OPT_INT, "1024", 1, 65535, OPT(backlog),
-	 "listen backlog when tandem-rest opens its own socket"},
-	{"allowed-origins", "TANDEM_ALLOWED_ORIGINS", TND_OPT_STRING, NULL, 1, 4096,
-	 OPT(allowed_origins), "comma list of CORS origins; unset = any origin"},
-	{"jwt-secret", "TANDEM_JWT_SECRET", TND_OPT_STRING, NULL, 1, 4096, OPT(jwt_secret),
-	 "HS256/384/512 secret, at least 32 bytes; no JWT key at all = auth off"},
-	{"jwt-secret-file", "TANDEM_JWT_SECRET_FILE", TND_OPT_STRING, NULL, 1, 4096,
-	 OPT(jwt_secret_file), "file holding the secret (keeps it out of the environment)"},
-	{"jwt-public-key", "TANDEM_JWT_PUBLIC_KEY", TND_OPT_STRING, NULL, 1, 4096, OPT(jwt_public_key),
-	 "PEM public key file: RSA (RS256/384/512) or EC (the ES alg of its curve)"},
-	{"jwt-issuer", "TANDEM_JWT_ISSUER", TND_OPT_STRING, NULL, 1, 1024, OPT(jwt_issuer),
-	 "when set, a token's iss must equal it"},
-	{"jwt-audience", "TANDEM_JWT_AUDIENCE", TND_OPT_STRING, NULL, 1, 1024, OPT(jwt_audience),
-	 "when set, a token's aud must name it"},
-	{"log-level", "TANDEM_LOG_LEVEL", TND_OPT_STRING, "info", 1, 8, OPT(log_level),
-	 "error, warn, info or debug"},
-	{"log-format", "TANDEM_LOG_FORMAT", TND_OPT_STRING, "text", 1, 8, OPT(log_format),
-	 "text, or json: one JSON object per line (journald, Loki)"},
+	 "listen backlog when tandem-rest opens its own socket", NULL},
 	{"metrics-listen", "TANDEM_METRICS_LISTEN", TND_OPT_STRING, NULL, 1, 64, OPT(metrics_listen),
-	 "ipv4:port for Prometheus /metrics; unset = none"},
+	 "ipv4:port for Prometheus /metrics; unset = none", check_metrics_listen},
 	{"metrics-ports", "TANDEM_METRICS_PORTS", TND_OPT_INT, "1", 1, 1024, OPT(metrics_ports),
-	 "take the first free port of metrics-listen's port .. +N-1 (several processes per host)"},
+	 "take the first free port of metrics-listen's port .. +N-1 (several processes per host)", NULL},
 };
 #undef OPT
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -272,27 +261,11 @@ static bool is_unix_socket(int fd)
 	return getsockname(fd, (struct sockaddr *)&ss, &len) == 0 && ss.ss_family == AF_UNIX;
 }
 
-/* Validates what the options table cannot: one line per problem, then exit. */
+/* What the options table's checks leave: the Redis address with its credentials. */
 static int check_config(const struct rest_config *cfg, struct tnd_redis_addr *addr, char *err,
 			size_t errlen)
 {
-	/* tandem-rest verifies tokens itself: the common check's refusal of a secret is not for it. */
-	const struct tnd_common_settings common = {.redis_url = cfg->redis_url, .ns = cfg->ns,
-						   .log_level = cfg->log_level,
-						   .redis_username = cfg->redis_username,
-						   .redis_password_file = cfg->redis_password_file};
-
-	if (tnd_config_check_common(&common, addr, err, errlen) < 0)
-		return -1;
-	if (tnd_log_format_parse(cfg->log_format) < 0) {
-		snprintf(err, errlen, "TANDEM_LOG_FORMAT: use text or json");
-		return -1;
-	}
-	if (cfg->listen && strncmp(cfg->listen, "unix:/", 6) != 0 && !strchr(cfg->listen, ':')) {
-		snprintf(err, errlen, "TANDEM_LISTEN: use unix:/path or host:port");
-		return -1;
-	}
-	return 0;
+	return tnd_common_redis_addr(&cfg->common, addr, err, errlen);
 }
 
 /*
@@ -406,11 +379,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tandem-rest: %s\n", err);
 		return 2;
 	}
-	if (tnd_auth_init(&auth, &(struct tnd_auth_settings){.secret = cfg.jwt_secret,
-							       .secret_file = cfg.jwt_secret_file,
-							       .public_key_file = cfg.jwt_public_key,
-							       .issuer = cfg.jwt_issuer,
-							       .audience = cfg.jwt_audience},
+	if (tnd_auth_init(&auth, &(struct tnd_auth_settings){.secret = cfg.common.jwt_secret,
+							       .secret_file = cfg.common.jwt_secret_file,
+							       .public_key_file = cfg.common.jwt_public_key,
+							       .issuer = cfg.common.jwt_issuer,
+							       .audience = cfg.common.jwt_audience},
 			  err, sizeof(err)) < 0) {
 		fprintf(stderr, "tandem-rest: %s\n", err);
 		return 2;
@@ -420,8 +393,8 @@ int main(int argc, char **argv)
 		printf("configuration OK\n");
 		return 0;
 	}
-	tnd_log_init("tandem-rest", (enum tnd_log_level)tnd_log_level_parse(cfg.log_level));
-	tnd_log_set_format((enum tnd_log_format)tnd_log_format_parse(cfg.log_format));
+	tnd_log_init("tandem-rest", (enum tnd_log_level)tnd_log_level_parse(cfg.common.log_level));
+	tnd_log_set_format((enum tnd_log_format)tnd_log_format_parse(cfg.common.log_format));
 	if (auth.mode == TND_AUTH_OFF)
 		tnd_log_warn("AUTH IS OFF: no TANDEM_JWT_SECRET(_FILE) or TANDEM_JWT_PUBLIC_KEY, "
 			     "every client may read and write every collection");
@@ -429,12 +402,12 @@ int main(int argc, char **argv)
 		tnd_log_info("auth: %s", tnd_auth_describe(&auth));
 
 	rest_metrics_init(&metrics, NULL);
-	store_cfg = (struct rest_store_config){.addr = &addr, .ns = cfg.ns,
+	store_cfg = (struct rest_store_config){.addr = &addr, .ns = cfg.common.ns,
 					       .timeout_ms = cfg.redis_timeout_ms,
 					       .log_len = cfg.log_len, .metrics = &metrics};
 	settings = (struct rest_settings){.max_body = (size_t)cfg.max_body,
 					  .scan_limit = cfg.scan_limit,
-					  .cors = {.allowed_origins = cfg.allowed_origins},
+					  .cors = {.allowed_origins = cfg.common.allowed_origins},
 					  .metrics = &metrics, .auth = &auth};
 
 	sigemptyset(&stop_signals);
@@ -498,7 +471,7 @@ int main(int argc, char **argv)
 		tnd_log_info("metrics on port %d of %s", metrics_server.port, cfg.metrics_listen);
 	}
 	tnd_log_info("version %s, serving with %lld threads on %s, Redis at %s", tnd_version(),
-		     cfg.threads, cfg.listen ? cfg.listen : "the inherited socket", cfg.redis_url);
+		     cfg.threads, cfg.listen ? cfg.listen : "the inherited socket", cfg.common.redis_url);
 	while (sigwait(&stop_signals, &sig) != 0)
 		;
 	tnd_log_info("signal %d: finishing requests in flight and those queued", sig);

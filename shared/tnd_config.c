@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tnd_list.h"
 #include "tnd_log.h"
 #include "tnd_num.h"
 #include "tnd_redis.h"
@@ -92,8 +93,42 @@ static int info_flag(int argc, char **argv)
 	return TND_CONFIG_RUN;
 }
 
+/* Runs every entry's check on its value, once everything is loaded. */
+static int run_checks(const struct tnd_option *opts, size_t n_opts, const void *cfg, char *err,
+		      size_t errlen)
+{
+	char why[256];
+
+	for (size_t i = 0; i < n_opts; i++) {
+		const char *value;
+
+		if (!opts[i].check || opts[i].type != TND_OPT_STRING)
+			continue;
+		value = *(const char *const *)((const char *)cfg + opts[i].offset);
+		if (value && opts[i].check(value, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s: %s", opts[i].env, why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int load_flags(const struct tnd_option *opts, size_t n_opts, void *cfg, int argc,
+		      char **argv, char *err, size_t errlen);
+
 int tnd_config_load(const struct tnd_option *opts, size_t n_opts, void *cfg,
 		    int argc, char **argv, char *err, size_t errlen)
+{
+	int result = load_flags(opts, n_opts, cfg, argc, argv, err, errlen);
+
+	if (result == TND_CONFIG_RUN || result == TND_CONFIG_CHECK)
+		if (run_checks(opts, n_opts, cfg, err, errlen) < 0)
+			return TND_CONFIG_ERROR;
+	return result;
+}
+
+static int load_flags(const struct tnd_option *opts, size_t n_opts, void *cfg, int argc,
+		      char **argv, char *err, size_t errlen)
 {
 	int result = info_flag(argc, argv);
 
@@ -150,6 +185,71 @@ void tnd_config_usage(FILE *out, const char *program, const struct tnd_option *o
 			opts[i].def ? (*opts[i].def ? opts[i].def : "\"\"") : "(unset)",
 			opts[i].help);
 	}
+}
+
+int tnd_check_redis_url(const char *value, char *why, size_t whylen)
+{
+	struct tnd_redis_addr addr;
+
+	return tnd_redis_url_parse(value, &addr, why, whylen);
+}
+
+int tnd_check_namespace(const char *value, char *why, size_t whylen)
+{
+	if (tnd_valid_collection(value, strlen(value)))
+		return 0;
+	snprintf(why, whylen, "must match [a-z0-9][a-z0-9_-]{0,63}");
+	return -1;
+}
+
+int tnd_check_log_level(const char *value, char *why, size_t whylen)
+{
+	if (tnd_log_level_parse(value) >= 0)
+		return 0;
+	snprintf(why, whylen, "must be error, warn, info or debug");
+	return -1;
+}
+
+int tnd_check_log_format(const char *value, char *why, size_t whylen)
+{
+	if (tnd_log_format_parse(value) >= 0)
+		return 0;
+	snprintf(why, whylen, "must be text or json");
+	return -1;
+}
+
+/* An origin as browsers send it: scheme://host[:port], printable ASCII without spaces. */
+static bool origin_item_ok(const char *item, size_t len, void *data)
+{
+	const char *sep = len > 3 ? memmem(item, len, "://", 3) : NULL;
+
+	(void)data;
+	if (!sep || sep == item || (size_t)(sep - item) + 3 >= len || len > TND_ORIGIN_MAX)
+		return true; /* stop: bad */
+	for (size_t i = 0; i < len; i++)
+		if (item[i] < 0x21 || item[i] > 0x7e || (item[i] == '/' && item + i > sep + 2))
+			return true;
+	return false;
+}
+
+int tnd_check_origins(const char *value, char *why, size_t whylen)
+{
+	if (!tnd_list_each(value, origin_item_ok, NULL))
+		return 0;
+	snprintf(why, whylen, "each origin must be scheme://host[:port] (no path), comma-separated");
+	return -1;
+}
+
+int tnd_common_redis_addr(const struct tnd_common_config *c, struct tnd_redis_addr *addr,
+			  char *err, size_t errlen)
+{
+	char why[200];
+
+	if (tnd_redis_url_parse(c->redis_url, addr, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "TANDEM_REDIS_URL: %s", why);
+		return -1;
+	}
+	return tnd_redis_set_credentials(addr, c->redis_username, c->redis_password_file, err, errlen);
 }
 
 int tnd_config_check_common(const struct tnd_common_settings *s, struct tnd_redis_addr *addr,

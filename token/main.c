@@ -45,26 +45,26 @@ struct token_config {
 #define OPT(f) offsetof(struct token_config, f)
 static const struct tnd_option options[] = {
 	{"sub", "TANDEM_TOKEN_SUB", TND_OPT_STRING, NULL, 1, TND_SUB_MAX, OPT(sub),
-	 "the user id (sub); owner of what an own token creates"},
+	 "the user id (sub); owner of what an own token creates", NULL},
 	{"read", "TANDEM_TOKEN_READ", TND_OPT_STRING, NULL, 1, 2048, OPT(read),
-	 "collections it may read: a comma list, or *"},
+	 "collections it may read: a comma list, or *", NULL},
 	{"write", "TANDEM_TOKEN_WRITE", TND_OPT_STRING, NULL, 1, 2048, OPT(write),
-	 "collections it may write: a comma list, or *"},
+	 "collections it may write: a comma list, or *", NULL},
 	{"own", "TANDEM_TOKEN_OWN", TND_OPT_STRING, NULL, 1, 2048, OPT(own),
-	 "collections where it sees only its own documents (needs --sub)"},
+	 "collections where it sees only its own documents (needs --sub)", NULL},
 	{"ttl", "TANDEM_TOKEN_TTL", TND_OPT_STRING, "1h", 1, 16, OPT(ttl),
-	 "lifetime: seconds, or a number with s, m, h or d"},
-	{"iss", "TANDEM_JWT_ISSUER", TND_OPT_STRING, NULL, 1, 1024, OPT(issuer), "iss claim"},
-	{"aud", "TANDEM_JWT_AUDIENCE", TND_OPT_STRING, NULL, 1, 1024, OPT(audience), "aud claim"},
+	 "lifetime: seconds, or a number with s, m, h or d", NULL},
+	{"iss", "TANDEM_JWT_ISSUER", TND_OPT_STRING, NULL, 1, 1024, OPT(issuer), "iss claim", NULL},
+	{"aud", "TANDEM_JWT_AUDIENCE", TND_OPT_STRING, NULL, 1, 1024, OPT(audience), "aud claim", NULL},
 	{"private-key", "TANDEM_TOKEN_PRIVATE_KEY", TND_OPT_STRING, NULL, 1, 4096, OPT(private_key),
-	 "PEM private key file (RSA or EC) instead of the secret"},
+	 "PEM private key file (RSA or EC) instead of the secret", NULL},
 	{"alg", "TANDEM_TOKEN_ALG", TND_OPT_STRING, NULL, 1, 8, OPT(alg),
 	 "HS256/384/512 with a secret (default HS256), RS256/384/512 with an RSA key (default RS256); "
-	 "an EC key signs with its curve's ES alg"},
+	 "an EC key signs with its curve's ES alg", NULL},
 	{"jwt-secret", "TANDEM_JWT_SECRET", TND_OPT_STRING, NULL, 1, 4096, OPT(jwt_secret),
-	 "the servers' HS secret"},
+	 "the servers' HS secret", NULL},
 	{"jwt-secret-file", "TANDEM_JWT_SECRET_FILE", TND_OPT_STRING, NULL, 1, 4096, OPT(jwt_secret_file),
-	 "file holding the servers' HS secret"},
+	 "file holding the servers' HS secret", NULL},
 };
 #undef OPT
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))

@@ -181,9 +181,12 @@ struct test_cfg {
 };
 
 static const struct tnd_option test_opts[] = {
-	{"name", "TANDEM_T_NAME", TND_OPT_STRING, "def", 1, 10, offsetof(struct test_cfg, name), "n"},
-	{"count", "TANDEM_T_COUNT", TND_OPT_INT, "5", 1, 100, offsetof(struct test_cfg, count), "c"},
-	{"flag", "TANDEM_T_FLAG", TND_OPT_BOOL, "false", 0, 0, offsetof(struct test_cfg, flag), "f"},
+	{"name", "TANDEM_T_NAME", TND_OPT_STRING, "def", 1, 10, offsetof(struct test_cfg, name), "n",
+	 NULL},
+	{"count", "TANDEM_T_COUNT", TND_OPT_INT, "5", 1, 100, offsetof(struct test_cfg, count), "c",
+	 NULL},
+	{"flag", "TANDEM_T_FLAG", TND_OPT_BOOL, "false", 0, 0, offsetof(struct test_cfg, flag), "f",
+	 NULL},
 };
 
 static int load(struct test_cfg *cfg, int argc, char **argv, char *err)
@@ -232,6 +235,55 @@ Test(config, bad_values_name_the_setting)
 	cr_assert(strstr(err, "TANDEM_T_FLAG"), "%s", err);
 	unsetenv("TANDEM_T_FLAG");
 	cr_assert_eq(load(&cfg, 2, check, err), TND_CONFIG_CHECK);
+}
+
+struct common_cfg {
+	struct tnd_common_config common;
+	const char *other;
+};
+
+static const struct tnd_option common_opts[] = {
+	TND_COMMON_OPTIONS(struct common_cfg, common),
+	{"other", "TANDEM_T_OTHER", TND_OPT_STRING, NULL, 1, 10, offsetof(struct common_cfg, other), "o",
+	 tnd_check_namespace},
+};
+
+static int load_common(struct common_cfg *cfg, int argc, char **argv, char *err)
+{
+	return tnd_config_load(common_opts, sizeof(common_opts) / sizeof(common_opts[0]), cfg, argc, argv,
+			       err, 200);
+}
+
+Test(config, each_entry_checks_its_value_and_the_common_block_is_one)
+{
+	static const struct {
+		const char *flag, *env;
+	} bad[] = {
+		{"--redis-url=http://x", "TANDEM_REDIS_URL"},
+		{"--namespace=Bad", "TANDEM_NAMESPACE"},
+		{"--log-level=loud", "TANDEM_LOG_LEVEL"},
+		{"--log-format=xml", "TANDEM_LOG_FORMAT"},
+		{"--allowed-origins=http://a.example/path", "TANDEM_ALLOWED_ORIGINS"},
+		{"--allowed-origins=nohost", "TANDEM_ALLOWED_ORIGINS"},
+		{"--other=UPPER", "TANDEM_T_OTHER"},
+	};
+	struct common_cfg cfg;
+	struct tnd_redis_addr addr;
+	char err[200];
+	char *ok[] = {"prog", "--redis-url=redis://u:pw@h:7000/2", "--allowed-origins",
+		      "https://a.example, http://localhost:5173", "--other=fine", NULL};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *argv[] = {"prog", (char *)bad[i].flag, NULL};
+		cr_assert_eq(load_common(&cfg, 2, argv, err), TND_CONFIG_ERROR, "%s passed", bad[i].flag);
+		cr_assert(strstr(err, bad[i].env), "%s", err);
+	}
+	cr_assert_eq(load_common(&cfg, 5, ok, err), TND_CONFIG_RUN, "%s", err);
+	cr_assert_str_eq(cfg.common.ns, "tandem");
+	cr_assert_str_eq(cfg.common.log_format, "text");
+	cr_assert_eq(tnd_common_redis_addr(&cfg.common, &addr, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(addr.username, "u");
+	cr_assert_eq(addr.port, 7000);
 }
 
 Test(redis_url, parses_tcp_unix_and_db)
