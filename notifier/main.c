@@ -23,6 +23,7 @@
 #include "ntf_hub.h"
 #include "ntf_redis.h"
 #include "ntf_ws.h"
+#include "tnd_auth.h"
 #include "tnd_config.h"
 #include "tnd_log.h"
 #include "tnd_redis.h"
@@ -80,22 +81,9 @@ static int check_config(const struct notifier_config *cfg, struct tnd_redis_addr
 	const struct tnd_common_config *c = &cfg->common;
 	char why[200];
 
-	/* Until the notifier checks tokens and authenticates to Redis itself, better stop than run open. */
-	if (c->jwt_secret || c->jwt_secret_file || c->jwt_public_key) {
-		snprintf(err, errlen, "TANDEM_JWT_*: this notifier cannot check tokens yet; unset them "
-				      "(refusing to run open while you expect auth)");
-		return -1;
-	}
-	if (c->redis_username || c->redis_password_file) {
-		snprintf(err, errlen, "TANDEM_REDIS_USERNAME/PASSWORD_FILE: not supported by this notifier yet");
-		return -1;
-	}
+	/* TANDEM_JWT_* are tnd_auth_init()'s (main); Redis credentials are used on every (re)connect. */
 	if (tnd_common_redis_addr(c, addr, err, errlen) < 0)
 		return -1;
-	if (addr->has_password) {
-		snprintf(err, errlen, "TANDEM_REDIS_URL: credentials are not supported by this notifier yet");
-		return -1;
-	}
 	if (ntf_ws_parse_listen(cfg->ws_listen, ws_cfg, why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "TANDEM_WS_LISTEN: %s", why);
 		return -1;
@@ -192,6 +180,7 @@ int main(int argc, char **argv)
 	struct ntf_ws_config ws_cfg = {0};
 	struct ntf_hub_limits limits;
 	struct ntf_hub_ops ops;
+	struct tnd_auth auth;
 	struct notifier *n;
 	char err[400];
 	int rc, status = 1;
@@ -213,19 +202,34 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tandem-notifier: %s\n", err);
 		return 2;
 	}
+	if (tnd_auth_init(&auth, &(struct tnd_auth_settings){.secret = cfg.common.jwt_secret,
+							       .secret_file = cfg.common.jwt_secret_file,
+							       .public_key_file = cfg.common.jwt_public_key,
+							       .issuer = cfg.common.jwt_issuer,
+							       .audience = cfg.common.jwt_audience},
+			  err, sizeof(err)) < 0) {
+		fprintf(stderr, "tandem-notifier: %s\n", err);
+		return 2;
+	}
 	if (rc == TND_CONFIG_CHECK) {
+		tnd_auth_free(&auth);
 		printf("configuration OK\n");
 		return 0;
 	}
 	tnd_log_init("tandem-notifier", (enum tnd_log_level)tnd_log_level_parse(cfg.common.log_level));
 	tnd_log_set_format((enum tnd_log_format)tnd_log_format_parse(cfg.common.log_format));
-	tnd_log_warn("AUTH IS OFF: TANDEM_JWT_SECRET is unset, every client may subscribe to "
-		     "every collection");
+	if (auth.mode == TND_AUTH_OFF)
+		tnd_log_warn("AUTH IS OFF: no TANDEM_JWT_SECRET(_FILE) or TANDEM_JWT_PUBLIC_KEY, "
+			     "every client may subscribe to every collection");
+	else
+		tnd_log_info("auth: %s; sockets close with 4001 %d s after their token's exp",
+			     tnd_auth_describe(&auth), TND_AUTH_LEEWAY_S);
 	signal(SIGPIPE, SIG_IGN);
 
 	n = calloc(1, sizeof(*n));
 	if (!n) {
 		tnd_log_error("out of memory");
+		tnd_auth_free(&auth);
 		return 1;
 	}
 	limits = (struct ntf_hub_limits){
@@ -233,13 +237,13 @@ int main(int argc, char **argv)
 		.queue = {.max_msgs = (uint32_t)cfg.queue_messages, .max_bytes = (size_t)cfg.queue_bytes},
 	};
 	ops = (struct ntf_hub_ops){
-		.ws = {.data = &n->ws, .wake = ntf_ws_wake},
+		.ws = {.data = &n->ws, .wake = ntf_ws_wake, .set_timer = ntf_ws_set_timer},
 		.redis = {.data = &n->redis, .read_log = ntf_redis_read_log, .pause_input = ntf_redis_pause},
 		.loop = {.data = n, .schedule = schedule_pump},
 	};
-	if (!(n->hub = ntf_hub_new(&limits, &ops))) {
+	if (!(n->hub = ntf_hub_new(&limits, &ops)) || ntf_hub_set_auth(n->hub, &auth) < 0) {
 		tnd_log_error("out of memory");
-		goto out_free;
+		goto out_hub;
 	}
 	if (setup_loop(n) < 0) {
 		tnd_log_error("cannot set up the event loop");
@@ -253,8 +257,13 @@ int main(int argc, char **argv)
 		goto out_loop;
 	}
 	ntf_redis_start(&n->redis);
-	tnd_log_info("version %s, listening on %s (/ws, /healthz, /metrics), Redis at %s, "
-		     "namespace %s", tnd_version(), cfg.ws_listen, cfg.common.redis_url, cfg.common.ns);
+	/* Never the URL's credentials in a log line: what follows the '@' only. */
+	tnd_log_info("version %s, listening on %s (/ws, /healthz, /metrics), Redis at %s%s%s, "
+		     "namespace %s", tnd_version(), cfg.ws_listen,
+		     strchr(cfg.common.redis_url, '@') ? "redis://***@" : "",
+		     strchr(cfg.common.redis_url, '@') ? strrchr(cfg.common.redis_url, '@') + 1
+						       : cfg.common.redis_url,
+		     addr.has_password ? " (AUTH)" : "", cfg.common.ns);
 	uv_run(&n->loop, UV_RUN_DEFAULT);
 	tnd_log_info("stopped");
 	status = 0;
@@ -266,7 +275,7 @@ out_loop:
 		tnd_log_warn("event loop closed with handles still open");
 out_hub:
 	ntf_hub_free(n->hub);
-out_free:
 	free(n);
+	tnd_auth_free(&auth);
 	return status;
 }

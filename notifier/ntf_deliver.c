@@ -30,7 +30,7 @@ static void feed_deliver(struct ntf_feed *f, struct ntf_msg *ev)
 {
 	if (f->sent_any && !ntf_seq_gt(&ev->seq, &f->sent))
 		return;
-	if (!ntf_feed_live_match(f, NULL, ev))
+	if (!ntf_feed_live_match(f, NULL, ev) || !ntf_access_may_see(f, ev))
 		return;
 	if (ntf_conn_send(f->conn, ev) == 0) {
 		f->sent = ev->seq;
@@ -59,6 +59,10 @@ static void feed_replay_entry(struct ntf_feed *f, struct ntf_filter *r, struct n
 	struct ntf_hub *hub = f->conn->hub;
 	struct ntf_queue_caps caps = {hub->limits.queue.max_msgs + ntf_hub_replay_page(hub),
 				      hub->limits.queue.max_bytes * 2};
+
+	/* SPEC 6: another owner's document does not exist for an own token, in the log either. */
+	if (!ntf_access_may_see(f, ev))
+		return;
 
 	if (!f->sent_any || ntf_seq_gt(&ev->seq, &f->sent)) {
 		/* Ahead of the feed: also the other subscriptions' due events, or rule 2 would drop them. */

@@ -126,6 +126,8 @@ static void hub_subscribe(struct ntf_conn *conn, const struct ntf_request *req)
 	struct ntf_feed *f;
 	struct ntf_filter *filt, **tail;
 
+	if (!ntf_access_may_subscribe(conn, req))
+		return;
 	c = ntf_subs_get(&hub->subs, req->collection, strlen(req->collection));
 	if (!c)
 		goto oom;
@@ -140,6 +142,7 @@ static void hub_subscribe(struct ntf_conn *conn, const struct ntf_request *req)
 		f->conn_next = conn->feeds;
 		conn->feeds = f;
 	}
+	f->own_only = ntf_access_own_only(conn, c->name);
 	filt = ntf_filter_new(req->id);
 	if (!filt)
 		goto oom_feed;
@@ -225,7 +228,7 @@ int ntf_hub_conn_message(struct ntf_conn *conn, const char *buf, size_t len)
 		hub_unsubscribe(conn, &req);
 		break;
 	case NTF_OP_AUTH:
-		ntf_conn_reply(conn, ntf_proto_authenticated_open());
+		ntf_access_auth_op(conn, &req);
 		break;
 	case NTF_OP_PING:
 		ntf_conn_reply(conn, ntf_proto_pong());
@@ -271,6 +274,7 @@ void ntf_hub_conn_free(struct ntf_conn *conn)
 	if (conn->next)
 		conn->next->prev = conn->prev;
 	hub->metrics.connections--;
+	free(conn->auth);
 	free(conn);
 }
 
@@ -417,6 +421,8 @@ void ntf_hub_destroy(struct ntf_hub *hub)
 	}
 	free(hub->in);
 	ntf_subs_destroy(&hub->subs);
+	free(hub->auth_cache);
+	free(hub->claims);
 }
 
 struct ntf_hub *ntf_hub_new(const struct ntf_hub_limits *limits, const struct ntf_hub_ops *ops)

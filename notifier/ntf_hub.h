@@ -106,6 +106,11 @@ struct ntf_hub_ops {
 		void *data;
 		/* Wants a writeable callback for the connection: to write, or to close it. */
 		void (*wake)(void *data, void *handle, bool closing);
+		/*
+		 * Arms the connection's one timer (replacing the previous) to fire
+		 * in usecs: then the transport calls ntf_hub_conn_timer(). Optional.
+		 */
+		void (*set_timer)(void *data, void *handle, long long usecs);
 	} ws;
 	struct {
 		void *data;
@@ -137,6 +142,30 @@ struct ntf_metrics *ntf_hub_metrics(struct ntf_hub *hub);
 bool ntf_hub_link_is_up(const struct ntf_hub *hub);
 /* ntf_hub_shutdown() was called. */
 bool ntf_hub_is_shutting_down(const struct ntf_hub *hub);
+
+/*
+ * Auth (SPEC 6): with a key configured (auth->mode != TND_AUTH_OFF) a
+ * connection needs a valid token to subscribe. auth is borrowed for the
+ * hub's life. Returns 0, or -1 when out of memory.
+ */
+struct tnd_auth;
+int ntf_hub_set_auth(struct ntf_hub *hub, const struct tnd_auth *auth);
+bool ntf_hub_auth_on(const struct ntf_hub *hub);
+/*
+ * Verifies token[0..len) (an upgrade's access_token) through the hub's
+ * token cache, so the same token installed right after costs no second
+ * verification. 0 (also when auth is off), or -1 with the reason in why.
+ */
+int ntf_hub_check_token(struct ntf_hub *hub, const char *token, size_t len, char *why,
+			size_t whylen);
+/*
+ * Gives conn the token (the upgrade's access_token) without an answer.
+ * 0 (also when auth is off), or -1 when refused (the transport refused
+ * the upgrade already, so this is a race with the token's expiry).
+ */
+int ntf_hub_conn_authenticate(struct ntf_conn *conn, const char *token, size_t len);
+/* The connection's timer fired: a token past exp + leeway closes it with 4001. */
+void ntf_hub_conn_timer(struct ntf_conn *conn);
 
 /* The connection's number, for log lines. */
 uint64_t ntf_conn_id(const struct ntf_conn *conn);

@@ -7,10 +7,27 @@
 #ifndef NTF_HUB_INTERNAL_H
 #define NTF_HUB_INTERNAL_H
 
+#include <string.h>
+
 #include "ntf_hub.h"
+#include "tnd_auth.h"
+
+/*
+ * What the notifier keeps of a verified token: one malloc of exact size,
+ * on authenticated connections only (a struct tnd_claims is 6 KB; an idle
+ * connection should cost far less). The lists are tnd_claim_set's
+ * ",a,b," form; all three strings live in text[].
+ */
+struct ntf_conn_auth {
+	long long exp;               /* the token's exp (unix s) */
+	bool read_all, own_all;
+	const char *read, *own;      /* into text; "" = none */
+	char sub[];                  /* sub, NUL, read list, NUL, own list, NUL */
+};
 
 struct ntf_conn {
 	struct ntf_hub *hub;
+	struct ntf_conn_auth *auth;   /* NULL: no valid token yet (or auth off) */
 	void *handle;                 /* the transport's (an lws wsi); opaque here */
 	uint64_t id;                  /* for log lines */
 	struct ntf_conn *prev, *next; /* in hub->conns */
@@ -39,6 +56,9 @@ struct ntf_hub {
 	bool input_paused;
 	bool pump_scheduled;
 	bool shutting_down;
+	const struct tnd_auth *auth;  /* NULL or mode OFF: open mode */
+	struct tnd_auth_cache *auth_cache; /* the loop's one cache of verified tokens */
+	struct tnd_claims *claims;    /* scratch for one verification */
 	struct ntf_inbound_item *in; /* ring of events to fan out */
 	uint32_t in_cap, in_head, in_count;
 };
@@ -72,6 +92,24 @@ uint32_t ntf_hub_replay_page(const struct ntf_hub *hub);
 bool ntf_conn_has_room(const struct ntf_conn *conn);
 /* Frees the collection when nothing refers to it any more. */
 void ntf_hub_release_coll(struct ntf_hub *hub, struct ntf_coll *c);
+
+/* --- ntf_access.c: tokens and claims ------------------------------------- */
+
+/* The auth op: verifies and installs the token, answers, ends what the new claims forbid. */
+void ntf_access_auth_op(struct ntf_conn *conn, const struct ntf_request *req);
+/*
+ * May conn subscribe to req's collection? true, or false after answering
+ * the error (unauthorized / forbidden, echoing collection and id).
+ */
+bool ntf_access_may_subscribe(struct ntf_conn *conn, const struct ntf_request *req);
+/* Whether f's deliveries are restricted to the holder's own documents (the own claim). */
+bool ntf_access_own_only(const struct ntf_conn *conn, const char *collection);
+/* f may deliver ev: not restricted by own, or ev's document is the holder's. */
+static inline bool ntf_access_may_see(const struct ntf_feed *f, const struct ntf_msg *ev)
+{
+	return !f->own_only ||
+	       (ev->owner && f->conn->auth && !strcmp(ev->owner, f->conn->auth->sub));
+}
 
 /* --- ntf_deliver.c: delivery and replay ----------------------------------- */
 

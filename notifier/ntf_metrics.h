@@ -25,6 +25,9 @@ struct ntf_metrics {
 	uint64_t gap_fill_events;     /* events read from the log after a Redis loss */
 	uint64_t resets;              /* reset answers */
 	uint64_t client_errors;       /* error answers */
+	uint64_t auth_successes;      /* tokens accepted (auth op or access_token) */
+	uint64_t auth_failures;       /* tokens refused */
+	uint64_t token_expired_closes;/* connections closed with 4001 */
 	/* gauges */
 	uint64_t connections;
 	uint64_t subscriptions;

@@ -4,6 +4,7 @@
 #include "ntf_proto.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -274,7 +275,9 @@ int ntf_proto_parse(const char *buf, size_t len, struct ntf_request *req, enum t
 	size_t op_len;
 	int rc = -1;
 
-	memset(req, 0, sizeof(*req));
+	/* Not the token's buffer: it is filled only for an auth op. */
+	memset(req, 0, offsetof(struct ntf_request, token));
+	req->token[0] = '\0';
 	if (len > NTF_CLIENT_MSG_MAX)
 		FAIL(TND_ERR_INVALID_JSON, "message too large");
 	if (!tnd_utf8_valid(buf, len, NULL))
@@ -304,7 +307,21 @@ int ntf_proto_parse(const char *buf, size_t len, struct ntf_request *req, enum t
 		if (parse_target(obj, req, req->op == NTF_OP_SUBSCRIBE, err, why) < 0)
 			goto fail;
 		break;
-	case NTF_OP_AUTH:  /* auth is off in this version: the token is not read (SPEC 6) */
+	case NTF_OP_AUTH: {
+		/* A missing, non-string or oversized token is the hub's unauthorized, not a parse error. */
+		const char *t;
+		size_t tlen;
+
+		if (get_string(obj, "token", &t, &tlen) > 0 && tlen <= TND_TOKEN_MAX) {
+			memcpy(req->token, t, tlen);
+			req->token[tlen] = '\0';
+			req->token_len = tlen;
+			req->has_token = true;
+		} else {
+			req->token_too_long = get_string(obj, "token", &t, &tlen) > 0;
+		}
+		break;
+	}
 	case NTF_OP_PING:
 		break;
 	default:
@@ -322,7 +339,7 @@ fail:
 static struct ntf_msg *msg_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static struct ntf_msg *msg_printf(const char *fmt, ...)
 {
-	char buf[512];
+	char buf[1024];
 	va_list ap;
 	int n;
 
@@ -365,6 +382,34 @@ struct ntf_msg *ntf_proto_reset(const char *col, const char *id)
 
 	return msg_printf("{\"op\":\"reset\",\"collection\":\"%s\"%s}", col,
 			  id_part(id, idb, sizeof(idb)));
+}
+
+struct ntf_msg *ntf_proto_unsubscribed_why(const char *col, const char *id, const char *reason)
+{
+	char idb[TND_DOC_ID_MAX + 16];
+
+	return msg_printf("{\"op\":\"unsubscribed\",\"collection\":\"%s\"%s,\"reason\":\"%s\"}", col,
+			  id_part(id, idb, sizeof(idb)), reason);
+}
+
+struct ntf_msg *ntf_proto_authenticated(long long exp)
+{
+	return msg_printf("{\"op\":\"authenticated\",\"exp\":%lld}", exp);
+}
+
+struct ntf_msg *ntf_proto_error_for(enum tnd_err err, const char *message, const char *col,
+				    const char *id)
+{
+	char esc[256] = "", idb[TND_DOC_ID_MAX + 16];
+
+	if (err >= TND_ERR__MAX)
+		err = TND_ERR_INTERNAL;
+	if (!message)
+		message = tnd_err_message(err);
+	tnd_json_escape(esc, sizeof(esc), 0, message, strnlen(message, 200));
+	return msg_printf("{\"op\":\"error\",\"code\":\"%s\",\"message\":\"%s\","
+			  "\"collection\":\"%s\"%s}",
+			  tnd_err_code(err), esc, col, id_part(id, idb, sizeof(idb)));
 }
 
 struct ntf_msg *ntf_proto_pong(void)

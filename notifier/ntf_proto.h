@@ -17,6 +17,7 @@
 
 #include "ntf_msg.h"
 #include "tnd_error.h"
+#include "tnd_limits.h"
 #include "tnd_seq.h"
 #include "tnd_valid.h"
 
@@ -24,8 +25,6 @@
 #define NTF_CLIENT_MSG_MAX 16384
 /* Deepest nesting of containers in a client message (they are flat objects). */
 #define NTF_CLIENT_JSON_DEPTH_MAX 32
-/* Largest JWT accepted in an auth op (a token rarely passes 1 KiB). */
-#define NTF_TOKEN_MAX 3072
 
 enum ntf_op { NTF_OP_SUBSCRIBE, NTF_OP_UNSUBSCRIBE, NTF_OP_AUTH, NTF_OP_PING, NTF_OP__MAX };
 
@@ -35,6 +34,11 @@ struct ntf_request {
 	char id[TND_DOC_ID_MAX + 1]; /* "" for a whole-collection subscription */
 	bool has_since;
 	struct tnd_seq since;
+	/* auth: the token (TND_TOKEN_MAX at most). Last, so only an auth op fills its buffer. */
+	bool has_token;
+	bool token_too_long;         /* a string token past TND_TOKEN_MAX */
+	size_t token_len;
+	char token[TND_TOKEN_MAX + 1];
 };
 
 /*
@@ -64,6 +68,13 @@ struct ntf_msg *ntf_proto_unsubscribed(const char *col, const char *id);
 struct ntf_msg *ntf_proto_reset(const char *col, const char *id);
 struct ntf_msg *ntf_proto_pong(void);
 struct ntf_msg *ntf_proto_authenticated_open(void);
+/* {"op":"authenticated","exp":<exp>} */
+struct ntf_msg *ntf_proto_authenticated(long long exp);
+/* {"op":"unsubscribed",...,"reason":<reason>}: the server ended it (reason a plain word). */
+struct ntf_msg *ntf_proto_unsubscribed_why(const char *col, const char *id, const char *reason);
+/* An error about one subscription: echoes its collection and id. */
+struct ntf_msg *ntf_proto_error_for(enum tnd_err err, const char *message, const char *col,
+				    const char *id);
 /* message NULL = the code's default; it is JSON-escaped. */
 struct ntf_msg *ntf_proto_error(enum tnd_err err, const char *message);
 

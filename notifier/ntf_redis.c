@@ -163,7 +163,7 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply_, void *privdata)
 	const redisReply *kind;
 
 	(void)privdata;
-	if (!reply || ac != r->sub)
+	if (!reply || ac != r->sub || r->kill_pending)
 		return;
 	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3 ||
 	    reply->element[0]->type != REDIS_REPLY_STRING) {
@@ -183,13 +183,34 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply_, void *privdata)
 	}
 }
 
+/*
+ * AUTH's answer, first on each connection. A refusal (wrong password, no
+ * such user) drops the link with this one line and retries with backoff;
+ * the commands pipelined behind it fail with NOAUTH and are ignored.
+ */
+static void on_auth(redisAsyncContext *ac, void *reply_, void *privdata)
+{
+	struct ntf_redis *r = ac->data;
+	redisReply *reply = reply_;
+	char why[TND_REDIS_USER_MAX + 200];
+
+	(void)privdata;
+	if (!reply || (ac != r->sub && ac != r->cmd))
+		return;
+	if (reply->type == REDIS_REPLY_ERROR) {
+		snprintf(why, sizeof(why), "AUTH as %s refused (%.120s)",
+			 r->addr.username[0] ? r->addr.username : "default", reply->str);
+		link_kill_later(r, why);
+	}
+}
+
 static void on_cmd_ready(redisAsyncContext *ac, void *reply_, void *privdata)
 {
 	struct ntf_redis *r = ac->data;
 	redisReply *reply = reply_;
 
 	(void)privdata;
-	if (!reply || ac != r->cmd)
+	if (!reply || ac != r->cmd || r->kill_pending)
 		return;
 	if (reply->type == REDIS_REPLY_ERROR) {
 		tnd_log_error("redis: %s", reply->str);
@@ -224,6 +245,10 @@ static redisAsyncContext *open_ctx(struct ntf_redis *r)
 
 void ntf_redis_start(struct ntf_redis *r)
 {
+	const char *auth[3];
+	size_t auth_lens[3];
+	int n_auth = tnd_redis_auth_argv(&r->addr, auth, auth_lens);
+
 	if (r->closing || r->sub || r->cmd)
 		return;
 	r->sub = open_ctx(r);
@@ -231,6 +256,11 @@ void ntf_redis_start(struct ntf_redis *r)
 		goto fail;
 	r->cmd = open_ctx(r);
 	if (!r->cmd)
+		goto fail;
+	/* AUTH first on both, on every (re)connect: hiredis sends commands in order. */
+	if (n_auth > 0 &&
+	    (redisAsyncCommandArgv(r->sub, on_auth, NULL, n_auth, auth, auth_lens) != REDIS_OK ||
+	     redisAsyncCommandArgv(r->cmd, on_auth, NULL, n_auth, auth, auth_lens) != REDIS_OK))
 		goto fail;
 	if (redisAsyncCommand(r->sub, on_sub_reply, NULL, "PSUBSCRIBE %s", r->pattern) != REDIS_OK)
 		goto fail;

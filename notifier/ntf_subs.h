@@ -66,6 +66,7 @@ struct ntf_feed {
 	struct ntf_filter *replaying;           /* in filters, or NULL */
 	struct ntf_query *query;                /* this feed's read in flight, or NULL */
 	bool replay_paused;                     /* waits for the client to drain its queue */
+	bool own_only;                          /* the own claim: only the holder's documents */
 	bool sent_any;
 	struct tnd_seq sent;                    /* highest seq delivered on this feed */
 	struct ntf_queue pending;               /* live events held while replaying */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "tnd_error.h"
+#include "tnd_limits.h"
 #include "tnd_log.h"
 #include "tnd_num.h"
 
@@ -137,6 +138,19 @@ static int http_writeable(struct lws *wsi, struct ntf_pss *pss)
 
 /* --- upgrade -------------------------------------------------------------- */
 
+/*
+ * The upgrade's access_token (SPEC 6) into buf; its length, 0 when there
+ * is none, or -1 when it is longer than TND_TOKEN_MAX.
+ */
+static int access_token(struct lws *wsi, char *buf, int size)
+{
+	int n = lws_get_urlarg_by_name(wsi, "access_token=", buf, size) ? (int)strlen(buf) : 0;
+
+	if (n <= 0 && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) >= size)
+		return -1; /* too long to copy: lws_get_urlarg_by_name gave up */
+	return n;
+}
+
 /* Returns 0 to allow, or 1 after answering with an error status. */
 static int confirm_upgrade(struct lws *wsi, struct ntf_ws *ws)
 {
@@ -161,6 +175,18 @@ static int confirm_upgrade(struct lws *wsi, struct ntf_ws *ws)
 	if (!status && (ntf_hub_is_shutting_down(ws->hub) ||
 			(long long)ntf_hub_metrics(ws->hub)->connections >= ws->cfg.max_connections))
 		status = HTTP_STATUS_SERVICE_UNAVAILABLE;
+	if (!status && ntf_hub_auth_on(ws->hub)) {
+		/* A bad access_token refuses the upgrade; none at all leaves the auth op to the client. */
+		char token[TND_TOKEN_MAX + 1], why[192];
+		int n = access_token(wsi, token, sizeof(token));
+
+		if (n < 0 || (n > 0 && ntf_hub_check_token(ws->hub, token, (size_t)n, why,
+							   sizeof(why)) < 0)) {
+			tnd_log_info("refusing a WebSocket: access_token %s",
+				     n < 0 ? "too long" : why);
+			status = HTTP_STATUS_UNAUTHORIZED;
+		}
+	}
 	if (!status)
 		return 0;
 	ntf_hub_metrics(ws->hub)->connections_rejected++;
@@ -188,6 +214,7 @@ static int close_with(struct lws *wsi, uint16_t code, bool write_frame)
 	case NTF_CLOSE_INVALID_PAYLOAD: why = "text message not UTF-8"; break;
 	case NTF_CLOSE_SLOW_CONSUMER: why = "slow consumer"; break;
 	case NTF_CLOSE_POLICY: why = "policy violation"; break;
+	case NTF_CLOSE_TOKEN_EXPIRED: why = "token expired"; break;
 	default: why = "internal error"; break;
 	}
 	len = strlen(why);
@@ -338,7 +365,21 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		if (ntf_hub_is_shutting_down(ws->hub))
 			return -1;
 		pss->conn = ntf_hub_conn_new(ws->hub, wsi);
-		return pss->conn ? 0 : -1;
+		if (!pss->conn)
+			return -1;
+		if (ntf_hub_auth_on(ws->hub)) {
+			/* Checked at CONFIRM_UPGRADE: found again in the hub's token cache. */
+			char token[TND_TOKEN_MAX + 1];
+			int n = access_token(wsi, token, sizeof(token));
+
+			if (n > 0 && ntf_hub_conn_authenticate(pss->conn, token, (size_t)n) < 0)
+				return -1;
+		}
+		return 0;
+	case LWS_CALLBACK_TIMER:
+		if (pss && pss->conn)
+			ntf_hub_conn_timer(pss->conn);
+		return 0;
 	case LWS_CALLBACK_RECEIVE:
 		return ws_receive(wsi, pss, in, len);
 	case LWS_CALLBACK_SERVER_WRITEABLE:
@@ -368,6 +409,12 @@ void ntf_ws_wake(void *data, void *handle, bool closing)
 		return;
 	}
 	lws_callback_on_writable(wsi);
+}
+
+void ntf_ws_set_timer(void *data, void *handle, long long usecs)
+{
+	(void)data;
+	lws_set_timer_usecs(handle, (lws_usec_t)usecs);
 }
 
 void ntf_ws_begin_fanout(struct ntf_ws *ws)
@@ -449,6 +496,8 @@ int ntf_ws_start(struct ntf_ws *ws, uv_loop_t *loop, struct ntf_hub *hub,
 	info.pcontext = &ws->ctx;
 	info.retry_and_idle_policy = &ws->retry;
 	info.max_http_header_pool = 256;
+	/* Room for an access_token in the upgrade URL as large as nginx passes (8 KiB lines). */
+	info.max_http_header_data = 8192;
 	info.timeout_secs = 10;
 	ws->ctx = lws_create_context(&info);
 	if (!ws->ctx || !lws_create_vhost(ws->ctx, &info)) {

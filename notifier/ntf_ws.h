@@ -84,6 +84,9 @@ void ntf_ws_finish(struct ntf_ws *ws);
 /* ntf_hub_ops.wake: data is the struct ntf_ws, handle the wsi. */
 void ntf_ws_wake(void *data, void *handle, bool closing);
 
+/* ntf_hub_ops.set_timer: the wsi's lws timer (LWS_CALLBACK_TIMER), replaced on each call. */
+void ntf_ws_set_timer(void *data, void *handle, long long usecs);
+
 /* True when origin[0..len) is in the comma list (spaces around items ignored). */
 bool ntf_ws_origin_allowed(const char *list, const char *origin, size_t len);
 

@@ -271,10 +271,5 @@ int tnd_config_check_common(const struct tnd_common_settings *s, struct tnd_redi
 		snprintf(err, errlen, "TANDEM_LOG_LEVEL: must be error, warn, info or debug");
 		return -1;
 	}
-	if (s->jwt_secret) {
-		snprintf(err, errlen, "TANDEM_JWT_SECRET: JWT auth is not supported by this "
-				      "version; unset it (refusing to run open while you expect auth)");
-		return -1;
-	}
 	return 0;
 }

@@ -132,15 +132,14 @@ struct tnd_common_settings {
 	const char *redis_url;
 	const char *ns;
 	const char *log_level;
-	const char *jwt_secret;
 	const char *redis_username;      /* TANDEM_REDIS_USERNAME, or NULL */
 	const char *redis_password_file; /* TANDEM_REDIS_PASSWORD_FILE, or NULL */
 };
 
 /*
- * Checks what an options table cannot: the Redis URL (parsed into addr),
- * the namespace, the log level, and that no JWT secret is set (auth is not
- * in this version: better to stop than to run open while auth is expected).
+ * Checks what an options table cannot: the Redis URL (parsed into addr,
+ * with TANDEM_REDIS_USERNAME / TANDEM_REDIS_PASSWORD_FILE applied), the
+ * namespace and the log level. The JWT settings are tnd_auth_init()'s.
  * Returns 0, or -1 with "TANDEM_X: reason" in err.
  */
 int tnd_config_check_common(const struct tnd_common_settings *s, struct tnd_redis_addr *addr,
