@@ -24,8 +24,14 @@ $(BUILD)/tests/notifier_integration: $(NOTIFIER_IT_OBJ) $(BUILD)/tests/support/s
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcriterion -lcurl $(LIBS_COMMON)
 
+# Auth on sockets and the Redis ACL users: a stack of its own with auth on.
+$(BUILD)/tests/notifier_auth_integration: $(BUILD)/tests/notifier/auth_it.o $(BUILD)/tests/notifier/wsclient.o \
+		$(BUILD)/tests/notifier/it_support.o $(BUILD)/tests/support/stack.o $(BUILD)/tests/support/http.o $(LIBTANDEM)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcriterion -lcurl $(LIBS_COMMON)
+
 UNIT_TEST_BINS += $(BUILD)/tests/notifier_unit
-INTEGRATION_TEST_BINS += $(BUILD)/tests/notifier_integration
+INTEGRATION_TEST_BINS += $(BUILD)/tests/notifier_integration $(BUILD)/tests/notifier_auth_integration
 
 # The fan-out load client (bench/ws/run.sh drives it).
 $(BUILD)/bench/ws/%.o: PROJECT_CFLAGS += -Itests/notifier

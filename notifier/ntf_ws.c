@@ -144,10 +144,14 @@ static int http_writeable(struct lws *wsi, struct ntf_pss *pss)
  */
 static int access_token(struct lws *wsi, char *buf, int size)
 {
-	int n = lws_get_urlarg_by_name(wsi, "access_token=", buf, size) ? (int)strlen(buf) : 0;
+	/* lws copies the whole "access_token=..." into buf and points past the name. */
+	const char *v = lws_get_urlarg_by_name(wsi, "access_token=", buf, size);
+	int n;
 
-	if (n <= 0 && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) >= size)
-		return -1; /* too long to copy: lws_get_urlarg_by_name gave up */
+	if (!v)
+		return lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) >= size ? -1 : 0;
+	n = (int)strlen(v);
+	memmove(buf, v, (size_t)n + 1);
 	return n;
 }
 

@@ -14,8 +14,9 @@
 # TANDEM_RATE_READ_BURST (40000), TANDEM_RATE_WRITE (10000r/s),
 # TANDEM_RATE_WRITE_BURST (20000), TANDEM_WS_CONNS_PER_ADDR (20000),
 # TANDEM_REST_WRAPPER (e.g. valgrind command), TANDEM_REST_CHILDREN (1),
-# TANDEM_REST_POOLS (1), TANDEM_EXTRA_WS_PORTS (none), and every TANDEM_*
-# setting of the programs (passed through).
+# TANDEM_REST_POOLS (1), TANDEM_EXTRA_WS_PORTS (none), and every TANDEM_* setting of the programs
+# (passed through), except TANDEM_REDIS_USERNAME / TANDEM_REDIS_PASSWORD_FILE:
+# each program gets its own Redis ACL user (below).
 #
 # Several workers (the fault tests): TANDEM_REST_CHILDREN=N runs N
 # tandem-rest processes on one socket (spawn-fcgi -F N), TANDEM_REST_POOLS=P
@@ -95,6 +96,35 @@ trap cleanup EXIT
 trap 'exit 0' TERM INT
 
 # --- Redis -------------------------------------------------------------------
+# One ACL user per program with only the commands, keys and channels it
+# needs (README, Security: Redis credentials).
+# Passwords are generated once into the run dir (mode 600) and kept with
+# the data; redis.conf holds only their SHA-256. The default user stays for
+# redis-cli on the socket, which is mode 700 in the run dir (the tests use
+# it); production disables it.
+NS=${TANDEM_NAMESPACE:-tandem}
+redis_password() { # FILE: creates it once, prints nothing
+	[ -s "$1" ] && return 0
+	(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$1")
+}
+redis_password "$RUN_DIR/redis-rest.password"
+redis_password "$RUN_DIR/redis-notifier.password"
+chmod 600 "$RUN_DIR/redis-rest.password" "$RUN_DIR/redis-notifier.password"
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+# The worker: its scripts' commands (rest-fcgi/rest_store.c), loaded by SCRIPT LOAD, run by EVALSHA.
+ACL_REST="-@all +evalsha +script|load +ping +select +auth +get +set +del +mget +hmget +hset +zadd +zrem +zrangebylex +xadd +xrevrange +publish"
+# The notifier: its pattern, and its one read script (EVAL: XINFO STREAM, XRANGE, EXISTS). No writes.
+ACL_NOTIFIER="-@all +psubscribe +punsubscribe +eval +evalsha +exists +xinfo|stream +xrange +ping +select +auth"
+ACL_USERS="user tandem-rest on #$(sha "$RUN_DIR/redis-rest.password") resetkeys resetchannels ~{$NS:* &{$NS:*} $ACL_REST
+user tandem-notifier on #$(sha "$RUN_DIR/redis-notifier.password") resetkeys resetchannels ~{$NS:* &{$NS:*} $ACL_NOTIFIER"
+# Each program its own Redis user, set in the subshell that starts it: the
+# TANDEM_* environment otherwise reaches both.
+rest_redis_user() {
+	export TANDEM_REDIS_USERNAME=tandem-rest TANDEM_REDIS_PASSWORD_FILE="$RUN_DIR/redis-rest.password"
+}
+notifier_redis_user() {
+	export TANDEM_REDIS_USERNAME=tandem-notifier TANDEM_REDIS_PASSWORD_FILE="$RUN_DIR/redis-notifier.password"
+}
 cat >"$RUN_DIR/redis.conf" <<CONF
 port 0
 unixsocket $RUN_DIR/redis.sock
@@ -106,6 +136,7 @@ daemonize no
 appendonly yes
 appendfsync everysec
 save ""
+$ACL_USERS
 CONF
 redis-server "$RUN_DIR/redis.conf" &
 echo $! >"$RUN_DIR/redis.pid"
@@ -138,6 +169,7 @@ pids_alive() {
 supervise_pool() {
 	local k=$1 sock pids stop=0
 	export LOG="$RUN_DIR/rest.log"
+	rest_redis_user
 	sock=$(rest_sock "$k")
 	pids="$RUN_DIR/rest-$k.pids"
 	trap 'stop=1' TERM
@@ -159,8 +191,11 @@ supervise_pool() {
 }
 if [ "$REST_POOLS" -eq 1 ] && [ "$REST_CHILDREN" -eq 1 ]; then
 	rm -f "$RUN_DIR/rest.sock"
-	spawn-fcgi -n -s "$RUN_DIR/rest.sock" -M 0600 -- "${wrapper[@]}" "$BIN_DIR/tandem-rest" \
-		2>>"$RUN_DIR/rest.log" &
+	(
+		rest_redis_user
+		exec spawn-fcgi -n -s "$RUN_DIR/rest.sock" -M 0600 -- "${wrapper[@]}" "$BIN_DIR/tandem-rest" \
+			2>>"$RUN_DIR/rest.log"
+	) &
 	echo $! >"$RUN_DIR/rest.pid"
 	wait_for "tandem-rest socket" 15 test -S "$RUN_DIR/rest.sock"
 else
@@ -177,6 +212,7 @@ fi
 # supervise_notifier PORT PIDFILE LOG
 supervise_notifier() {
 	trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit 0' TERM
+	notifier_redis_user
 	child=
 	while :; do
 		"$BIN_DIR/tandem-notifier" --ws-listen "127.0.0.1:$1" 2>>"$3" &

@@ -148,7 +148,7 @@ int wsc_connect(struct wsc *c, const struct wsc_options *opt)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)opt->port)};
 	long long deadline = now_ms() + (opt->timeout_ms ? opt->timeout_ms : 5000);
-	char req[1024];
+	char req[16384];
 	int n, one = 1;
 	char *end;
 
