@@ -66,6 +66,32 @@ Test(proto, parses_unsubscribe_ping_and_auth)
 	cr_assert_eq(req.op, NTF_OP_PING);
 	cr_assert_eq(parse("{\"op\":\"auth\",\"token\":\"x.y.z\"}", &req, &err), 0);
 	cr_assert_eq(req.op, NTF_OP_AUTH);
+	cr_assert(req.has_token);
+	cr_assert_eq(req.token_len, 5);
+	cr_assert_str_eq(req.token, "x.y.z");
+	cr_assert_eq(parse("{\"op\":\"auth\",\"token\":7}", &req, &err), 0, "the hub answers unauthorized");
+	cr_assert_not(req.has_token);
+	cr_assert_not(req.token_too_long);
+}
+
+/* TND_TOKEN_MAX bytes of token pass; one more is flagged (the hub answers unauthorized). */
+Test(proto, a_token_of_TND_TOKEN_MAX_bytes_is_read_and_one_more_is_flagged)
+{
+	static char msg[TND_TOKEN_MAX + 64];
+	static struct ntf_request req;
+	enum tnd_err err;
+	int n;
+
+	for (int extra = 0; extra <= 1; extra++) {
+		n = snprintf(msg, sizeof(msg), "{\"op\":\"auth\",\"token\":\"");
+		memset(msg + n, 'a', TND_TOKEN_MAX + (size_t)extra);
+		memcpy(msg + n + TND_TOKEN_MAX + extra, "\"}", 3);
+		cr_assert_eq(parse(msg, &req, &err), 0);
+		cr_assert_eq(req.has_token, extra == 0);
+		cr_assert_eq(req.token_too_long, extra == 1);
+		if (!extra)
+			cr_assert_eq(req.token_len, TND_TOKEN_MAX);
+	}
 }
 
 Test(proto, rejects_malformed_json)
