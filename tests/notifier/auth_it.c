@@ -542,6 +542,62 @@ Test(redis_acl, a_wrong_password_is_refused)
 	cr_assert(strstr(out, "WRONGPASS"), "%s", out);
 }
 
+/* Lines of path holding a, and (in the same read) lines holding b. */
+static int count_in_file(const char *path, const char *a, const char *b, int *n_b)
+{
+	char line[2048];
+	int n = 0;
+	FILE *f = fopen(path, "r");
+
+	*n_b = 0;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		n += strstr(line, a) != NULL;
+		*n_b += strstr(line, b) != NULL;
+	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * A refused AUTH (the password changed under the notifier) drops the link
+ * with one log line per attempt and retries with backoff; once the
+ * password is right again the link comes back by itself.
+ */
+Test(redis_acl, a_refused_auth_drops_the_link_and_the_notifier_retries_until_it_passes, .timeout = 60)
+{
+	char out[256], log[400], path[400], pass[200], setpass[220];
+	const char *const change[] = {"ACL", "SETUSER", "tandem-notifier", "resetpass", ">changed-0123", NULL};
+	const char *const kill[] = {"CLIENT", "KILL", "USER", "tandem-notifier", NULL};
+	FILE *f;
+	int refused, lines, lines0;
+
+	snprintf(path, sizeof(path), "%s/redis-notifier.password", g_stack.dir);
+	snprintf(log, sizeof(log), "%s/notifier.log", g_stack.dir);
+	f = fopen(path, "r");
+	cr_assert_not_null(f);
+	cr_assert_not_null(fgets(pass, sizeof(pass), f));
+	fclose(f);
+	pass[strcspn(pass, "\n")] = '\0';
+	snprintf(setpass, sizeof(setpass), ">%s", pass);
+	const char *const restore[] = {"ACL", "SETUSER", "tandem-notifier", "resetpass", setpass, NULL};
+
+	cr_assert(it_wait_health(&g_stack, 200, IT_WAIT_MS));
+	cr_assert_eq(count_in_file(log, "AUTH as tandem-notifier refused", "redis:", &lines0), 0);
+	cr_assert_eq(stack_redis_cli(&g_stack, out, sizeof(out), change), 0);
+	cr_assert_eq(stack_redis_cli(&g_stack, out, sizeof(out), kill), 0);
+	cr_assert(it_wait_health(&g_stack, 503, IT_WAIT_MS), "the link is down");
+	it_sleep_ms(1500); /* a few attempts with backoff */
+	refused = count_in_file(log, "AUTH as tandem-notifier refused", "redis:", &lines);
+	cr_assert_geq(refused, 2, "retried");
+	cr_assert_lt(refused, 20, "with backoff, not a busy loop");
+	/* One line per refusal; the only other redis line is the loss of the first link. */
+	cr_assert_eq(lines - lines0, refused + 1, "%d redis lines for %d refusals", lines - lines0, refused);
+	cr_assert_eq(stack_redis_cli(&g_stack, out, sizeof(out), restore), 0);
+	cr_assert(it_wait_health(&g_stack, 200, 10000), "back once the password is right");
+}
+
 /* The notifier of this stack is connected with its ACL user: it hears events. */
 Test(redis_acl, both_programs_work_under_their_users)
 {
