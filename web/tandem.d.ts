@@ -345,8 +345,16 @@ export interface ClientOptions {
   baseUrl?: string;
   /** Default: ws(s)://<host of baseUrl or of the page>/ws. */
   wsUrl?: string;
-  /** Bearer token for REST and the WebSocket `auth` op; null for none. */
+  /**
+   * Bearer token for REST and the WebSocket `auth` op; null for none. Asked
+   * again `refreshMargin` ms before the socket's token expires (sent as a new
+   * `auth` op) and after a 4001 close (token expired: the client reconnects
+   * at once and resumes every subscription with `since`), so it should
+   * return a fresh token each time.
+   */
   token?: () => string | null | undefined | Promise<string | null | undefined>;
+  /** ms before the token's `exp` to send a fresh one (default 30000). */
+  refreshMargin?: number;
   fetch?: FetchLike;
   WebSocket?: WebSocketConstructorLike;
   /** ms between client pings (default 25000). */
@@ -365,13 +373,18 @@ export interface ClientOptions {
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'closed';
 
 /**
- * A server `error` frame (SPEC section 5): REST codes where they fit, plus
- * `unknown_op` and `too_many_subscriptions`; `network` when the client has
- * no WebSocket implementation or URL.
+ * A server `error` frame (SPEC section 5): REST codes where they fit
+ * (`unauthorized`, `forbidden`...), plus `unknown_op` and
+ * `too_many_subscriptions`; `network` when the client has no WebSocket
+ * implementation or URL. Errors about one subscription name its collection
+ * (and id). A subscription the server ended because a refreshed token no
+ * longer allows it comes as `{code: 'forbidden', collection, id}` too.
  */
 export interface ServerErrorFrame {
   code: string;
   message?: string;
+  collection?: string;
+  id?: string | null;
 }
 
 export interface SubscribeOptions {

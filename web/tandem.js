@@ -580,7 +580,10 @@ const WS_OPEN = 1;
  * @param {object} [opts]
  * @param {string} [opts.baseUrl='']  where `/api/v1` lives ('' = same origin)
  * @param {string} [opts.wsUrl]       default: ws(s)://<host of baseUrl or page>/ws
- * @param {() => (string|null|Promise<string|null>)} [opts.token]  bearer token for REST and the WS `auth` op
+ * @param {() => (string|null|Promise<string|null>)} [opts.token]  bearer token for REST and the WS `auth` op;
+ *   called again before the socket's token expires (refresh) and after a 4001
+ *   close, so it should return a fresh token each time it is asked
+ * @param {number} [opts.refreshMargin=30000]  ms before the token's `exp` to send a fresh one
  * @param {typeof fetch} [opts.fetch]
  * @param {typeof WebSocket} [opts.WebSocket]
  * @param {number} [opts.pingInterval=25000]  ms between client pings
@@ -598,7 +601,7 @@ export class Client {
   constructor({
     baseUrl = '', wsUrl, token = () => null, fetch: fetchImpl, WebSocket: WebSocketImpl,
     pingInterval = 25000, pongTimeout = 10000, connectTimeout = 10000,
-    backoff = {}, random = Math.random,
+    backoff = {}, random = Math.random, refreshMargin = 30000,
   } = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
     this.wsUrl = wsUrl ?? defaultWsUrl(this.baseUrl);
@@ -608,6 +611,7 @@ export class Client {
     this.pingInterval = pingInterval;
     this.pongTimeout = pongTimeout;
     this.connectTimeout = connectTimeout;
+    this.refreshMargin = refreshMargin;
     this.backoff = { base: backoff.base ?? 250, cap: backoff.cap ?? 10000, random };
 
     this.book = new SubscriptionBook();
@@ -616,7 +620,7 @@ export class Client {
     this.state = 'closed';
     this.closed = false;     // close() was called: stay down
     this.attempt = 0;        // reconnect attempts since the last healthy connection
-    this.timers = { reconnect: null, ping: null, pong: null, connect: null };
+    this.timers = { reconnect: null, ping: null, pong: null, connect: null, refresh: null };
     this.stateListeners = new Listeners();
     this.errorListeners = new Listeners();
   }
@@ -639,7 +643,12 @@ export class Client {
     return off;
   }
 
-  /** Server `error` frames (`{code, message}`) — e.g. unauthorized, too_many_subscriptions. */
+  /**
+   * Server `error` frames (`{code, message, collection?, id?}`) — e.g.
+   * unauthorized, forbidden, too_many_subscriptions — and subscriptions the
+   * server ended because a refreshed token no longer allows them
+   * (`{code: 'forbidden', collection, id}`).
+   */
   onError(fn) {
     return this.errorListeners.add(fn);
   }
@@ -779,7 +788,7 @@ export class Client {
     this.timers.connect = setTimeout(() => { this.timers.connect = null; this._lost(ws); }, this.connectTimeout);
     ws.onopen = () => { if (this.ws === ws) this._opened(ws); };
     ws.onmessage = (e) => { if (this.ws === ws) this._message(e.data); };
-    ws.onclose = () => { if (this.ws === ws) this._lost(ws); };
+    ws.onclose = (e) => { if (this.ws === ws) this._lost(ws, e && e.code); };
     ws.onerror = () => { /* a close event follows; handled there */ };
   }
 
@@ -837,12 +846,54 @@ export class Client {
         clearTimeout(this.timers.pong);
         this.timers.pong = null;
         break;
-      case 'error':
-        this.errorListeners.emit({ code: msg.code, message: msg.message });
+      case 'error': {
+        const err = { code: msg.code, message: msg.message };
+        if (msg.collection !== undefined) err.collection = msg.collection;
+        if (msg.id !== undefined) err.id = msg.id;
+        this.errorListeners.emit(err);
+        break;
+      }
+      case 'authenticated':
+        this._scheduleRefresh(msg.exp);
+        break;
+      case 'unsubscribed':
+        // SPEC 6: a refreshed token that no longer allows a subscription ends it.
+        if (msg.reason) {
+          this.errorListeners.emit({
+            code: msg.reason, message: `the server ended the subscription to ${msg.collection}${msg.id ? `/${msg.id}` : ''}`,
+            collection: msg.collection, id: msg.id ?? null,
+          });
+        }
         break;
       default:
-        break; // authenticated, unsubscribed, and ops a newer server may add
+        break; // ops a newer server may add
     }
+  }
+
+  /**
+   * SPEC 6: the server closes a socket whose token expired with 4001. Send a
+   * fresh token (from the token() hook) refreshMargin ms before exp, so a
+   * live socket never gets there. exp null: auth is off, nothing to do.
+   */
+  _scheduleRefresh(exp) {
+    clearTimeout(this.timers.refresh);
+    this.timers.refresh = null;
+    if (typeof exp !== 'number' || !Number.isFinite(exp)) return;
+    const ws = this.ws;
+    // At least a second: a hook that keeps returning the same token must not spin.
+    const delay = Math.max(1000, exp * 1000 - this.refreshMargin - Date.now());
+    // setTimeout holds 2^31-1 ms at most; a longer token is re-checked then.
+    this.timers.refresh = setTimeout(() => {
+      this.timers.refresh = null;
+      if (this.ws === ws) this._refresh(ws);
+    }, Math.min(delay, 0x7fffffff));
+  }
+
+  async _refresh(ws) {
+    let token = null;
+    try { token = await this.token(); } catch { token = null; }
+    if (this.ws !== ws || ws.readyState !== WS_OPEN) return;
+    if (token) this._send({ op: 'auth', token });
   }
 
   _tellReset(sub) {
@@ -869,15 +920,20 @@ export class Client {
     try { ws.close(code); } catch { /* already closing */ }
   }
 
-  /** The socket is gone (closed, failed, timed out, or silent): schedule a reconnect. */
-  _lost(ws) {
+  /**
+   * The socket is gone (closed, failed, timed out, or silent): schedule a
+   * reconnect. After a 4001 (token expired) the first reconnect is
+   * immediate: it asks token() for a fresh token and resumes every
+   * subscription with `since`, so nothing is lost.
+   */
+  _lost(ws, code) {
     if (ws !== null && this.ws !== ws) return;
     this._clearTimers();
     this._dropSocket(4000);
     this.book.disconnected();
     if (this.closed) { this._setState('closed'); return; }
     this._setState('reconnecting');
-    const delay = backoffDelay(this.attempt, this.backoff);
+    const delay = code === 4001 && this.attempt === 0 ? 0 : backoffDelay(this.attempt, this.backoff);
     this.attempt += 1;
     this.timers.reconnect = setTimeout(() => this._connect(), delay);
   }

@@ -270,6 +270,71 @@ test('server error frames reach onError and leave the connection up', async () =
   client.close();
 });
 
+/* -- tokens (SPEC 6) --------------------------------------------------------- */
+
+test('the token is refreshed through token() before exp, on the same socket', async () => {
+  let n = 0;
+  const { server, client } = fixture({ token: async () => `jwt-${++n}`, refreshMargin: 30000 });
+  // Every token lives 31 s: the refresh is due 1 s after each authenticated.
+  server.auth = () => Math.floor(Date.now() / 1000) + 31;
+  client.subscribe('todos', () => {});
+  await subscribed(server);
+  await waitFor(() => socket(server).received.filter((m) => m.op === 'auth').length === 2,
+    { ms: 3000, what: 'a second auth op' });
+  const auths = socket(server).received.filter((m) => m.op === 'auth');
+  assert.deepEqual(auths.map((m) => m.token), ['jwt-1', 'jwt-2']);
+  await waitFor(() => socket(server).token === 'jwt-2', { what: 'the server took the new token' });
+  assert.equal(server.connections, 1, 'no reconnect');
+  client.close();
+});
+
+test('open mode (exp null) schedules no refresh', async () => {
+  let asked = 0;
+  const { server, client } = fixture({ token: async () => { asked += 1; return 'jwt'; } });
+  client.subscribe('todos', () => {});
+  await subscribed(server);
+  await new Promise((r) => setTimeout(r, 1200));
+  assert.equal(asked, 1);
+  assert.equal(client.timers.refresh, null);
+  client.close();
+});
+
+test('after a 4001 the client reconnects at once with a fresh token and resumes with since, losing nothing', async () => {
+  let n = 0;
+  // A long backoff: only the immediate 4001 reconnect can pass the wait below.
+  const { server, client } = fixture({ token: async () => `jwt-${++n}`, backoff: { base: 5000, cap: 5000 } });
+  server.auth = () => Math.floor(Date.now() / 1000) + 3600;
+  const got = [];
+  client.subscribe('todos', { since: '0-0' }, (ev) => got.push(ev.seq));
+  await subscribed(server);
+  server.write('todos', 'created', 'a', { t: 1 });
+  await waitFor(() => got.length === 1, { what: 'first event' });
+  const last = got[0];
+  server.kill(4001);
+  const missed = server.write('todos', 'updated', 'a', { t: 2 }).seq;
+  await waitFor(() => got.length === 2, { ms: 1000, what: 'the missed event, replayed' });
+  const s = socket(server);
+  assert.deepEqual(s.received[0], { op: 'auth', token: 'jwt-2' });
+  assert.deepEqual(s.received[1], { op: 'subscribe', collection: 'todos', since: last });
+  assert.deepEqual(got, [last, missed]);
+  client.close();
+});
+
+test('a subscription the server ends after a refresh reaches onError as forbidden', async () => {
+  const { server, client } = fixture();
+  const errors = [];
+  client.onError((e) => errors.push(e));
+  client.subscribe('todos', () => {});
+  await subscribed(server);
+  socket(server)._deliver({ op: 'unsubscribed', collection: 'todos', reason: 'forbidden' });
+  socket(server)._deliver({ op: 'error', code: 'forbidden', message: 'no', collection: 'notes', id: 'x' });
+  assert.equal(errors.length, 2);
+  assert.equal(errors[0].code, 'forbidden');
+  assert.equal(errors[0].collection, 'todos');
+  assert.deepEqual(errors[1], { code: 'forbidden', message: 'no', collection: 'notes', id: 'x' });
+  client.close();
+});
+
 test('a throwing event handler does not stop delivery to the others', async (t) => {
   const { server, client } = fixture();
   const logged = t.mock.method(console, 'error', () => {});

@@ -46,6 +46,9 @@ export class FakeServer {
     this.down = false;           // refuse new WebSocket connections
     this.silent = false;         // accept but never answer (dead path)
     this.hooks = { beforeListPage: null, bareErrors: false }; // bareErrors: 412s without a body, as a stripping proxy would
+    // auth: null = open mode (the auth op is answered with exp null); else
+    // token => its exp in unix seconds, or null when the token is refused.
+    this.auth = null;
     this.listCalls = 0;
     this.requests = [];          // [{method, url, headers, body}]
     this.connections = 0;
@@ -244,7 +247,13 @@ class FakeSocket {
   _handle(msg) {
     if (this.readyState !== 1) return;
     if (msg.op === 'ping') return this._deliver({ op: 'pong' });
-    if (msg.op === 'auth') return this._deliver({ op: 'authenticated', exp: null });
+    if (msg.op === 'auth') {
+      if (!this.server.auth) return this._deliver({ op: 'authenticated', exp: null });
+      const exp = this.server.auth(msg.token);
+      if (exp == null) return this._deliver({ op: 'error', code: 'unauthorized', message: 'bad token' });
+      this.token = msg.token;
+      return this._deliver({ op: 'authenticated', exp });
+    }
     if (msg.op === 'unsubscribe') {
       this.subs.delete(`${msg.collection}\u0000${msg.id ?? ''}`);
       return this._deliver({ op: 'unsubscribed', collection: msg.collection, ...(msg.id ? { id: msg.id } : {}) });
