@@ -97,7 +97,7 @@ trap 'exit 0' TERM INT
 
 # --- Redis -------------------------------------------------------------------
 # One ACL user per program with only the commands, keys and channels it
-# needs (README, Security: Redis credentials).
+# needs (scripts/redis-acl.sh; README, Security: Redis credentials).
 # Passwords are generated once into the run dir (mode 600) and kept with
 # the data; redis.conf holds only their SHA-256. The default user stays for
 # redis-cli on the socket, which is mode 700 in the run dir (the tests use
@@ -110,13 +110,7 @@ redis_password() { # FILE: creates it once, prints nothing
 redis_password "$RUN_DIR/redis-rest.password"
 redis_password "$RUN_DIR/redis-notifier.password"
 chmod 600 "$RUN_DIR/redis-rest.password" "$RUN_DIR/redis-notifier.password"
-sha() { sha256sum "$1" | cut -d' ' -f1; }
-# The worker: its scripts' commands (rest-fcgi/rest_store.c), loaded by SCRIPT LOAD, run by EVALSHA.
-ACL_REST="-@all +evalsha +script|load +ping +select +auth +get +set +del +mget +hmget +hset +zadd +zrem +zrangebylex +xadd +xrevrange +publish"
-# The notifier: its pattern, and its one read script (EVAL: XINFO STREAM, XRANGE, EXISTS). No writes.
-ACL_NOTIFIER="-@all +psubscribe +punsubscribe +eval +evalsha +exists +xinfo|stream +xrange +ping +select +auth"
-ACL_USERS="user tandem-rest on #$(sha "$RUN_DIR/redis-rest.password") resetkeys resetchannels ~{$NS:* &{$NS:*} $ACL_REST
-user tandem-notifier on #$(sha "$RUN_DIR/redis-notifier.password") resetkeys resetchannels ~{$NS:* &{$NS:*} $ACL_NOTIFIER"
+ACL_USERS=$("$ROOT/scripts/redis-acl.sh" "$NS" "$RUN_DIR/redis-rest.password" "$RUN_DIR/redis-notifier.password")
 # Each program its own Redis user, set in the subshell that starts it: the
 # TANDEM_* environment otherwise reaches both.
 rest_redis_user() {
