@@ -4,6 +4,12 @@
  * link kill and abrupt disconnects), then SIGTERM; the test fails when
  * valgrind reports an error or a definite/indirect leak (--error-exitcode).
  *
+ * Auth is on (an HS256 secret file) and Redis wants a password (a password
+ * file): every cycle authenticates, by the auth op or access_token, some
+ * with a refused token first, a refresh or an own token, and one socket is
+ * closed with 4001 by its expiry timer, so those paths run under valgrind
+ * too.
+ *
  * Needs no stack: it starts its own redis-server on a unix socket in a
  * temp dir and the notifier from TANDEM_BIN_DIR (default build). Only
  * processes started here are signalled.
@@ -18,11 +24,14 @@
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
+#include <jwt.h>
 
 #include "stack.h"
 #include "wsclient.h"
 
 #define CYCLES 1000
+#define VG_SECRET "valgrind-secret-0123456789abcdef-0123"
+#define VG_REDIS_PASS "vg-redis-password"
 
 static char dir[128];
 static pid_t redis_pid = -1, notifier_pid = -1;
@@ -61,8 +70,40 @@ static redisContext *redis(void)
 {
 	char sock[200];
 
+	redisContext *c;
+
 	snprintf(sock, sizeof(sock), "%s/redis.sock", dir);
-	return redisConnectUnix(sock);
+	c = redisConnectUnix(sock);
+	if (c && !c->err)
+		freeReplyObject(redisCommand(c, "AUTH %s", VG_REDIS_PASS));
+	return c;
+}
+
+/* An HS256 token for VG_SECRET, exp ttl seconds from now; the caller frees it. */
+static char *vg_token(long long ttl, const char *grants)
+{
+	char json[512];
+	jwt_t *jwt = NULL;
+	char *out;
+
+	snprintf(json, sizeof(json), "{\"exp\":%lld%s}", (long long)time(NULL) + ttl, grants);
+	cr_assert_eq(jwt_new(&jwt), 0);
+	cr_assert_eq(jwt_add_grants_json(jwt, json), 0);
+	cr_assert_eq(jwt_set_alg(jwt, JWT_ALG_HS256, (const unsigned char *)VG_SECRET,
+				 (int)strlen(VG_SECRET)), 0);
+	out = jwt_encode_str(jwt);
+	jwt_free(jwt);
+	cr_assert_not_null(out);
+	return out;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f, "%s", path);
+	fputs(text, f);
+	fclose(f);
 }
 
 static int wait_exit(pid_t pid, int timeout_ms)
@@ -81,7 +122,7 @@ static int wait_exit(pid_t pid, int timeout_ms)
 
 static void start(void)
 {
-	char sock[200], url[220], listen[64], log[200], vlog[200], bin[200];
+	char sock[200], url[220], listen[64], log[200], vlog[200], bin[200], pwfile[200], secfile[200];
 	const char *bin_dir = getenv("TANDEM_BIN_DIR") ? getenv("TANDEM_BIN_DIR") : "build";
 	redisContext *c = NULL;
 
@@ -89,8 +130,13 @@ static void start(void)
 	cr_assert_not_null(mkdtemp(dir));
 	snprintf(sock, sizeof(sock), "%s/redis.sock", dir);
 	snprintf(log, sizeof(log), "%s/redis.log", dir);
+	snprintf(pwfile, sizeof(pwfile), "%s/redis.password", dir);
+	write_file(pwfile, VG_REDIS_PASS "\n");
+	snprintf(secfile, sizeof(secfile), "%s/jwt.secret", dir);
+	write_file(secfile, VG_SECRET "\n");
 	redis_pid = spawn((char *const[]){"redis-server", "--port", "0", "--unixsocket", sock,
-					  "--save", "", "--appendonly", "no", NULL},
+					  "--save", "", "--appendonly", "no", "--requirepass",
+					  VG_REDIS_PASS, NULL},
 			  log);
 	for (int i = 0; i < 100 && !(c = redis()); i++)
 		sleep_ms(50);
@@ -111,7 +157,9 @@ static void start(void)
 	notifier_pid = spawn((char *const[]){"valgrind", "--leak-check=full", "--error-exitcode=99",
 					     "--errors-for-leak-kinds=definite,indirect",
 					     "--show-leak-kinds=definite,indirect", vlog, bin,
-					     "--ws-listen", listen, "--redis-url", url, NULL},
+					     "--ws-listen", listen, "--redis-url", url,
+					     "--redis-password-file", pwfile, "--jwt-secret-file", secfile,
+					     NULL},
 			     log);
 }
 
@@ -138,12 +186,28 @@ static void stop(void)
 	}
 }
 
-static int ws_open(struct wsc *c)
+/* Opens /ws, with ?access_token=token when token is not NULL. */
+static int ws_open_token(struct wsc *c, const char *token)
 {
-	struct wsc_options opt = {.host = "127.0.0.1", .port = ws_port, .path = "/ws",
+	char path[2048];
+	struct wsc_options opt = {.host = "127.0.0.1", .port = ws_port, .path = path,
 				  .timeout_ms = 10000};
 
+	snprintf(path, sizeof(path), "/ws%s%s", token ? "?access_token=" : "", token ? token : "");
 	return wsc_connect(c, &opt);
+}
+
+static int ws_open(struct wsc *c)
+{
+	return ws_open_token(c, NULL);
+}
+
+static void send_auth(struct wsc *c, const char *token)
+{
+	char msg[2048];
+
+	snprintf(msg, sizeof(msg), "{\"op\":\"auth\",\"token\":\"%s\"}", token);
+	wsc_send_text(c, msg);
 }
 
 static char *recv_op(struct wsc *c, const char *op)
@@ -174,9 +238,12 @@ static void publish(redisContext *r, int i)
 Test(valgrind, a_thousand_cycles_leave_no_leak, .timeout = 900, .fini = stop)
 {
 	redisContext *r;
-	struct wsc c;
+	struct wsc c, expiring;
 	char *s;
 	int rc, up = 0;
+	char *tok = vg_token(3600, ",\"read\":\"*\""), *tok2 = vg_token(3600, ",\"read\":[\"vg\"]");
+	char *own = vg_token(3600, ",\"sub\":\"vg\",\"read\":\"*\",\"own\":[\"vg\"]");
+	char *soon;
 
 	start();
 	for (int i = 0; i < 600 && !up; i++) { /* valgrind starts slowly */
@@ -197,8 +264,24 @@ Test(valgrind, a_thousand_cycles_leave_no_leak, .timeout = 900, .fini = stop)
 	cr_assert(up, "the notifier did not come up under valgrind (logs above)");
 	r = redis();
 	cr_assert(r && !r->err);
+	/* This one is closed with 4001 by its timer while the cycles run. */
+	cr_assert_eq(ws_open(&expiring), 0);
+	soon = vg_token(-28, ",\"read\":\"*\""); /* 2 s of leeway left */
+	send_auth(&expiring, soon);
+	s = recv_op(&expiring, "authenticated");
+	cr_assert_not_null(s, "the almost expired token is still accepted");
+	free(s);
 	for (int i = 0; i < CYCLES; i++) {
-		cr_assert_eq(ws_open(&c), 0, "cycle %d: connect", i);
+		bool by_url = i % 4 == 1;
+
+		cr_assert_eq(ws_open_token(&c, by_url ? tok : NULL), 0, "cycle %d: connect", i);
+		if (!by_url) {
+			if (i % 5 == 2)
+				send_auth(&c, "not.a.token"); /* refused: error, the socket stays */
+			send_auth(&c, i % 11 == 5 && i % 10 ? own : i % 2 ? tok : tok2);
+			if (i % 7 == 3)
+				send_auth(&c, tok); /* a refresh */
+		}
 		if (i % 100 == 7)
 			wsc_send_text(&c, "{\"op\":\"subscribe\",\"collection\":\"vg\",\"since\":\"0-0\"}");
 		else
@@ -225,6 +308,19 @@ Test(valgrind, a_thousand_cycles_leave_no_leak, .timeout = 900, .fini = stop)
 			wsc_close(&c, 1000);
 	}
 	redisFree(r);
+	{
+		struct wsc_frame f;
+		int op;
+
+		while ((op = wsc_recv(&expiring, 10000, &f)) >= 0 && op != WSC_OP_CLOSE)
+			;
+		cr_assert_eq(expiring.close_code, 4001, "the expiry timer closed the socket");
+		wsc_abort(&expiring);
+	}
+	free(tok);
+	free(tok2);
+	free(own);
+	free(soon);
 	sleep_ms(500);
 	kill(notifier_pid, SIGTERM);
 	rc = wait_exit(notifier_pid, 60000);
