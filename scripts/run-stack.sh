@@ -14,7 +14,10 @@
 # TANDEM_RATE_READ_BURST (40000), TANDEM_RATE_WRITE (10000r/s),
 # TANDEM_RATE_WRITE_BURST (20000), TANDEM_WS_CONNS_PER_ADDR (20000),
 # TANDEM_REST_WRAPPER (e.g. valgrind command), TANDEM_REST_CHILDREN (1),
-# TANDEM_REST_POOLS (1), TANDEM_EXTRA_WS_PORTS (none), and every TANDEM_* setting of the programs
+# TANDEM_REST_POOLS (1), TANDEM_EXTRA_WS_PORTS (none), TANDEM_DEV_TOKENS
+# (1: with a JWT secret configured, serve the demo's DEV-ONLY sign-in
+# /dev/token?sub=NAME through tandem-token --serve; 0: off),
+# TANDEM_DEV_TOKEN_TTL (10m), and every TANDEM_* setting of the programs
 # (passed through), except TANDEM_REDIS_USERNAME / TANDEM_REDIS_PASSWORD_FILE:
 # each program gets its own Redis ACL user (below).
 #
@@ -79,7 +82,7 @@ cleanup() {
 	for f in "$RUN_DIR"/notifier-supervisor-*.pid "$RUN_DIR"/rest-supervisor-*.pid; do
 		[ -e "$f" ] && extra="$extra ${f#"$RUN_DIR"/}"
 	done
-	for f in nginx/nginx.pid notifier-supervisor.pid $extra rest.pid redis.pid; do
+	for f in nginx/nginx.pid dev-token.pid notifier-supervisor.pid $extra rest.pid redis.pid; do
 		p=$(cat "$RUN_DIR/$f" 2>/dev/null || true)
 		[ -n "$p" ] && kill -TERM "$p" 2>/dev/null || true
 		for _ in $(seq 1 100); do
@@ -225,6 +228,20 @@ if [ -x "$BIN_DIR/tandem-notifier" ]; then
 	done
 else
 	log "no $BIN_DIR/tandem-notifier: running without live updates"
+fi
+
+# --- DEV ONLY: the demo's sign-in -----------------------------------------------
+# With auth on by a secret, nginx's /dev/token hands a signed token to
+# whoever names a user (read and write everything, own todos): a local
+# stack only, never a public one.
+rm -f "$RUN_DIR/dev-token.sock"
+if [ "${TANDEM_DEV_TOKENS:-1}" != 0 ] && [ -x "$BIN_DIR/tandem-token" ] &&
+	{ [ -n "${TANDEM_JWT_SECRET:-}" ] || [ -n "${TANDEM_JWT_SECRET_FILE:-}" ]; }; then
+	"$BIN_DIR/tandem-token" --serve "unix:$RUN_DIR/dev-token.sock" --read '*' --write '*' \
+		--own todos --ttl "${TANDEM_DEV_TOKEN_TTL:-10m}" 2>>"$RUN_DIR/dev-token.log" &
+	echo $! >"$RUN_DIR/dev-token.pid"
+	wait_for "tandem-token --serve" 15 test -S "$RUN_DIR/dev-token.sock"
+	log "auth is on: DEV-ONLY sign-in at /dev/token?sub=NAME (TANDEM_DEV_TOKENS=0 turns it off)"
 fi
 
 # --- nginx ---------------------------------------------------------------------

@@ -9,12 +9,25 @@
  * when the servers hold the matching public key (TANDEM_JWT_PUBLIC_KEY):
  * a public key cannot sign. Production tokens come from an identity
  * provider; this tool is for a laptop and for the demo.
+ *
+ * DEV ONLY: --serve unix:/path (mode 600) or 127.0.0.1:PORT answers GET
+ * /dev/token?sub=NAME with {"token":"..."} signed with the other flags'
+ * claims for that sub, one request at a time, on a loopback address only. `make run` starts it when
+ * auth is on so the demo board can sign people in by name (README,
+ * Security: Tokens for development). Anyone who can reach it gets a token:
+ * never put it behind a public nginx.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 #include <jwt.h>
@@ -40,6 +53,7 @@ struct token_config {
 	const char *alg;
 	const char *jwt_secret;
 	const char *jwt_secret_file;
+	const char *serve;
 };
 
 #define OPT(f) offsetof(struct token_config, f)
@@ -65,6 +79,9 @@ static const struct tnd_option options[] = {
 	 "the servers' HS secret", NULL},
 	{"jwt-secret-file", "TANDEM_JWT_SECRET_FILE", TND_OPT_STRING, NULL, 1, 4096, OPT(jwt_secret_file),
 	 "file holding the servers' HS secret", NULL},
+	{"serve", "TANDEM_TOKEN_SERVE", TND_OPT_STRING, NULL, 1, 64, OPT(serve),
+	 "DEV ONLY: serve GET /dev/token?sub=NAME on unix:/path or 127.x.x.x:port with these claims (the demo's sign-in)",
+	 NULL},
 };
 #undef OPT
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -207,6 +224,170 @@ static int signing_key(const struct token_config *cfg, struct tnd_auth *secret, 
 	return 0;
 }
 
+/* Signs claims; the token (caller frees) or NULL after a message. */
+static char *sign(const char *claims, const unsigned char *key, int key_len, jwt_alg_t alg)
+{
+	jwt_t *jwt = NULL;
+	char *token = NULL;
+
+	if (jwt_new(&jwt) != 0 || jwt_add_grants_json(jwt, claims) != 0 ||
+	    jwt_set_alg(jwt, alg, key, key_len) != 0 || !(token = jwt_encode_str(jwt)))
+		fprintf(stderr, "tandem-token: cannot sign with %s and this key\n", jwt_alg_str(alg));
+	jwt_free(jwt);
+	return token;
+}
+
+/* --- DEV ONLY: the demo's sign-in endpoint ---------------------------------- */
+
+#define SERVE_REQ_MAX 4096
+#define SERVE_SUB_MAX 64
+
+static void serve_answer(int fd, int status, const char *body)
+{
+	char head[256];
+	int n = snprintf(head, sizeof(head),
+			 "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
+			 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+			 status, status == 200 ? "OK" : status == 400 ? "Bad Request" : "Not Found",
+			 strlen(body));
+
+	if (write(fd, head, (size_t)n) != n || write(fd, body, strlen(body)) < 0)
+		return; /* the client went away: nothing to do */
+}
+
+/* A sub from the query: 1-64 of [A-Za-z0-9_.-], copied into out; false if not. */
+static bool serve_sub(const char *target, char *out)
+{
+	const char *p = strstr(target, "?sub=");
+	size_t n = 0;
+
+	if (strncmp(target, "/dev/token?", 11) != 0 || !p)
+		return false;
+	for (p += 5; *p && *p != '&' && *p != ' '; p++) {
+		if (n >= SERVE_SUB_MAX || !(tnd_valid_doc_id(p, 1) || *p == '.'))
+			return false;
+		out[n++] = *p;
+	}
+	out[n] = '\0';
+	return n > 0;
+}
+
+static void serve_one(int fd, struct token_config *cfg, const unsigned char *key, int key_len,
+		      jwt_alg_t alg)
+{
+	char req[SERVE_REQ_MAX + 1], sub[SERVE_SUB_MAX + 1], body[8192], *sp, *claims, *token;
+	size_t len = 0;
+	ssize_t got;
+
+	while (len < SERVE_REQ_MAX && !memmem(req, len, "\r\n\r\n", 4)) {
+		got = read(fd, req + len, SERVE_REQ_MAX - len);
+		if (got <= 0)
+			return;
+		len += (size_t)got;
+	}
+	req[len] = '\0';
+	if (strncmp(req, "GET ", 4) != 0 || !(sp = strchr(req + 4, ' '))) {
+		serve_answer(fd, 400, "{\"error\":\"GET /dev/token?sub=NAME\"}");
+		return;
+	}
+	*sp = '\0';
+	if (strncmp(req + 4, "/dev/token", 10) != 0) {
+		serve_answer(fd, 404, "{\"error\":\"not_found\"}");
+		return;
+	}
+	if (!serve_sub(req + 4, sub)) {
+		serve_answer(fd, 400, "{\"error\":\"sub must be 1-64 of A-Z a-z 0-9 _ - .\"}");
+		return;
+	}
+	cfg->sub = sub;
+	claims = build_claims(cfg);
+	token = claims ? sign(claims, key, key_len, alg) : NULL;
+	if (token && (size_t)snprintf(body, sizeof(body), "{\"token\":\"%s\"}", token) < sizeof(body))
+		serve_answer(fd, 200, body);
+	else
+		serve_answer(fd, 400, "{\"error\":\"cannot sign\"}");
+	fprintf(stderr, "tandem-token: served a token for %s\n", sub);
+	free(token);
+	free(claims);
+}
+
+/* A unix socket (mode 600) at path; the fd or -1 after a message. */
+static int serve_unix(const char *path)
+{
+	struct sockaddr_un su = {.sun_family = AF_UNIX};
+	int fd;
+
+	if (strlen(path) >= sizeof(su.sun_path)) {
+		fprintf(stderr, "tandem-token: --serve: socket path too long\n");
+		return -1;
+	}
+	memcpy(su.sun_path, path, strlen(path) + 1);
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&su, sizeof(su)) < 0 || chmod(path, 0600) < 0 ||
+	    listen(fd, 64) < 0) {
+		fprintf(stderr, "tandem-token: --serve unix:%s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Serves until killed. Returns 1 (after a message) when it cannot listen. */
+static int serve(struct token_config *cfg, const unsigned char *key, int key_len, jwt_alg_t alg)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	const char *colon = strrchr(cfg->serve, ':');
+	char host[64];
+	long long port;
+	int fd, one = 1;
+
+	if (!strncmp(cfg->serve, "unix:", 5)) {
+		if ((fd = serve_unix(cfg->serve + 5)) < 0)
+			return 1;
+		goto loop;
+	}
+	if (!colon || (size_t)(colon - cfg->serve) >= sizeof(host) ||
+	    tnd_num_parse_str(colon + 1, 1, 65535, &port) < 0) {
+		fprintf(stderr, "tandem-token: --serve: use 127.0.0.1:PORT\n");
+		return 1;
+	}
+	memcpy(host, cfg->serve, (size_t)(colon - cfg->serve));
+	host[colon - cfg->serve] = '\0';
+	/* Loopback only: this hands a token to whoever asks. */
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1 || (ntohl(sa.sin_addr.s_addr) >> 24) != 127) {
+		fprintf(stderr, "tandem-token: --serve: a 127.x.x.x address only (dev only)\n");
+		return 1;
+	}
+	sa.sin_port = htons((uint16_t)port);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 64) < 0) {
+		fprintf(stderr, "tandem-token: --serve %s: %s\n", cfg->serve, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+loop:
+	fprintf(stderr, "tandem-token: DEV ONLY: serving GET /dev/token?sub=NAME on %s\n", cfg->serve);
+	for (;;) {
+		struct timeval tv = {.tv_sec = 2};
+		int c = accept(fd, NULL, NULL);
+
+		if (c < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			fprintf(stderr, "tandem-token: accept: %s\n", strerror(errno));
+			close(fd);
+			return 1;
+		}
+		setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)); /* a silent client cannot hold it */
+		serve_one(c, cfg, key, key_len, alg);
+		close(c);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct token_config cfg;
@@ -214,7 +395,6 @@ int main(int argc, char **argv)
 	unsigned char *key = NULL;
 	int key_len = 0, status = 1;
 	jwt_alg_t alg;
-	jwt_t *jwt = NULL;
 	char err[300] = "", *claims = NULL, *token = NULL;
 	int rc = tnd_config_load(options, N_OPTIONS, &cfg, argc, argv, err, sizeof(err));
 
@@ -238,17 +418,20 @@ int main(int argc, char **argv)
 	 * in the servers, and no token is printed. */
 	if (rc == TND_CONFIG_CHECK)
 		status = 2;
+	if (cfg.serve && cfg.own) /* the sub comes with each request */
+		cfg.sub = "x";
 	if (!(claims = build_claims(&cfg)) || signing_key(&cfg, &secret, &key, &key_len, &alg) < 0)
 		goto out;
 	if (cfg.alg && (alg = jwt_str_alg(cfg.alg)) == JWT_ALG_INVAL) {
 		fprintf(stderr, "tandem-token: --alg: unknown algorithm %s\n", cfg.alg);
 		goto out;
 	}
-	if (jwt_new(&jwt) != 0 || jwt_add_grants_json(jwt, claims) != 0 ||
-	    jwt_set_alg(jwt, alg, key, key_len) != 0 || !(token = jwt_encode_str(jwt))) {
-		fprintf(stderr, "tandem-token: cannot sign with %s and this key\n", jwt_alg_str(alg));
+	if (cfg.serve && rc != TND_CONFIG_CHECK) {
+		status = serve(&cfg, key, key_len, alg);
 		goto out;
 	}
+	if (!(token = sign(claims, key, key_len, alg)))
+		goto out;
 	if (rc == TND_CONFIG_CHECK)
 		printf("configuration OK\n");
 	else
@@ -256,7 +439,6 @@ int main(int argc, char **argv)
 	status = 0;
 out:
 	free(token);
-	jwt_free(jwt);
 	free(claims);
 	if (key != secret.key)
 		free(key);

@@ -14,6 +14,13 @@
  *
  * The DOM is updated in place, keyed by id, so a live update never throws
  * away a half-typed edit or the keyboard focus.
+ *
+ * Auth: when a read without a token answers 401, the board asks for a user
+ * name (or takes `?user=<name>`) and gets its tokens from the local
+ * stack's DEV-ONLY /dev/token?sub=<name> (scripts/run-stack.sh starts it
+ * when auth is on). Those tokens have `own` on `todos`, so each user sees
+ * only their own todos, live. The client asks the token hook again before
+ * a token expires (and after a 4001), so a session outlives its tokens.
  */
 import { createClient } from '/tandem.js';
 
@@ -21,7 +28,62 @@ const NAME_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 const requested = new URLSearchParams(location.search).get('list');
 const listName = requested && NAME_RE.test(requested) ? requested : 'todos';
 
-const client = createClient();
+const USER_RE = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** The JWT's exp (unix seconds), or 0. */
+function tokenExp(token) {
+  try {
+    const part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    return Number(JSON.parse(atob(part)).exp) || 0;
+  } catch { return 0; }
+}
+
+/** A token() hook for user: a cached dev token, fetched again in its last minute. */
+function devTokens(user) {
+  let token = null;
+  return async () => {
+    if (token && Date.now() / 1000 < tokenExp(token) - 60) return token;
+    const res = await fetch(`/dev/token?sub=${encodeURIComponent(user)}`, { cache: 'no-store' });
+    if (!res.ok) throw new Error(`/dev/token answered ${res.status}`);
+    token = (await res.json()).token;
+    return token;
+  };
+}
+
+/** With auth on: the signed-in user's token hook; null with auth off. Throws when sign-in fails. */
+async function signIn() {
+  const probe = await fetch(`/api/v1/${listName}?limit=1`, { cache: 'no-store' }).catch(() => null);
+  if (!probe || probe.status !== 401) return null;
+  let user = new URLSearchParams(location.search).get('user') || sessionStorage.getItem('tandem-demo-user');
+  while (!user || !USER_RE.test(user)) {
+    user = window.prompt('This Tandem runs with auth on. Your user name (letters, digits, _ - .):', '');
+    if (user === null) throw new Error('Sign in to see your todos: reload and enter a user name.');
+  }
+  const hook = devTokens(user);
+  try {
+    await hook();
+  } catch {
+    throw new Error('Auth is on but this stack has no dev sign-in (/dev/token): start it with make run and '
+      + 'TANDEM_JWT_SECRET_FILE, or use tokens from tandem-token.');
+  }
+  sessionStorage.setItem('tandem-demo-user', user);
+  const userEl = document.querySelector('[data-testid="user"]');
+  userEl.textContent = `Signed in as ${user}`;
+  userEl.hidden = false;
+  return { user, token: hook };
+}
+
+let session = null;
+try {
+  session = await signIn();
+} catch (err) {
+  const el = document.querySelector('[data-testid="message"]');
+  el.textContent = err.message;
+  document.querySelector('[data-testid="loading"]').textContent = 'Not signed in.';
+  throw err;
+}
+
+const client = createClient(session ? { token: session.token } : {});
 const todos = client.collection(listName);
 const view = client.live(listName, { pageSize: 500 });
 
@@ -305,4 +367,4 @@ document.title = listName === 'todos' ? 'Tandem todos' : `${listName} · Tandem 
 render([]);
 
 // For debugging from the console (and tests): the client and the view.
-window.tandemDemo = { client, view, listName };
+window.tandemDemo = { client, view, listName, user: session ? session.user : null };
