@@ -38,11 +38,12 @@ function tokenExp(token) {
   } catch { return 0; }
 }
 
-/** A token() hook for user: a cached dev token, fetched again in its last minute. */
+/** A token() hook for user: a cached dev token, fetched again near its exp. */
 function devTokens(user) {
   let token = null;
   return async () => {
-    if (token && Date.now() / 1000 < tokenExp(token) - 60) return token;
+    // Stale 31 s before exp: the client asks again 30 s before exp (its refresh).
+    if (token && Date.now() / 1000 < tokenExp(token) - 31) return token;
     const res = await fetch(`/dev/token?sub=${encodeURIComponent(user)}`, { cache: 'no-store' });
     if (!res.ok) throw new Error(`/dev/token answered ${res.status}`);
     token = (await res.json()).token;
