@@ -500,7 +500,7 @@ int ntf_ws_start(struct ntf_ws *ws, uv_loop_t *loop, struct ntf_hub *hub,
 	info.pcontext = &ws->ctx;
 	info.retry_and_idle_policy = &ws->retry;
 	info.max_http_header_pool = 256;
-	/* Room for an access_token in the upgrade URL as large as nginx passes (8 KiB lines). */
+	/* Room for an access_token of several KiB in the upgrade URL (larger ones: the auth op). */
 	info.max_http_header_data = 8192;
 	info.timeout_secs = 10;
 	ws->ctx = lws_create_context(&info);
