@@ -943,7 +943,7 @@ Test(limits, early_refusals_of_large_bodies_reach_the_client, .timeout = 120)
 Test(errors, over_long_names_and_ids_name_the_part_that_is_wrong)
 {
 	static const char *const json[] = {"Content-Type: application/json", NULL};
-	char path[8200];
+	static char path[16400];
 
 	snprintf(path, sizeof(path), "/api/v1/c/");
 	memset(path + 10, 'a', 4000);
@@ -954,10 +954,10 @@ Test(errors, over_long_names_and_ids_name_the_part_that_is_wrong)
 	memset(path + 8, 'a', 3000);
 	path[3008] = '\0';
 	request_expect_error("GET", path, NULL, NULL, 400, "invalid_name");
-	/* past TND_URI_MAX (8000), still inside nginx's 8 KiB request line */
+	/* past TND_URI_MAX (16000), still inside nginx's 16 KiB request line */
 	snprintf(path, sizeof(path), "/api/v1/c?x=");
-	memset(path + 12, 'a', 8050);
-	path[8062] = '\0';
+	memset(path + 12, 'a', 16100);
+	path[16112] = '\0';
 	request_expect_error("GET", path, NULL, NULL, 400, "invalid_query");
 }
 
