@@ -47,7 +47,7 @@ TestSuite(process, .init = import_stack);
 
 static char *url(const char *path)
 {
-	static char buf[8400];
+	static char buf[20000];
 
 	snprintf(buf, sizeof(buf), "%s%s", g_stack.base_url, path);
 	return buf;
