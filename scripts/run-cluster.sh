@@ -176,8 +176,30 @@ replicas_up() {
 		esac
 	done
 }
+# Every node's own view: 3 masters and 3 replicas, none failing or in a
+# handshake (so CLUSTER SLOTS from any seed lists each range's replica).
+views_agree() {
+	local i
+	for i in $(seq 0 $((NODES - 1))); do
+		cli $((BASE + i)) cluster nodes | tr -d '\r' | awk -v n=$NODES '
+			$3 ~ /fail|handshake|noaddr/ { bad = 1 }
+			$3 ~ /master/ && NF >= 9 { m++ }
+			$3 ~ /slave/ { r++ }
+			END { exit !(bad == 0 && m == n / 2 && r == n / 2) }' || return 1
+	done
+}
 wait_for "cluster_state:ok on every node" 60 state_ok
 wait_for "every master with a replica in sync" 60 replicas_up
+# CLUSTER SLOTS hides a replica until its replication offset has gossiped
+# (Redis 7.0): wait until every node lists all six nodes there.
+slots_full() {
+	local i
+	for i in $(seq 0 $((NODES - 1))); do
+		[ "$(cli $((BASE + i)) cluster slots | grep -c '^127\.0\.0\.1$')" -eq $NODES ] || return 1
+	done
+}
+wait_for "every node seeing 3 masters and 3 replicas" 60 views_agree
+wait_for "CLUSTER SLOTS listing every replica on every node" 60 slots_full
 
 seeds=
 for i in $(seq 0 $((NODES - 1))); do seeds+="${seeds:+,}127.0.0.1:$((BASE + i))"; done
