@@ -431,7 +431,7 @@ Test(cluster_url, refuses_bad_seed_lists)
 	const char *bad[] = {"redis-cluster://", "redis-cluster://a:1,", "redis-cluster://,a:1",
 			     "redis-cluster://a:1,,b:2", "redis-cluster://a:0", "redis-cluster://a:1,b:x",
 			     "redis-cluster://a:1/2", "redis-cluster://a:1/x", "redis-cluster://[::1",
-			     "redis-cluster://[::1]x:1", "redis-cluster://[::1,a]:1", "redis-cluster://[::1@a]:1",
+			     "redis-cluster://[::1]x:1", "redis-cluster://[::1,a]:1",
 			     "redis-cluster://u:p%zz@a:1", "cluster://a:1",
 			     "http://a"};
 
