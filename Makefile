@@ -50,6 +50,7 @@ $(LIBTANDEM): $(SHARED_OBJ)
 # --- programs ----------------------------------------------------------------
 include rest-fcgi/module.mk
 -include notifier/module.mk
+include cluster.mk
 include token/module.mk
 include tests/module.mk
 -include bench/module.mk

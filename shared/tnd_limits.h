@@ -47,6 +47,15 @@
 #define TND_KEY_MAX 320           /* one key: namespace, collection and prefixes */
 #define TND_SEQ_STR_MAX 42        /* "<ms>-<n>": two 20-digit numbers, '-', NUL */
 
+/* Redis Cluster (SPEC section 9; shared/tnd_cluster.h). */
+#define TND_CLUSTER_SEEDS_MAX 16     /* host:port seeds of a redis-cluster:// URL */
+#define TND_CLUSTER_NODES_MAX 1024   /* nodes in a slot map (Redis advises at most 1000) */
+#define TND_CLUSTER_REPLICAS_MAX 16  /* replicas kept per slot range (more are ignored) */
+#define TND_CLUSTER_NODE_ID_LEN 40   /* a node id: 40 hex digits */
+/* Bytes a sharded subscriber buffers before a reply is whole (notifier/ntf_shard.h):
+ * an event carries a whole document, so this is twice TANDEM_MAX_BODY's maximum. */
+#define TND_SHARD_INPUT_MAX (128 << 20)
+
 /* Logs. */
 #define TND_LOG_LINE_MAX 1024     /* longer lines are cut */
 

@@ -83,54 +83,107 @@ static int parse_userinfo(const char **rest, struct tnd_redis_addr *addr, char *
 	return 0;
 }
 
+/*
+ * One host[:port] (host may be [v6]) in s[0..len) into host (TND_REDIS_HOST_MAX
+ * bytes and the NUL) and *port (6379 when left out).
+ */
+static int parse_hostport(const char *s, size_t len, char *host, int *port, char *err,
+			  size_t errlen)
+{
+	const char *end = s + len, *h = s, *h_end, *p;
+	long long n;
+
+	if (len > 0 && *s == '[') {
+		/* An IPv6 literal: hex digits, colons and dots only, so no '/', '@' or ',' hides in it. */
+		size_t i = 1;
+		while (i < len && s[i] && strchr("0123456789abcdefABCDEF:.", s[i]))
+			i++;
+		if (i == len || s[i] != ']') {
+			snprintf(err, errlen, "malformed [IPv6] host");
+			return -1;
+		}
+		h_end = s + i;
+		h++;
+		p = h_end + 1;
+	} else {
+		h_end = memchr(s, ':', len);
+		if (!h_end)
+			h_end = end;
+		p = h_end;
+	}
+	if (h_end == h || (size_t)(h_end - h) > TND_REDIS_HOST_MAX) {
+		snprintf(err, errlen, "missing or over-long host");
+		return -1;
+	}
+	memcpy(host, h, (size_t)(h_end - h));
+	host[h_end - h] = '\0';
+	*port = 6379;
+	if (p == end)
+		return 0;
+	if (*p != ':') {
+		snprintf(err, errlen, "unexpected \"%.*s\"", (int)(end - p > 32 ? 32 : end - p), p);
+		return -1;
+	}
+	p++;
+	if (tnd_num_parse(p, (size_t)(end - p), 1, 65535, &n) < 0) {
+		snprintf(err, errlen, "port must be 1..65535");
+		return -1;
+	}
+	*port = (int)n;
+	return 0;
+}
+
 static int parse_tcp(const char *rest, struct tnd_redis_addr *addr, char *err, size_t errlen)
 {
-	const char *host, *host_end, *p;
+	const char *p;
 	long long n;
 
 	if (parse_userinfo(&rest, addr, err, errlen) < 0)
 		return -1;
-	host = rest;
-
-	if (*host == '[') {
-		/* An IPv6 literal: hex digits, colons and dots only, so no '/' or '@' hides in it. */
-		host_end = host + 1 + strspn(host + 1, "0123456789abcdefABCDEF:.");
-		if (*host_end != ']') {
-			snprintf(err, errlen, "malformed [IPv6] host");
-			return -1;
-		}
-		host++;
-		p = host_end + 1;
-	} else {
-		host_end = host + strcspn(host, ":/");
-		p = host_end;
-	}
-	if (host_end == host || (size_t)(host_end - host) > TND_REDIS_HOST_MAX) {
-		snprintf(err, errlen, "missing or over-long host");
+	p = rest + strcspn(rest, "/");
+	if (parse_hostport(rest, (size_t)(p - rest), addr->host, &addr->port, err, errlen) < 0)
 		return -1;
-	}
-	memcpy(addr->host, host, (size_t)(host_end - host));
-	addr->host[host_end - host] = '\0';
-	addr->port = 6379;
-	if (*p == ':') {
-		const char *port = ++p;
-		p += strcspn(p, "/");
-		if (tnd_num_parse(port, (size_t)(p - port), 1, 65535, &n) < 0) {
-			snprintf(err, errlen, "port must be 1..65535");
-			return -1;
-		}
-		addr->port = (int)n;
-	}
 	if (*p == '/' && p[1] != '\0') {
 		if (tnd_num_parse_str(p + 1, 0, 15, &n) < 0) {
 			snprintf(err, errlen, "database must be 0..15");
 			return -1;
 		}
 		addr->db = (int)n;
-	} else if (*p != '\0' && strcmp(p, "/") != 0) {
-		snprintf(err, errlen, "unexpected \"%.32s\"", p);
+	}
+	return 0;
+}
+
+/* The seeds of a redis-cluster:// URL, after its scheme. */
+static int parse_cluster(const char *rest, struct tnd_redis_target *t, char *err, size_t errlen)
+{
+	const char *end, *p;
+
+	if (parse_userinfo(&rest, &t->addr, err, errlen) < 0)
+		return -1;
+	end = rest + strcspn(rest, "/");
+	if (*end == '/' && strcmp(end, "/") != 0 && strcmp(end, "/0") != 0) {
+		snprintf(err, errlen, "a cluster has only database 0");
 		return -1;
 	}
+	for (p = rest;; p++) {
+		const char *comma = memchr(p, ',', (size_t)(end - p));
+		const char *seed_end = comma ? comma : end;
+
+		if (t->n_seeds == TND_CLUSTER_SEEDS_MAX) {
+			snprintf(err, errlen, "more than %d seed nodes", TND_CLUSTER_SEEDS_MAX);
+			return -1;
+		}
+		struct tnd_redis_node *seed = &t->seeds[t->n_seeds];
+		if (parse_hostport(p, (size_t)(seed_end - p), seed->host, &seed->port, err, errlen) < 0)
+			return -1;
+		t->n_seeds++;
+		if (!comma)
+			break;
+		p = comma;
+	}
+	memcpy(t->addr.host, t->seeds[0].host, sizeof(t->addr.host));
+	t->addr.port = t->seeds[0].port;
+	t->cluster = true;
 	return 0;
 }
 
@@ -142,7 +195,24 @@ int tnd_redis_url_parse(const char *url, struct tnd_redis_addr *addr, char *err,
 		return parse_unix(url + 7, addr, err, errlen);
 	if (!strncmp(url, "redis://", 8))
 		return parse_tcp(url + 8, addr, err, errlen);
+	if (!strncmp(url, "redis-cluster://", 16)) {
+		snprintf(err, errlen, "redis-cluster:// (Redis Cluster) is not supported by this "
+				      "program yet");
+		return -1;
+	}
 	snprintf(err, errlen, "must start with redis:// or unix://");
+	return -1;
+}
+
+int tnd_redis_target_parse(const char *url, struct tnd_redis_target *t, char *err,
+			   size_t errlen)
+{
+	memset(t, 0, sizeof(*t));
+	if (!strncmp(url, "redis-cluster://", 16))
+		return parse_cluster(url + 16, t, err, errlen);
+	if (!strncmp(url, "unix://", 7) || !strncmp(url, "redis://", 8))
+		return tnd_redis_url_parse(url, &t->addr, err, errlen);
+	snprintf(err, errlen, "must start with redis://, unix:// or redis-cluster://");
 	return -1;
 }
 

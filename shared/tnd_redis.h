@@ -11,6 +11,8 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include "tnd_limits.h"
+
 #define TND_REDIS_HOST_MAX 255
 #define TND_REDIS_PATH_MAX 107 /* sun_path less the NUL */
 #define TND_REDIS_USER_MAX 128
@@ -32,10 +34,41 @@ struct tnd_redis_addr {
  * Parses redis://[user[:password]@]host[:port][/db] (port 6379 when left
  * out; host may be [v6]; user and password percent-decoded) or
  * unix:///path. Returns 0, or -1 with a one-line reason in err (which
- * never repeats the password).
+ * never repeats the password). A redis-cluster:// URL is refused with a
+ * reason saying so: callers that can route over a cluster use
+ * tnd_redis_target_parse() instead.
  */
 int tnd_redis_url_parse(const char *url, struct tnd_redis_addr *addr, char *err,
 			size_t errlen);
+
+/* A node of a cluster: a host name or address (a v6 literal without its []) and a port. */
+struct tnd_redis_node {
+	char host[TND_REDIS_HOST_MAX + 1];
+	int port;
+};
+
+/*
+ * What TANDEM_REDIS_URL names: one server, or a Redis Cluster through its
+ * seed nodes (SPEC section 9). For a cluster, addr holds the credentials
+ * (for every node) and the first seed; db is always 0.
+ */
+struct tnd_redis_target {
+	bool cluster;
+	struct tnd_redis_addr addr;
+	size_t n_seeds;                                   /* 1..TND_CLUSTER_SEEDS_MAX when cluster */
+	struct tnd_redis_node seeds[TND_CLUSTER_SEEDS_MAX];
+};
+
+/*
+ * Parses what tnd_redis_url_parse() does, and also
+ * redis-cluster://[user[:password]@]host[:port][,host[:port]...][/0]
+ * (credentials as for redis://, each seed's port 6379 when left out, at
+ * most TND_CLUSTER_SEEDS_MAX seeds, hosts may be [v6]; a cluster has only
+ * database 0). Returns 0, or -1 with a one-line reason in err (never the
+ * password).
+ */
+int tnd_redis_target_parse(const char *url, struct tnd_redis_target *t, char *err,
+			   size_t errlen);
 
 /*
  * Applies TANDEM_REDIS_USERNAME and TANDEM_REDIS_PASSWORD_FILE (either may
