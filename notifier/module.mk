@@ -2,7 +2,7 @@
 # but main.c, so the unit tests link the same code.
 NOTIFIER_SRC := $(filter-out notifier/main.c,$(wildcard notifier/*.c))
 NOTIFIER_LIB_OBJ := $(NOTIFIER_SRC:%.c=$(BUILD)/%.o)
-NOTIFIER_LIBS := -lwebsockets -luv $(LIBS_COMMON)
+NOTIFIER_LIBS := -lwebsockets -lssl -luv $(LIBS_COMMON)
 
 $(BUILD)/tandem-notifier: $(BUILD)/notifier/main.o $(NOTIFIER_LIB_OBJ) $(LIBTANDEM)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(NOTIFIER_LIBS)
