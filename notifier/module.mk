@@ -30,8 +30,16 @@ $(BUILD)/tests/notifier_auth_integration: $(BUILD)/tests/notifier/auth_it.o $(BU
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcriterion -lcurl $(LIBS_COMMON)
 
+# wss:// and https:// (TANDEM_WS_TLS_CERT/KEY): a TLS notifier next to a stack, a throwaway certificate.
+$(BUILD)/tests/notifier_tls_integration: $(BUILD)/tests/notifier/tls_it.o $(BUILD)/tests/notifier/wsc_tls.o \
+		$(BUILD)/tests/notifier/wsclient.o $(BUILD)/tests/notifier/it_support.o \
+		$(BUILD)/tests/support/stack.o $(BUILD)/tests/support/http.o $(LIBTANDEM)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcriterion -lcurl -lssl $(LIBS_COMMON)
+
 UNIT_TEST_BINS += $(BUILD)/tests/notifier_unit
-INTEGRATION_TEST_BINS += $(BUILD)/tests/notifier_integration $(BUILD)/tests/notifier_auth_integration
+INTEGRATION_TEST_BINS += $(BUILD)/tests/notifier_integration $(BUILD)/tests/notifier_auth_integration \
+	$(BUILD)/tests/notifier_tls_integration
 
 # The fan-out load client (bench/ws/run.sh drives it).
 $(BUILD)/bench/ws/%.o: PROJECT_CFLAGS += -Itests/notifier
