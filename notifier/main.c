@@ -13,10 +13,12 @@
  * until every handle is closed, and the process exits 0. libuv's signal
  * watchers run as loop callbacks, so no code runs in a signal handler.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <uv.h>
 
@@ -41,7 +43,18 @@ struct notifier_config {
 	long long ping_interval;
 	long long queue_bytes;
 	long long queue_messages;
+	const char *tls_cert;
+	const char *tls_key;
 };
+
+/* Options' check: the file must be readable now (the notifier reads it once, at start). */
+static int check_readable(const char *value, char *why, size_t whylen)
+{
+	if (access(value, R_OK) == 0)
+		return 0;
+	snprintf(why, whylen, "cannot read %s: %s", value, strerror(errno));
+	return -1;
+}
 
 #define OPT(f) offsetof(struct notifier_config, f)
 static const struct tnd_option options[] = {
@@ -58,6 +71,10 @@ static const struct tnd_option options[] = {
 	 OPT(queue_bytes), "outbound bytes queued per connection before it is closed with 4008", NULL},
 	{"ws-queue-messages", "TANDEM_WS_QUEUE_MESSAGES", TND_OPT_INT, "1024", 8, 1000000,
 	 OPT(queue_messages), "outbound messages queued per connection before 4008", NULL},
+	{"ws-tls-cert", "TANDEM_WS_TLS_CERT", TND_OPT_STRING, NULL, 1, 4096, OPT(tls_cert),
+	 "PEM certificate chain: serve wss:// and https:// (with TANDEM_WS_TLS_KEY)", check_readable},
+	{"ws-tls-key", "TANDEM_WS_TLS_KEY", TND_OPT_STRING, NULL, 1, 4096, OPT(tls_key),
+	 "PEM private key of TANDEM_WS_TLS_CERT", check_readable},
 };
 #undef OPT
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -88,6 +105,16 @@ static int check_config(const struct notifier_config *cfg, struct tnd_redis_addr
 		snprintf(err, errlen, "TANDEM_WS_LISTEN: %s", why);
 		return -1;
 	}
+	if (!cfg->tls_cert != !cfg->tls_key) {
+		snprintf(err, errlen, "%s: unset while %s is set (TLS needs both, or neither)",
+			 cfg->tls_cert ? "TANDEM_WS_TLS_KEY" : "TANDEM_WS_TLS_CERT",
+			 cfg->tls_cert ? "TANDEM_WS_TLS_CERT" : "TANDEM_WS_TLS_KEY");
+		return -1;
+	}
+	if (cfg->tls_cert && ntf_ws_check_tls(cfg->tls_cert, cfg->tls_key, err, errlen) < 0)
+		return -1;
+	ws_cfg->tls_cert = cfg->tls_cert;
+	ws_cfg->tls_key = cfg->tls_key;
 	ws_cfg->allowed_origins = c->allowed_origins;
 	ws_cfg->max_connections = cfg->max_connections;
 	ws_cfg->ping_interval_s = (unsigned)cfg->ping_interval;
@@ -258,8 +285,8 @@ int main(int argc, char **argv)
 	}
 	ntf_redis_start(&n->redis);
 	/* Never the URL's credentials in a log line: what follows the '@' only. */
-	tnd_log_info("version %s, listening on %s (/ws, /healthz, /metrics), Redis at %s%s%s, "
-		     "namespace %s", tnd_version(), cfg.ws_listen,
+	tnd_log_info("version %s, listening on %s (/ws, /healthz, /metrics%s), Redis at %s%s%s, "
+		     "namespace %s", tnd_version(), cfg.ws_listen, cfg.tls_cert ? "; TLS" : "",
 		     strchr(cfg.common.redis_url, '@') ? "redis://***@" : "",
 		     strchr(cfg.common.redis_url, '@') ? strrchr(cfg.common.redis_url, '@') + 1
 						       : cfg.common.redis_url,

@@ -2,7 +2,7 @@
 # but main.c, so the unit tests link the same code.
 NOTIFIER_SRC := $(filter-out notifier/main.c,$(wildcard notifier/*.c))
 NOTIFIER_LIB_OBJ := $(NOTIFIER_SRC:%.c=$(BUILD)/%.o)
-NOTIFIER_LIBS := -lwebsockets -luv $(LIBS_COMMON)
+NOTIFIER_LIBS := -lwebsockets -lssl -luv $(LIBS_COMMON)
 
 $(BUILD)/tandem-notifier: $(BUILD)/notifier/main.o $(NOTIFIER_LIB_OBJ) $(LIBTANDEM)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(NOTIFIER_LIBS)
@@ -30,8 +30,16 @@ $(BUILD)/tests/notifier_auth_integration: $(BUILD)/tests/notifier/auth_it.o $(BU
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcriterion -lcurl $(LIBS_COMMON)
 
+# wss:// and https:// (TANDEM_WS_TLS_CERT/KEY): a TLS notifier next to a stack, a throwaway certificate.
+$(BUILD)/tests/notifier_tls_integration: $(BUILD)/tests/notifier/tls_it.o $(BUILD)/tests/notifier/wsc_tls.o \
+		$(BUILD)/tests/notifier/wsclient.o $(BUILD)/tests/notifier/it_support.o \
+		$(BUILD)/tests/support/stack.o $(BUILD)/tests/support/http.o $(LIBTANDEM)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcriterion -lcurl -lssl $(LIBS_COMMON)
+
 UNIT_TEST_BINS += $(BUILD)/tests/notifier_unit
-INTEGRATION_TEST_BINS += $(BUILD)/tests/notifier_integration $(BUILD)/tests/notifier_auth_integration
+INTEGRATION_TEST_BINS += $(BUILD)/tests/notifier_integration $(BUILD)/tests/notifier_auth_integration \
+	$(BUILD)/tests/notifier_tls_integration
 
 # The fan-out load client (bench/ws/run.sh drives it).
 $(BUILD)/bench/ws/%.o: PROJECT_CFLAGS += -Itests/notifier

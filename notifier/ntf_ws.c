@@ -7,6 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
 #include "tnd_error.h"
 #include "tnd_limits.h"
 #include "tnd_log.h"
@@ -68,6 +72,41 @@ bool ntf_ws_origin_allowed(const char *list, const char *origin, size_t len)
 		p = *end ? end + 1 : end;
 	}
 	return false;
+}
+
+/* The reason of OpenSSL's last error, or fallback. */
+static const char *ssl_reason(const char *fallback)
+{
+	const char *r = ERR_reason_error_string(ERR_peek_last_error());
+
+	return r ? r : fallback;
+}
+
+int ntf_ws_check_tls(const char *cert, const char *key, char *err, size_t errlen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	int rc = -1;
+
+	ERR_clear_error();
+	if (!ctx) {
+		snprintf(err, errlen, "TANDEM_WS_TLS_CERT: cannot set up OpenSSL");
+		return -1;
+	}
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
+		snprintf(err, errlen, "TANDEM_WS_TLS_CERT: no PEM certificate in %s (%s)", cert,
+			 ssl_reason("unreadable"));
+	else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 &&
+		 ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH)
+		snprintf(err, errlen, "TANDEM_WS_TLS_KEY: no PEM private key in %s (%s)", key,
+			 ssl_reason("unreadable"));
+	else if (SSL_CTX_check_private_key(ctx) != 1)
+		snprintf(err, errlen, "TANDEM_WS_TLS_KEY: %s does not match the certificate in %s",
+			 key, cert);
+	else
+		rc = 0;
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+	return rc;
 }
 
 /* --- HTTP: /healthz, /metrics -------------------------------------------- */
@@ -490,6 +529,18 @@ int ntf_ws_start(struct ntf_ws *ws, uv_loop_t *loop, struct ntf_hub *hub,
 	memset(&info, 0, sizeof(info));
 	/* An explicit vhost, so that a port we cannot bind fails the start. */
 	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	if (cfg->tls_cert) {
+		/*
+		 * OpenSSL initialised by lws (once, for the context); the vhost
+		 * loads the PEM files. ALPN pinned to http/1.1: with lws's
+		 * default ("h2,http/1.1") a browser or curl would pick HTTP/2,
+		 * where our /ws upgrade (RFC 6455 over HTTP/1.1) does not exist.
+		 */
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.ssl_cert_filepath = cfg->tls_cert;
+		info.ssl_private_key_filepath = cfg->tls_key;
+		info.alpn = "http/1.1";
+	}
 	if (cfg->host[0] && !strchr(cfg->host, ':'))
 		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
 	info.foreign_loops = loops;
@@ -505,7 +556,8 @@ int ntf_ws_start(struct ntf_ws *ws, uv_loop_t *loop, struct ntf_hub *hub,
 	info.timeout_secs = 10;
 	ws->ctx = lws_create_context(&info);
 	if (!ws->ctx || !lws_create_vhost(ws->ctx, &info)) {
-		tnd_log_error("cannot listen on %s:%d", cfg->host[0] ? cfg->host : "*", cfg->port);
+		tnd_log_error("cannot listen on %s:%d%s", cfg->host[0] ? cfg->host : "*", cfg->port,
+			      cfg->tls_cert ? " with TLS (is the certificate/key pair valid?)" : "");
 		return -1;
 	}
 	return 0;

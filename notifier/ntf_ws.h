@@ -15,7 +15,12 @@
  *    sends the close code. A peer that never lets us write is cut after
  *    NTF_CLOSE_GRACE_S by an lws timeout;
  *  - keepalive: lws pings after TANDEM_PING_INTERVAL idle seconds and hangs
- *    up when no pong comes within the same interval again.
+ *    up when no pong comes within the same interval again;
+ *  - TLS (TANDEM_WS_TLS_CERT/KEY): the one vhost serves wss:// and https://
+ *    for all three paths with lws's OpenSSL; ALPN offers http/1.1 only, so
+ *    no client gets HTTP/2 (Debian's lws has it built in), where a
+ *    WebSocket upgrade does not exist. A plain-text client on the TLS port
+ *    fails the handshake and is closed; nothing is redirected.
  *
  * The per-session struct holds only a pointer to the hub's connection, so
  * an idle connection costs lws's own state plus a few hundred bytes.
@@ -42,6 +47,8 @@ struct ntf_ws_config {
 	const char *allowed_origins;/* comma list, NULL = any origin */
 	long long max_connections;
 	unsigned ping_interval_s;
+	const char *tls_cert;       /* PEM paths, both or neither; NULL = plain ws:// */
+	const char *tls_key;
 };
 
 struct ntf_ws {
@@ -63,7 +70,18 @@ struct ntf_ws {
  */
 int ntf_ws_parse_listen(const char *listen, struct ntf_ws_config *cfg, char *err, size_t errlen);
 
-/* Listens on the loop. Returns 0, or -1 (logged by lws and here). */
+/*
+ * Loads the PEM certificate chain and private key the way the vhost will
+ * and checks that they match, so that a bad pair stops the start with one
+ * line ("TANDEM_WS_TLS_CERT: reason") rather than lws's log. Returns 0,
+ * or -1 with err.
+ */
+int ntf_ws_check_tls(const char *cert, const char *key, char *err, size_t errlen);
+
+/*
+ * Listens on the loop (with TLS when cfg->tls_cert is set: a certificate
+ * or key lws cannot load fails here). Returns 0, or -1 (logged here).
+ */
 int ntf_ws_start(struct ntf_ws *ws, uv_loop_t *loop, struct ntf_hub *hub,
 		 const struct ntf_ws_config *cfg);
 /* Starts destroying the lws context; run the loop afterwards, then ntf_ws_finish(). */

@@ -97,12 +97,13 @@ int wsc_parse_frame(const uint8_t *buf, size_t len, struct wsc_frame *f)
 	return 1;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
+static int write_all(struct wsc *c, const void *buf, size_t len)
 {
 	const char *p = buf;
 
 	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		ssize_t n = c->io.send ? c->io.send(c->io.data, p, len)
+				       : send(c->fd, p, len, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -135,9 +136,10 @@ static int fill(struct wsc *c, long long deadline)
 	}
 	if (left < 0)
 		left = 0;
-	if (poll(&pfd, 1, (int)left) <= 0)
+	if (!(c->io.pending && c->io.pending(c->io.data)) && poll(&pfd, 1, (int)left) <= 0)
 		return WSC_TIMEOUT;
-	n = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
+	n = c->io.recv ? c->io.recv(c->io.data, c->buf + c->len, c->cap - c->len)
+		       : recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
 	if (n <= 0)
 		return WSC_EOF;
 	c->len += (size_t)n;
@@ -168,8 +170,10 @@ int wsc_connect(struct wsc *c, const struct wsc_options *opt)
 	inet_pton(AF_INET, opt->host, &sa.sin_addr);
 	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		goto fail;
+	if (opt->secure && opt->secure(c, opt->secure_data) < 0)
+		goto fail;
 	n = wsc_upgrade_request(req, sizeof(req), opt->host, opt->port, opt->path, opt->origin);
-	if (n < 0 || write_all(c->fd, req, (size_t)n) < 0)
+	if (n < 0 || write_all(c, req, (size_t)n) < 0)
 		goto fail;
 	/* The answer's head ends at the first blank line; frames may follow at once. */
 	for (;;) {
@@ -186,10 +190,7 @@ int wsc_connect(struct wsc *c, const struct wsc_options *opt)
 		goto fail;
 	return 0;
 fail:
-	close(c->fd);
-	c->fd = -1;
-	free(c->buf);
-	c->buf = NULL;
+	wsc_abort(c);
 	return -1;
 }
 
@@ -200,7 +201,7 @@ int wsc_send_frame(struct wsc *c, int opcode, bool fin, const void *payload, siz
 
 	if (!out)
 		return -1;
-	rc = write_all(c->fd, out, wsc_build_frame(out, opcode, fin, payload, len));
+	rc = write_all(c, out, wsc_build_frame(out, opcode, fin, payload, len));
 	free(out);
 	return rc;
 }
@@ -278,17 +279,16 @@ void wsc_close(struct wsc *c, int code)
 {
 	uint8_t payload[2] = {(uint8_t)(code >> 8), (uint8_t)code};
 
-	if (c->fd >= 0) {
+	if (c->fd >= 0)
 		wsc_send_frame(c, WSC_OP_CLOSE, true, payload, 2);
-		close(c->fd);
-	}
-	c->fd = -1;
-	free(c->buf);
-	c->buf = NULL;
+	wsc_abort(c);
 }
 
 void wsc_abort(struct wsc *c)
 {
+	if (c->io.free)
+		c->io.free(c->io.data);
+	c->io = (struct wsc_io){0};
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;

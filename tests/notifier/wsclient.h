@@ -37,8 +37,22 @@ struct wsc_frame {
 	size_t frame_len;       /* header + payload bytes consumed */
 };
 
+/*
+ * A byte stream other than the plain socket (TLS: tests/notifier/wsc_tls.h).
+ * send/recv return bytes moved, 0 at EOF, -1 on error; pending is true
+ * when bytes are buffered above the socket (poll would not see them).
+ */
+struct wsc_io {
+	void *data;
+	long (*send)(void *data, const void *buf, size_t len);
+	long (*recv)(void *data, void *buf, size_t len);
+	bool (*pending)(void *data);
+	void (*free)(void *data);   /* at close, before the socket is closed */
+};
+
 struct wsc {
 	int fd;
+	struct wsc_io io;           /* io.send NULL: the socket itself */
 	uint8_t *buf;           /* bytes read, not consumed yet */
 	size_t len, cap, consumed;
 	bool no_auto_pong;
@@ -54,6 +68,12 @@ struct wsc_options {
 	const char *bind_addr;  /* NULL, or a local IPv4 source address */
 	int rcvbuf;             /* 0, or SO_RCVBUF before connect */
 	int timeout_ms;
+	/*
+	 * NULL, or called once TCP is connected, before the upgrade: may set
+	 * c->io (a TLS handshake). Returns 0, or -1 to fail the connect.
+	 */
+	int (*secure)(struct wsc *c, void *data);
+	void *secure_data;
 };
 
 /*
