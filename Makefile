@@ -27,7 +27,7 @@ LIBS_COMMON := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 ALL_CFLAGS = $(PROJECT_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(PROJECT_LDFLAGS) $(LDFLAGS)
 
-.PHONY: all build-all deps deps-check test test-unit test-integration test-san test-valgrind test-deploy test-web run bench clean help
+.PHONY: all build-all deps deps-test deps-check deps-check-test test test-unit test-integration test-san test-valgrind test-deploy test-web run bench clean help
 
 ALL_BINS :=
 UNIT_TEST_BINS :=
@@ -57,18 +57,26 @@ include tests/module.mk
 include pkg.mk
 
 # --- dependencies ------------------------------------------------------------
-# scripts/deps.sh installs what is missing (apt-get; sudo when not root).
+# scripts/deps.sh installs what is missing (apt-get; sudo when not root):
+# alone what building and running need, with --test also what the tests and
+# benchmarks need.
 deps:
 	@scripts/deps.sh
 
+deps-test:
+	@scripts/deps.sh --test
+
 deps-check:
 	@scripts/deps.sh --check-only >/dev/null 2>&1 || scripts/deps.sh
+
+deps-check-test:
+	@scripts/deps.sh --test --check-only >/dev/null 2>&1 || scripts/deps.sh --test
 
 # --- running -----------------------------------------------------------------
 run: deps-check all
 	@scripts/run-stack.sh
 
-bench: deps-check all
+bench: deps-check-test all
 	@bench/run.sh
 
 clean:
@@ -78,6 +86,7 @@ help:
 	@echo "make run        start Redis, the REST workers, the notifier and nginx on localhost"
 	@echo "make test       build and run every test (unit, integration, sanitizers, valgrind)"
 	@echo "make bench      run the benchmarks (see docs/PERFORMANCE.md)"
+	@echo "make fuzz       run each libFuzzer harness FUZZ_SECONDS (see tests/fuzz/README.md)"
 	@echo "make SANITIZE=1 build with AddressSanitizer + UBSan into build/san/"
 
 build-all: $(ALL_BINS)

@@ -44,7 +44,7 @@ test-integration: build-all $(INTEGRATION_TEST_BINS)
 	@for t in $(INTEGRATION_TEST_BINS); do echo "== $$t"; TANDEM_BIN_DIR=$(BUILD) $$t --jobs 1 || exit 1; done
 
 # Each suite once normally, once under ASan + UBSan, then valgrind.
-test: deps-check
+test: deps-check-test
 	$(MAKE) test-unit test-integration
 	$(MAKE) SANITIZE=1 test-unit test-integration
 	$(MAKE) test-valgrind
