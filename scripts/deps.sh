@@ -15,7 +15,7 @@ set -euo pipefail
 # and the servers `make run` starts (curl is its health probe).
 RUN_PACKAGES=(
 	build-essential pkg-config
-	libfcgi-dev libfcgi-bin spawn-fcgi libhiredis-dev libjson-c-dev libjwt-dev
+	libfcgi-dev libfcgi-bin spawn-fcgi libhiredis-dev libjson-c-dev libjwt-dev libssl-dev
 	libwebsockets-dev libwebsockets-evlib-uv libuv1-dev
 	redis-server nginx curl
 )
