@@ -21,10 +21,12 @@ RUN_PACKAGES=(
 )
 # Tests and benchmarks only: Criterion + libcurl for the suites, valgrind,
 # nginx's nchan module, wrk, and clang/LLVM 14 for the fuzz harnesses
-# (libFuzzer runtime, llvm-profdata/llvm-cov for coverage).
+# (libFuzzer runtime, llvm-profdata/llvm-cov for coverage); the openssl CLI
+# (throwaway certificates), ss (iproute2) and ps/pgrep (procps) the tests use.
 TEST_PACKAGES=(
 	libcriterion-dev libcurl4-openssl-dev valgrind libnginx-mod-nchan wrk
 	clang-14 libclang-rt-14-dev llvm-14
+	openssl iproute2 procps
 )
 
 test=0 check_only=0
