@@ -293,7 +293,8 @@ static int check_times(jwt_t *jwt, long long now, struct tnd_claims *out, char *
 		snprintf(why, whylen, "the token has no exp (a number)");
 		return TND_EINVAL;
 	}
-	if (now > out->exp + TND_AUTH_LEEWAY_S) {
+	/* now - leeway, not exp + leeway: a huge exp must not overflow (found by fuzzing). */
+	if (now - TND_AUTH_LEEWAY_S > out->exp) {
 		snprintf(why, whylen, "the token has expired");
 		return TND_EINVAL;
 	}
@@ -405,7 +406,7 @@ int tnd_auth_verify_cached(const struct tnd_auth *a, struct tnd_auth_cache *cach
 		return tnd_auth_verify(a, token, len, now, out, why, whylen);
 	slot = &cache->slot[(digest[0] | (unsigned)digest[1] << 8) % TND_AUTH_CACHE_SLOTS];
 	if (slot->used && memcmp(slot->digest, digest, sizeof(digest)) == 0 &&
-	    now <= slot->claims.exp + TND_AUTH_LEEWAY_S) {
+	    now - TND_AUTH_LEEWAY_S <= slot->claims.exp) {
 		cache->hits++;
 		*out = slot->claims;
 		return 0;
