@@ -55,6 +55,7 @@ include token/module.mk
 include tests/module.mk
 -include bench/module.mk
 include pkg.mk
+-include tests/fuzz/fuzz.mk
 
 # --- dependencies ------------------------------------------------------------
 # scripts/deps.sh installs what is missing (apt-get; sudo when not root):

@@ -49,6 +49,7 @@ test: deps-check-test
 	$(MAKE) SANITIZE=1 test-unit test-integration
 	$(MAKE) test-valgrind
 	$(MAKE) test-fault
+	$(MAKE) test-fuzz
 	$(MAKE) test-deploy
 	@if [ -f tests/web/run.sh ]; then $(MAKE) test-web; fi
 	$(MAKE) test-pkg

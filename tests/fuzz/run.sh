@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Runs one libFuzzer harness of tests/fuzz/ (built by tests/fuzz/fuzz.mk).
+#
+#   run.sh fuzz   H SECONDS  fuzz on build/fuzz/corpus/H (seeds copied in; it grows there)
+#   run.sh test   H SECONDS  fuzz briefly on a fresh copy of the seeds, then replay
+#                            tests/fuzz/regress/H/*; prints one summary line
+#   run.sh cov    H          replay the seeds and the grown corpus through the
+#                            coverage build (build/fuzz/cov/fuzz_H) into H-*.profraw
+#
+# The repository's corpus is only read: new inputs go under build/fuzz/.
+# Crash artifacts: build/fuzz/artifacts/H-*. Logs: build/fuzz/logs/.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+mode=$1 h=$2 secs=${3:-60}
+B=build/fuzz
+bin=$B/fuzz_$h
+seeds=tests/fuzz/corpus/$h
+regress=tests/fuzz/regress/$h
+dict=tests/fuzz/dict/$h.dict
+
+case $h in
+router) max_len=4200 ;;
+json) max_len=8192 ;;
+ws_msg) max_len=4200 ;;
+event) max_len=4096 ;;
+config) max_len=2048 ;;
+*) echo "run.sh: unknown harness $h" >&2; exit 2 ;;
+esac
+
+opts=(-max_len=$max_len -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+	-artifact_prefix=$B/artifacts/$h-)
+[ -f "$dict" ] && opts+=(-dict=$dict)
+mkdir -p $B/artifacts $B/logs
+
+case $mode in
+fuzz)
+	mkdir -p $B/corpus/$h
+	cp -n $seeds/* $B/corpus/$h/ 2>/dev/null || true
+	echo "== fuzz_$h: ${secs}s on $B/corpus/$h"
+	$bin "${opts[@]}" -max_total_time="$secs" $B/corpus/$h 2>&1 | tee $B/logs/$h.fuzz.log |
+		grep -E '^(#[0-9]+ +(INITED|DONE|pulse)|stat::|==[0-9]+==ERROR|SUMMARY|FUZZ_CHECK|Done)' || true
+	exit "${PIPESTATUS[0]}"
+	;;
+test)
+	rm -rf $B/test-corpus/$h
+	mkdir -p $B/test-corpus/$h
+	cp $seeds/* $B/test-corpus/$h/
+	log=$B/logs/$h.test.log
+	if ! $bin "${opts[@]}" -max_total_time="$secs" $B/test-corpus/$h >$log 2>&1; then
+		tail -n 60 $log
+		echo "fuzz_$h: FAILED (log $log, artifacts $B/artifacts/$h-*)"
+		exit 1
+	fi
+	stats=$( (grep -oE 'cov: [0-9]+ ft: [0-9]+' $log || true) | tail -n 1)
+	stats="$stats, $( (grep -oE 'average_exec_per_sec: +[0-9]+' $log || true) | awk '{print $2}') exec/s"
+	n=0
+	if [ -d "$regress" ] && [ -n "$(ls -A "$regress")" ]; then
+		n=$(ls -A "$regress" | wc -l)
+		if ! $bin "${opts[@]}" "$regress"/* >$B/logs/$h.regress.log 2>&1; then
+			tail -n 60 $B/logs/$h.regress.log
+			echo "fuzz_$h: a regression input fails (log $B/logs/$h.regress.log)"
+			exit 1
+		fi
+	fi
+	echo "fuzz_$h: ok ${secs}s ($stats), $n regression input(s) replayed"
+	;;
+cov)
+	# Files, not directories: libFuzzer then runs each once and writes nothing.
+	dirs=("$seeds")
+	[ -d $B/corpus/$h ] && dirs+=($B/corpus/$h)
+	rm -f $B/cov/$h-*.profraw
+	find "${dirs[@]}" -type f -print0 |
+		LLVM_PROFILE_FILE="$B/cov/$h-%p.profraw" xargs -0 -r $B/cov/fuzz_$h >$B/logs/$h.cov.log 2>&1
+	;;
+*)
+	echo "run.sh: unknown mode $mode" >&2
+	exit 2
+	;;
+esac
