@@ -4,8 +4,9 @@
 #   run.sh fuzz   H SECONDS  fuzz on build/fuzz/corpus/H (seeds copied in; it grows there)
 #   run.sh test   H SECONDS  fuzz briefly on a fresh copy of the seeds, then replay
 #                            tests/fuzz/regress/H/*; prints one summary line
-#   run.sh cov    H          replay the seeds and the grown corpus through the
-#                            coverage build (build/fuzz/cov/fuzz_H) into H-*.profraw
+#   run.sh cov    H - FILE...  replay the seeds and the grown corpus through the
+#                            coverage build (build/fuzz/cov/fuzz_H) into H-*.profraw;
+#                            llvm-cov report of this harness over FILE... in H.txt
 #
 # The repository's corpus is only read: new inputs go under build/fuzz/.
 # Crash artifacts: build/fuzz/artifacts/H-*. Logs: build/fuzz/logs/.
@@ -72,6 +73,11 @@ cov)
 	rm -f $B/cov/$h-*.profraw
 	find "${dirs[@]}" -type f -print0 |
 		LLVM_PROFILE_FILE="$B/cov/$h-%p.profraw" xargs -0 -r $B/cov/fuzz_$h >$B/logs/$h.cov.log 2>&1
+	# This harness alone, over the parser files ($4...) it links.
+	shift 3 || shift $#
+	${FUZZ_PROFDATA:-llvm-profdata-14} merge -sparse -o $B/cov/$h.profdata $B/cov/$h-*.profraw
+	${FUZZ_COV:-llvm-cov-14} report $B/cov/fuzz_$h -instr-profile=$B/cov/$h.profdata "$@" >$B/cov/$h.txt
+	echo "fuzz_$h: $(grep -E '^TOTAL' $B/cov/$h.txt | awk '{print "lines " $(NF-3) " covered of our linked parser files, regions " $4}')"
 	;;
 *)
 	echo "run.sh: unknown mode $mode" >&2
