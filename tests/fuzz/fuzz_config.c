@@ -2,8 +2,9 @@
  * fuzz_config: libFuzzer entry for configuration: tnd_config_load with an
  * argv and an environment built from the input, tnd_config_check_common
  * (the Redis URL, namespace, log level), tnd_redis_url_parse, the
- * notifier's TANDEM_WS_LISTEN and allowed-origins parsers, and the one
- * bounded number parser every INT option goes through (tnd_num.c).
+ * notifier's TANDEM_WS_LISTEN and allowed-origins parsers, the shared
+ * comma-list reader (tnd_list.c) and the one bounded number parser every
+ * INT option goes through (tnd_num.c).
  *
  * Input: tokens split at NUL bytes. A token "TANDEM_X=value" whose name is
  * in the options table becomes an environment variable; every other token
@@ -15,7 +16,10 @@
  *
  * Checks: loaded values respect their ranges; an error has a message; a
  * Redis URL accepted has a usable address; tnd_num_parse agrees with
- * strtoll on every token.
+ * strtoll on every token; list elements are trimmed, non-empty and
+ * comma-free; the notifier's origin check (ntf_ws_origin_allowed) and
+ * the REST one (tnd_list_contains) agree on any non-empty Origin, the
+ * notifier's condition for checking.
  */
 #include <errno.h>
 #include <limits.h>
@@ -26,6 +30,7 @@
 #include "fuzz_check.h"
 #include "ntf_ws.h"
 #include "tnd_config.h"
+#include "tnd_list.h"
 #include "tnd_num.h"
 #include "tnd_redis.h"
 
@@ -181,6 +186,28 @@ static void check_listen(const char *listen)
 	}
 }
 
+static bool check_item(const char *item, size_t len, void *data)
+{
+	size_t *n = data;
+
+	FUZZ_CHECK(len > 0 && !memchr(item, ',', len));
+	FUZZ_CHECK(item[0] != ' ' && item[0] != '\t');
+	FUZZ_CHECK(item[len - 1] != ' ' && item[len - 1] != '\t');
+	(*n)++;
+	return false;
+}
+
+static void check_origins(const char *list, const char *origin)
+{
+	size_t n = 0, len = strlen(origin);
+
+	FUZZ_CHECK(!tnd_list_each(list, check_item, &n));
+	FUZZ_CHECK(n <= strlen(list));
+	if (len > 0)
+		FUZZ_CHECK(ntf_ws_origin_allowed(list, origin, len) ==
+			   tnd_list_contains(list, origin, len));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *buf, *p, *end;
@@ -239,7 +266,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		check_listen(cfg.ws_listen);
 		if (cfg.allowed_origins)
-			(void)ntf_ws_origin_allowed(cfg.allowed_origins, last, strlen(last));
+			check_origins(cfg.allowed_origins, last);
 	}
 	free(buf);
 	return 0;

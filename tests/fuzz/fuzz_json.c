@@ -9,19 +9,25 @@
  * rest_json_check_id, rest_json_strip_server_fields on the stored
  * document, rest_json_merge_patch, rest_json_plain.
  *
- * Checks: a refusal is invalid_json or invalid_body with a reason; an
- * accepted body is an object whose plain serialization parses again to
- * the same text (the store keeps that text and a later PATCH re-parses
+ * Checks: tnd_utf8_valid agrees with the harness's own decoder on every
+ * input; a refusal is invalid_json or invalid_body with a reason; an
+ * accepted body is valid UTF-8 (SPEC 2, issue 8 bug 3), nests at most
+ * TND_JSON_DEPTH_MAX containers counting every one (bug 4), and is an
+ * object whose plain serialization (escapes decoded) is valid UTF-8 too
+ * and parses again to the same text (the store keeps that text and a later PATCH re-parses
  * it: a failure there is a 500); a merge result is an object, parses
  * again, and applying the same patch twice changes nothing (RFC 7396
  * merge patches are idempotent).
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include <json-c/json.h>
 
 #include "fuzz_check.h"
 #include "rest_json.h"
+#include "tnd_limits.h"
+#include "tnd_utf8.h"
 
 #define INPUT_MAX 16384
 
@@ -32,6 +38,67 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	/* json-c seeds its default string hash at random: fix it for repeatable runs. */
 	json_global_set_string_hash(JSON_C_STR_HASH_PERLLIKE);
 	return 0;
+}
+
+/*
+ * UTF-8 by decoding (RFC 3629 section 3), written apart from tnd_utf8.c's
+ * table of second-byte ranges so that the two can disagree.
+ */
+static bool ref_utf8_valid(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned c = s[i], need, cp, min;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if ((c & 0xE0) == 0xC0) {
+			need = 1, cp = c & 0x1F, min = 0x80;
+		} else if ((c & 0xF0) == 0xE0) {
+			need = 2, cp = c & 0x0F, min = 0x800;
+		} else if ((c & 0xF8) == 0xF0) {
+			need = 3, cp = c & 0x07, min = 0x10000;
+		} else {
+			return false;
+		}
+		if (len - i - 1 < need)
+			return false;
+		for (unsigned k = 1; k <= need; k++) {
+			if ((s[i + k] & 0xC0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i + k] & 0x3F);
+		}
+		if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+			return false;
+		i += need + 1;
+	}
+	return true;
+}
+
+/* Containers nested in JSON text, every one counted (strings skipped). */
+static int text_depth(const char *p, size_t len)
+{
+	int depth = 0, max = 0;
+	bool in_string = false;
+
+	for (size_t i = 0; i < len; i++) {
+		if (in_string) {
+			if (p[i] == '\\')
+				i++;
+			else if (p[i] == '"')
+				in_string = false;
+		} else if (p[i] == '"') {
+			in_string = true;
+		} else if (p[i] == '{' || p[i] == '[') {
+			if (++depth > max)
+				max = depth;
+		} else if (p[i] == '}' || p[i] == ']') {
+			depth--;
+		}
+	}
+	return max;
 }
 
 static struct json_object *parse(const char *buf, size_t len)
@@ -46,6 +113,8 @@ static struct json_object *parse(const char *buf, size_t len)
 		return NULL;
 	}
 	FUZZ_CHECK(json_object_is_type(obj, json_type_object));
+	FUZZ_CHECK(ref_utf8_valid((const unsigned char *)buf, len));
+	FUZZ_CHECK(text_depth(buf, len) <= TND_JSON_DEPTH_MAX);
 	return obj;
 }
 
@@ -58,6 +127,7 @@ static char *check_round_trip(struct json_object *obj, size_t *len_out)
 	char *copy;
 
 	FUZZ_CHECK(text != NULL);
+	FUZZ_CHECK(ref_utf8_valid((const unsigned char *)text, len));
 	copy = malloc(len + 1);
 	FUZZ_CHECK(copy != NULL);
 	memcpy(copy, text, len + 1);
@@ -80,6 +150,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > INPUT_MAX)
 		return 0;
+	{
+		size_t bad_at = size;
+		bool ok = tnd_utf8_valid(in, size, &bad_at);
+
+		FUZZ_CHECK(ok == ref_utf8_valid(data, size));
+		if (!ok) /* the prefix before the first bad sequence is fine, that one is not */
+			FUZZ_CHECK(bad_at < size && ref_utf8_valid(data, bad_at) &&
+				   !ref_utf8_valid(data + bad_at, size - bad_at));
+	}
 	sep = memchr(in, '\0', size);
 	doc_len = sep ? (size_t)(sep - in) : size;
 	doc = parse(in, doc_len);

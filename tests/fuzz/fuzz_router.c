@@ -4,8 +4,9 @@
  * Input: "<METHOD>\n<REQUEST_URI>"; without a newline the whole input is
  * the URI and the method is GET. The harness runs what rest_handlers.c
  * runs on those untrusted bytes: rest_method_parse, rest_route_parse,
- * rest_route_allows, rest_list_query_parse on the part after '?' (as
- * QUERY_STRING, a C string), and rest_percent_decode on the whole URI.
+ * rest_route_allows, rest_query_check_reserved and rest_list_query_parse
+ * on the part after '?' (as QUERY_STRING, a C string), and
+ * rest_percent_decode on the whole URI.
  * The URI is passed as (pointer, length) straight from the fuzzer's
  * buffer, NULs included, so a read past the length is an ASan report.
  *
@@ -13,12 +14,14 @@
  * id, a refusal is not_found / invalid_name / invalid_id, a list query
  * has limit 1..1000 and a valid after, a decode fits its buffer.
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include "fuzz_check.h"
 #include "rest_router.h"
+#include "tnd_limits.h"
 
-#define INPUT_MAX (2 * REST_URI_MAX + 32)
+#define INPUT_MAX (2 * TND_URI_MAX + 32)
 
 static void check_method(const char *method)
 {
@@ -53,6 +56,22 @@ static void check_route(const char *uri, size_t len, enum rest_method method)
 	FUZZ_CHECK(allow != NULL);
 }
 
+/* The harness's own reading of SPEC section 2: a key named as a reserved parameter. */
+static bool has_reserved(const char *query)
+{
+	static const char *const names[] = {"filter", "sort", "order", "q", "select"};
+
+	for (const char *p = query; *p;) {
+		size_t len = strcspn(p, "&"), key = strcspn(p, "=&");
+
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (key == strlen(names[i]) && !strncmp(p, names[i], key))
+				return true;
+		p += len + (p[len] == '&');
+	}
+	return false;
+}
+
 static void check_query(const char *uri, size_t len)
 {
 	const char *q = memchr(uri, '?', len);
@@ -70,8 +89,15 @@ static void check_query(const char *uri, size_t len)
 		return;
 	memcpy(query, q, qlen);
 	query[qlen] = '\0';
+	if (rest_query_check_reserved(query, msg, sizeof(msg)) < 0) {
+		FUZZ_CHECK(msg[0] != '\0');
+		FUZZ_CHECK(has_reserved(query));
+		msg[0] = '\0';
+	} else {
+		FUZZ_CHECK(!has_reserved(query));
+	}
 	if (rest_list_query_parse(query, &lq, msg, sizeof(msg)) == 0) {
-		FUZZ_CHECK(lq.limit >= 1 && lq.limit <= REST_LIST_LIMIT_MAX);
+		FUZZ_CHECK(lq.limit >= 1 && lq.limit <= TND_LIST_LIMIT_MAX);
 		if (lq.has_after)
 			FUZZ_CHECK(tnd_valid_doc_id(lq.after, strlen(lq.after)));
 		else
@@ -84,7 +110,7 @@ static void check_query(const char *uri, size_t len)
 
 static void check_decode(const char *src, size_t len)
 {
-	char dst[REST_URI_MAX + 1];
+	char dst[TND_URI_MAX + 1];
 	int n = rest_percent_decode(src, len, dst, sizeof(dst));
 
 	FUZZ_CHECK(n >= -1);

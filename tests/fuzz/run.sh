@@ -56,9 +56,12 @@ test)
 	stats=$( (grep -oE 'cov: [0-9]+ ft: [0-9]+' $log || true) | tail -n 1)
 	stats="$stats, $( (grep -oE 'average_exec_per_sec: +[0-9]+' $log || true) | awk '{print $2}') exec/s"
 	n=0
-	if [ -d "$regress" ] && [ -n "$(ls -A "$regress")" ]; then
-		n=$(ls -A "$regress" | wc -l)
-		if ! $bin "${opts[@]}" "$regress"/* >$B/logs/$h.regress.log 2>&1; then
+	if [ -d "$regress" ]; then
+		mapfile -t inputs < <(find "$regress" -type f ! -name '.*' | sort)
+		n=${#inputs[@]}
+	fi
+	if [ $n -gt 0 ]; then
+		if ! $bin "${opts[@]}" "${inputs[@]}" >$B/logs/$h.regress.log 2>&1; then
 			tail -n 60 $B/logs/$h.regress.log
 			echo "fuzz_$h: a regression input fails (log $B/logs/$h.regress.log)"
 			exit 1
