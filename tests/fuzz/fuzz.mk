@@ -23,17 +23,19 @@ FUZZ_COV_BINS := $(FUZZ_HARNESSES:%=$(FUZZ_B)/cov/fuzz_%)
 # The code under test: shared/, the REST parsers, the notifier without main.c.
 FUZZ_LIB_SRC := $(wildcard shared/*.c) rest-fcgi/rest_router.c rest-fcgi/rest_json.c \
 	$(filter-out notifier/main.c,$(wildcard notifier/*.c))
-FUZZ_LIBS := $(shell pkg-config --libs hiredis json-c 2>/dev/null) -lwebsockets -luv -lm -lpthread
+FUZZ_LIBS := $(shell pkg-config --libs hiredis json-c libjwt libcrypto 2>/dev/null) -lwebsockets -luv -lm -lpthread
 
 # No -Werror on code others own: a clang-only warning must not stop make test.
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
 	-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wwrite-strings \
 	-MMD -MP -Ishared -Irest-fcgi -Inotifier -Itests/fuzz \
-	$(shell pkg-config --cflags hiredis json-c 2>/dev/null)
+	$(shell pkg-config --cflags hiredis json-c libjwt libcrypto 2>/dev/null)
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_COVFLAGS := -fprofile-instr-generate -fcoverage-mapping
 
 .PHONY: fuzz test-fuzz fuzz-build fuzz-coverage
+# pkg.mk passes the version to tnd_version.c in the main build; any text does here.
+$(FUZZ_B)/obj/shared/tnd_version.o $(FUZZ_B)/cov/obj/shared/tnd_version.o: FUZZ_CFLAGS += -DTND_VERSION='"fuzz"'
 .SECONDARY: $(FUZZ_HARNESSES:%=$(FUZZ_B)/obj/tests/fuzz/fuzz_%.o) \
 	$(FUZZ_HARNESSES:%=$(FUZZ_B)/cov/obj/tests/fuzz/fuzz_%.o)
 

@@ -1,23 +1,26 @@
 /*
  * fuzz_event: libFuzzer entry for the notifier's Redis input: PUBLISHed
- * event payloads and event-log (stream) entries (notifier/ntf_proto.c).
+ * events and event-log (stream) entries (notifier/ntf_proto.c).
  *
- * The reply-shape checks of ntf_redis.c (entry_event, parse_head) are
- * static; the public decoders they hand the bytes to are fuzzed here:
+ * The reply-shape checks of ntf_redis.c / ntf_sync.c are static and take
+ * hiredis reply trees; the public decoders they hand the bytes to are
+ * fuzzed here:
  *
- *  - first byte even: the rest is a pub/sub payload for
- *    ntf_proto_event_from_publish (what ntf_hub_publish gets);
- *  - first byte odd: the rest is the fields of one stream entry split at
- *    NUL bytes: collection, entry id (seq), type, id, version[, doc]; as
- *    in ntf_redis.c an absent doc field is NULL. The collection is the
- *    caller's valid name (a precondition), so other ones are skipped.
+ *  - first byte even: the rest is a pub/sub message "<seq> <body>" for
+ *    ntf_proto_split_publish, then ntf_proto_event (the live path);
+ *  - first byte odd: the rest is a stream entry, "<entry id>\0<field e>",
+ *    for ntf_proto_event (the replay path).
  *
- * Checks: a decoded publish points its routing fields inside the payload
- * at valid names and makes a frame "{\"op\":\"event\"," + payload[1..];
- * a decoded entry, written as tandem-rest publishes it, decodes through
- * the publish path to the very same bytes, seq and doc id (ntf_proto.h:
- * both event paths produce the same bytes for the same event).
+ * Checks: a split gives back exactly the bytes around the first space; a
+ * decoded event's frame is {"op":"event","seq":"<seq>", + the clients'
+ * line of the body after its '{' (forwarded, never re-encoded); the
+ * routing fields and owner point inside their lines at valid names; a
+ * refusal is "malformed" (no out-of-memory here); an entry that decodes,
+ * PUBLISHed as tandem-rest's script does, decodes to the very same frame,
+ * seq, doc id and owner (ntf_proto.h: one builder for live and replayed
+ * events).
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,98 +28,97 @@
 #include "ntf_proto.h"
 
 #define INPUT_MAX 8192
-#define FIELDS_MAX 6
+#define FRAME_PREFIX "{\"op\":\"event\",\"seq\":\""
 
-#define EVENT_PREFIX "{\"op\":\"event\","
+static bool inside(const char *p, size_t len, const char *lo, size_t lo_len)
+{
+	return p >= lo && p + len <= lo + lo_len;
+}
 
-static void check_publish(const char *p, size_t len)
+/* Decodes one event and checks it; returns the message (the caller's) or NULL. */
+static struct ntf_msg *check_event(const char *seq, size_t seq_len, const char *body,
+				   size_t len)
 {
 	struct ntf_event_meta meta;
 	bool malformed = false;
-	struct ntf_msg *m = ntf_proto_event_from_publish(p, len, &meta, &malformed);
-	const size_t pre = strlen(EVENT_PREFIX);
+	struct ntf_msg *m = ntf_proto_event(seq, seq_len, body, len, &meta, &malformed);
+	const char *nl = memchr(body, '\n', len);
+	size_t client_len = nl ? (size_t)(nl - body) : len;
+	const size_t pre = strlen(FRAME_PREFIX);
+	const char *f;
 
 	if (!m) {
-		FUZZ_CHECK(malformed); /* no out-of-memory here */
-		return;
+		FUZZ_CHECK(malformed);
+		return NULL;
 	}
-	FUZZ_CHECK(!malformed);
-	FUZZ_CHECK(meta.collection >= p && meta.collection + meta.collection_len <= p + len);
-	FUZZ_CHECK(meta.id >= p && meta.id + meta.id_len <= p + len);
+	FUZZ_CHECK(!malformed && m->is_event);
+	FUZZ_CHECK(client_len >= 2 && body[0] == '{');
+	FUZZ_CHECK(inside(meta.collection, meta.collection_len, body, client_len));
+	FUZZ_CHECK(inside(meta.id, meta.id_len, body, client_len));
 	FUZZ_CHECK(tnd_valid_collection(meta.collection, meta.collection_len));
 	FUZZ_CHECK(tnd_valid_doc_id(meta.id, meta.id_len));
-	FUZZ_CHECK(m->is_event && m->doc_id_len == meta.id_len);
-	FUZZ_CHECK(!memcmp(m->doc_id, meta.id, meta.id_len) && m->doc_id[meta.id_len] == '\0');
-	FUZZ_CHECK(m->len == pre + len - 1);
-	FUZZ_CHECK(!memcmp(ntf_msg_payload(m), EVENT_PREFIX, pre));
-	FUZZ_CHECK(!memcmp(ntf_msg_payload(m) + pre, p + 1, len - 1));
-	FUZZ_CHECK(ntf_msg_payload(m)[m->len] == '\0');
-	ntf_msg_unref(m);
+	FUZZ_CHECK(m->doc_id_len == meta.id_len && !memcmp(m->doc_id, meta.id, meta.id_len) &&
+		   m->doc_id[meta.id_len] == '\0');
+	if (meta.owner) {
+		FUZZ_CHECK(nl && inside(meta.owner, meta.owner_len, nl + 1, len - client_len - 1));
+		FUZZ_CHECK(m->owner && strlen(m->owner) == meta.owner_len &&
+			   !memcmp(m->owner, meta.owner, meta.owner_len));
+	} else {
+		FUZZ_CHECK(!m->owner);
+	}
+	f = ntf_msg_payload(m);
+	FUZZ_CHECK(m->len == pre + seq_len + 2 + client_len - 1);
+	FUZZ_CHECK(!memcmp(f, FRAME_PREFIX, pre) && !memcmp(f + pre, seq, seq_len));
+	FUZZ_CHECK(!memcmp(f + pre + seq_len, "\",", 2));
+	FUZZ_CHECK(!memcmp(f + pre + seq_len + 2, body + 1, client_len - 1));
+	FUZZ_CHECK(f[m->len] == '\0');
+	return m;
 }
 
-struct field {
-	const char *p;
-	size_t len;
-};
+static void check_publish(const char *p, size_t len)
+{
+	const char *seq, *body;
+	size_t seq_len, body_len;
+	const char *sp = memchr(p, ' ', len);
+
+	if (ntf_proto_split_publish(p, len, &seq, &seq_len, &body, &body_len) < 0) {
+		FUZZ_CHECK(!sp);
+		return;
+	}
+	FUZZ_CHECK(sp && seq == p && seq_len == (size_t)(sp - p));
+	FUZZ_CHECK(body == sp + 1 && body_len == len - seq_len - 1);
+	ntf_msg_unref(check_event(seq, seq_len, body, body_len));
+}
 
 static void check_entry(const char *p, size_t len)
 {
-	struct field f[FIELDS_MAX];
-	size_t n = 0, plen;
-	char col[TND_COLLECTION_MAX + 1];
+	const char *z = memchr(p, '\0', len);
+	const char *body, *seq2, *body2;
+	size_t seq_len, body_len, seq2_len, body2_len;
 	struct ntf_msg *m, *m2;
-	struct ntf_event_meta meta;
-	bool malformed;
 	char *pub;
-	const struct field *doc;
 
-	while (n < FIELDS_MAX) {
-		/* The doc, last, takes the rest: Redis values may hold NULs. */
-		const char *z = n + 1 < FIELDS_MAX ? memchr(p, '\0', len) : NULL;
-		size_t l = z ? (size_t)(z - p) : len;
-
-		f[n].p = p;
-		f[n++].len = l;
-		if (!z)
-			break;
-		p = z + 1;
-		len -= l + 1;
-	}
-	if (n < 5 || !tnd_valid_collection(f[0].p, f[0].len))
+	if (!z)
 		return;
-	memcpy(col, f[0].p, f[0].len);
-	col[f[0].len] = '\0';
-	doc = n > 5 ? &f[5] : NULL;
-	m = ntf_proto_event_from_entry(col, f[1].p, f[1].len, f[2].p, f[2].len, f[3].p, f[3].len,
-				       f[4].p, f[4].len, doc ? doc->p : NULL, doc ? doc->len : 0);
+	seq_len = (size_t)(z - p);
+	body = z + 1;
+	body_len = len - seq_len - 1;
+	m = check_event(p, seq_len, body, body_len);
 	if (!m)
 		return;
-	FUZZ_CHECK(m->is_event);
-	FUZZ_CHECK(ntf_msg_payload(m)[m->len] == '\0');
-	/* The same event as tandem-rest PUBLISHes it. */
-	plen = 128 + f[0].len + f[1].len + f[2].len + f[3].len + f[4].len + (doc ? doc->len : 0);
-	pub = malloc(plen);
+	/* The write script PUBLISHes the same event as "<seq> <body>". */
+	pub = malloc(seq_len + 1 + body_len);
 	FUZZ_CHECK(pub != NULL);
-	{
-		int k = snprintf(pub, plen,
-				 "{\"type\":\"%.*s\",\"collection\":\"%s\",\"id\":\"%.*s\","
-				 "\"version\":%.*s,\"seq\":\"%.*s\"",
-				 (int)f[2].len, f[2].p, col, (int)f[3].len, f[3].p, (int)f[4].len,
-				 f[4].p, (int)f[1].len, f[1].p);
-		FUZZ_CHECK(k > 0 && (size_t)k < plen);
-		plen = (size_t)k;
-	}
-	if (doc) {
-		memcpy(pub + plen, ",\"doc\":", 7);
-		memcpy(pub + plen + 7, doc->p, doc->len);
-		plen += 7 + doc->len;
-	}
-	pub[plen++] = '}';
-	m2 = ntf_proto_event_from_publish(pub, plen, &meta, &malformed);
+	memcpy(pub, p, seq_len);
+	pub[seq_len] = ' ';
+	memcpy(pub + seq_len + 1, body, body_len);
+	FUZZ_CHECK(ntf_proto_split_publish(pub, seq_len + 1 + body_len, &seq2, &seq2_len, &body2,
+					   &body2_len) == 0);
+	m2 = check_event(seq2, seq2_len, body2, body2_len);
 	FUZZ_CHECK(m2 != NULL);
 	FUZZ_CHECK(m2->len == m->len && !memcmp(ntf_msg_payload(m2), ntf_msg_payload(m), m->len));
-	FUZZ_CHECK(tnd_seq_cmp(&m2->seq, &m->seq) == 0);
-	FUZZ_CHECK(m2->doc_id_len == m->doc_id_len && !strcmp(m2->doc_id, m->doc_id));
+	FUZZ_CHECK(tnd_seq_cmp(&m2->seq, &m->seq) == 0 && !strcmp(m2->doc_id, m->doc_id));
+	FUZZ_CHECK((!m->owner && !m2->owner) || (m->owner && m2->owner && !strcmp(m->owner, m2->owner)));
 	ntf_msg_unref(m2);
 	ntf_msg_unref(m);
 	free(pub);
