@@ -16,7 +16,7 @@ FUZZ_TEST_SECONDS ?= 5
 FUZZ_NICE ?= 19
 FUZZ_B := build/fuzz
 
-FUZZ_HARNESSES := router json ws_msg event config
+FUZZ_HARNESSES := router json ws_msg event config jwt
 FUZZ_BINS := $(FUZZ_HARNESSES:%=$(FUZZ_B)/fuzz_%)
 FUZZ_COV_BINS := $(FUZZ_HARNESSES:%=$(FUZZ_B)/cov/fuzz_%)
 
@@ -79,7 +79,8 @@ test-fuzz: $(FUZZ_BINS)
 # project file linked in, most of which (hub, WebSocket loop) no harness reaches.
 FUZZ_COV_SRC := rest-fcgi/rest_router.c rest-fcgi/rest_json.c notifier/ntf_proto.c \
 	notifier/ntf_msg.c shared/tnd_config.c shared/tnd_redis.c shared/tnd_num.c \
-	shared/tnd_valid.c shared/tnd_seq.c shared/tnd_error.c
+	shared/tnd_valid.c shared/tnd_seq.c shared/tnd_error.c shared/tnd_utf8.c shared/tnd_list.c \
+	shared/tnd_auth.c
 FUZZ_COV_OBJECTS = $(firstword $(FUZZ_COV_BINS)) $(patsubst %,-object=%,$(wordlist 2,99,$(FUZZ_COV_BINS)))
 
 fuzz-coverage: export FUZZ_PROFDATA := $(FUZZ_PROFDATA)

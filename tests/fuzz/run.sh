@@ -26,6 +26,7 @@ json) max_len=8192 ;;
 ws_msg) max_len=16500 ;;
 event) max_len=4096 ;;
 config) max_len=2048 ;;
+jwt) max_len=4096 ;;
 *) echo "run.sh: unknown harness $h" >&2; exit 2 ;;
 esac
 
