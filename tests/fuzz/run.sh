@@ -4,6 +4,8 @@
 #   run.sh fuzz   H SECONDS  fuzz on build/fuzz/corpus/H (seeds copied in; it grows there)
 #   run.sh test   H SECONDS  fuzz briefly on a fresh copy of the seeds, then replay
 #                            tests/fuzz/regress/H/*; prints one summary line
+#   run.sh merge  H          add to tests/fuzz/corpus/H the inputs of build/fuzz/corpus/H
+#                            that bring new coverage (-merge=1), to commit
 #   run.sh cov    H - FILE...  replay the seeds and the grown corpus through the
 #                            coverage build (build/fuzz/cov/fuzz_H) into H-*.profraw;
 #                            llvm-cov report of this harness over FILE... in H.txt
@@ -81,6 +83,13 @@ test)
 		done < <(find tests/fuzz/known/$h -type f ! -name '.*' | sort)
 	fi
 	echo "fuzz_$h: ok ${secs}s ($stats), $n regression input(s) replayed, $k known bug(s) still failing"
+	;;
+merge)
+	# Adds to the repository's seeds the grown inputs that bring new coverage.
+	[ -d $B/corpus/$h ] || exit 0
+	$bin "${opts[@]}" -merge=1 "$seeds" $B/corpus/$h >$B/logs/$h.merge.log 2>&1 ||
+		{ tail -n 20 $B/logs/$h.merge.log; exit 1; }
+	echo "fuzz_$h: $(ls "$seeds" | wc -l) seeds, $(du -sk "$seeds" | cut -f1) KiB"
 	;;
 cov)
 	# Files, not directories: libFuzzer then runs each once and writes nothing.
