@@ -23,7 +23,7 @@ FUZZ_COV_BINS := $(FUZZ_HARNESSES:%=$(FUZZ_B)/cov/fuzz_%)
 # The code under test: shared/, the REST parsers, the notifier without main.c.
 FUZZ_LIB_SRC := $(wildcard shared/*.c) rest-fcgi/rest_router.c rest-fcgi/rest_json.c \
 	$(filter-out notifier/main.c,$(wildcard notifier/*.c))
-FUZZ_LIBS := $(shell pkg-config --libs hiredis json-c libjwt libcrypto 2>/dev/null) -lwebsockets -luv -lm -lpthread
+FUZZ_LIBS := $(shell pkg-config --libs hiredis json-c libjwt libssl libcrypto 2>/dev/null) -lwebsockets -luv -lm -lpthread
 
 # No -Werror on code others own: a clang-only warning must not stop make test.
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \

@@ -272,7 +272,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const struct tnd_common_settings common = {.redis_url = cfg.redis_url,
 							   .ns = cfg.ns,
 							   .log_level = cfg.log_level,
-							   .jwt_secret = cfg.jwt_secret,
 							   .redis_username = cfg.redis_username,
 							   .redis_password_file = NULL};
 		struct tnd_redis_addr addr;

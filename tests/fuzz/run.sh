@@ -64,7 +64,8 @@ test)
 		n=${#inputs[@]}
 	fi
 	if [ $n -gt 0 ]; then
-		if ! $bin "${opts[@]}" "${inputs[@]}" >$B/logs/$h.regress.log 2>&1; then
+		# With the known-bug checks on: a fixed bug must stay fixed.
+		if ! FUZZ_KNOWN_BUGS=1 $bin "${opts[@]}" "${inputs[@]}" >$B/logs/$h.regress.log 2>&1; then
 			tail -n 60 $B/logs/$h.regress.log
 			echo "fuzz_$h: a regression input fails (log $B/logs/$h.regress.log)"
 			exit 1
