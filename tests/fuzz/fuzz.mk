@@ -16,7 +16,7 @@ FUZZ_TEST_SECONDS ?= 5
 FUZZ_NICE ?= 19
 FUZZ_B := build/fuzz
 
-FUZZ_HARNESSES := router json ws_msg event config jwt
+FUZZ_HARNESSES := router json ws_msg event config jwt filter
 FUZZ_BINS := $(FUZZ_HARNESSES:%=$(FUZZ_B)/fuzz_%)
 FUZZ_COV_BINS := $(FUZZ_HARNESSES:%=$(FUZZ_B)/cov/fuzz_%)
 

@@ -8,17 +8,9 @@
  * a finding. A failed compile must leave *out NULL and a NUL-terminated
  * message.
  *
- * Build and run (clang-14, from the repository root):
- *
- *   clang-14 -g -O1 -fsanitize=fuzzer,address,undefined \
- *     -fno-sanitize-recover=undefined -D_GNU_SOURCE -std=c11 -Ishared \
- *     $(pkg-config --cflags json-c) tests/fuzz_filter/fuzz_filter.c \
- *     shared/tnd_filter.c shared/tnd_json.c shared/tnd_utf8.c \
- *     $(pkg-config --libs json-c) -o build/fuzz_filter
- *   mkdir -p build/fuzz_filter_corpus
- *   build/fuzz_filter -max_total_time=300 -max_len=4200 \
- *     -dict=tests/fuzz_filter/where.dict build/fuzz_filter_corpus \
- *     tests/fuzz_filter/seeds
+ * Built and run like the other harnesses (tests/fuzz/README.md):
+ * `make fuzz`, `make test-fuzz`; seeds in corpus/filter, dictionary
+ * dict/filter.dict.
  */
 #include <stdint.h>
 #include <stdio.h>

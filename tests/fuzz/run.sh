@@ -29,6 +29,7 @@ ws_msg) max_len=16500 ;;
 event) max_len=4096 ;;
 config) max_len=2048 ;;
 jwt) max_len=4096 ;;
+filter) max_len=4200 ;;
 *) echo "run.sh: unknown harness $h" >&2; exit 2 ;;
 esac
 

@@ -104,7 +104,8 @@ int wsc_tls_secure(struct wsc *c, void *data)
 	if (SSL_connect(t->ssl) != 1)
 		goto fail;
 	SSL_get0_alpn_selected(t->ssl, &got, &got_len);
-	if (got_len < sizeof(tls->alpn_got)) {
+	/* No protocol selected: got is NULL and got_len 0 (memcpy must not see the NULL). */
+	if (got && got_len < sizeof(tls->alpn_got)) {
 		memcpy(tls->alpn_got, got, got_len);
 		tls->alpn_got[got_len] = '\0';
 	}
