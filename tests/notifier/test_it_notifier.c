@@ -1007,7 +1007,7 @@ Test(views, invalid_where_and_sid_rules)
 
 	/* Views count toward TANDEM_MAX_SUBSCRIPTIONS (5 here). */
 	for (int i = 0; i < 5; i++) {
-		char sid[8];
+		char sid[16];
 
 		snprintf(sid, sizeof(sid), "s%d", i);
 		subscribe_view(&c, "vw-rules", sid, "{}", NULL);
