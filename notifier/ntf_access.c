@@ -133,7 +133,7 @@ static void apply_claims(struct ntf_conn *conn)
 
 			if (!dup)
 				ntf_conn_reply(conn, ntf_proto_unsubscribed_why(f->coll->name, filt->id,
-										"forbidden"));
+										f->sid, "forbidden"));
 			ntf_deliver_drop_filter(f, filt, dup);
 		}
 		ntf_deliver_feed_destroy(f);
@@ -204,13 +204,14 @@ bool ntf_access_may_subscribe(struct ntf_conn *conn, const struct ntf_request *r
 		ntf_conn_reply(conn, ntf_proto_error_for(TND_ERR_UNAUTHORIZED,
 							 conn->auth ? "the token has expired"
 								    : "send {\"op\":\"auth\",\"token\":...} first",
-							 req->collection, req->id));
+							 req->collection, req->id, req->sid));
 		return false;
 	}
 	if (!list_has(conn->auth->read_all, conn->auth->read, req->collection)) {
 		snprintf(why, sizeof(why), "the token may not read collection %s", req->collection);
 		conn->hub->metrics.client_errors++;
-		ntf_conn_reply(conn, ntf_proto_error_for(TND_ERR_FORBIDDEN, why, req->collection, req->id));
+		ntf_conn_reply(conn, ntf_proto_error_for(TND_ERR_FORBIDDEN, why, req->collection, req->id,
+							 req->sid));
 		return false;
 	}
 	return true;

@@ -23,7 +23,58 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tnd_filter.h"
 #include "tnd_log.h"
+
+/*
+ * How a filtered feed sees ev (SPEC 8), from whether the document matches
+ * after the write (doc) and before it (prev). The event's doc and prev
+ * are parsed once, by the first filtered feed that asks (ntf_msg_docs);
+ * each feed then only evaluates its compiled filter. An update or delete
+ * written without prev (by a tandem-rest older than filters) is taken as
+ * having matched before: the client gets "updated" / "left" / "deleted",
+ * which a view applies safely whatever it held.
+ */
+enum ntf_view ntf_deliver_view(const struct ntf_feed *f, struct ntf_msg *ev)
+{
+	const char *type = ntf_msg_payload(ev) + ev->type_off + strlen("\"type\":\"");
+	struct json_object *doc, *prev;
+	bool now, before;
+
+	if (!f->where)
+		return NTF_VIEW_SAME;
+	ntf_msg_docs(ev, &doc, &prev);
+	before = type[0] != 'c' && (!ev->prev || tnd_filter_match(f->where, prev));
+	now = type[0] != 'd' && tnd_filter_match(f->where, doc);
+	if (type[0] == 'c')
+		return now ? NTF_VIEW_SAME : NTF_VIEW_NONE;
+	if (type[0] == 'd')
+		return before ? NTF_VIEW_SAME : NTF_VIEW_NONE;
+	if (now)
+		return before ? NTF_VIEW_SAME : NTF_VIEW_ENTERED;
+	return before ? NTF_VIEW_LEFT : NTF_VIEW_NONE;
+}
+
+/*
+ * Queues f's frame for ev under caps: ev itself on a plain feed, the
+ * subscription's view of it on a filtered one. 1 queued, 0 nothing for
+ * this feed, -1 refused (the connection is closing).
+ */
+static int feed_push(struct ntf_feed *f, struct ntf_msg *ev, const struct ntf_queue_caps *caps)
+{
+	enum ntf_view view = ntf_deliver_view(f, ev);
+	struct ntf_msg *m;
+	int rc;
+
+	if (view == NTF_VIEW_NONE)
+		return 0;
+	if (!f->where)
+		return ntf_conn_push(f->conn, ev, caps) == 0 ? 1 : -1;
+	m = ntf_proto_event_view(ev, f->sid, view);
+	rc = ntf_conn_push(f->conn, m, caps) == 0 ? 1 : -1;
+	ntf_msg_unref(m);
+	return rc;
+}
 
 /* Rule 2: live (or held) event to a feed that is not replaying. */
 static void feed_deliver(struct ntf_feed *f, struct ntf_msg *ev)
@@ -32,7 +83,7 @@ static void feed_deliver(struct ntf_feed *f, struct ntf_msg *ev)
 		return;
 	if (!ntf_feed_live_match(f, NULL, ev) || !ntf_access_may_see(f, ev))
 		return;
-	if (ntf_conn_send(f->conn, ev) == 0) {
+	if (feed_push(f, ev, &f->conn->hub->limits.queue) > 0) {
 		f->sent = ev->seq;
 		f->sent_any = true;
 	}
@@ -68,7 +119,7 @@ static void feed_replay_entry(struct ntf_feed *f, struct ntf_filter *r, struct n
 		/* Ahead of the feed: also the other subscriptions' due events, or rule 2 would drop them. */
 		if (!ntf_filter_selects(r, ev) && !ntf_feed_live_match(f, r, ev))
 			return;
-		if (ntf_conn_push(f->conn, ev, &caps) == 0) {
+		if (feed_push(f, ev, &caps) > 0) {
 			f->sent = ev->seq;
 			f->sent_any = true;
 			hub->metrics.replayed_events++;
@@ -76,8 +127,7 @@ static void feed_replay_entry(struct ntf_feed *f, struct ntf_filter *r, struct n
 		return;
 	}
 	/* Behind the feed: only what no live subscription of this connection sent already. */
-	if (ntf_filter_selects(r, ev) && !ntf_feed_live_match(f, r, ev) &&
-	    ntf_conn_push(f->conn, ev, &caps) == 0)
+	if (ntf_filter_selects(r, ev) && !ntf_feed_live_match(f, r, ev) && feed_push(f, ev, &caps) > 0)
 		hub->metrics.replayed_events++;
 }
 
@@ -156,9 +206,26 @@ void ntf_deliver_drop_filter(struct ntf_feed *f, struct ntf_filter *filt, bool d
 struct ntf_feed *ntf_deliver_conn_feed(struct ntf_conn *conn, const struct ntf_coll *c)
 {
 	for (struct ntf_feed *f = conn->feeds; f; f = f->conn_next)
-		if (f->coll == c)
+		if (f->coll == c && !f->where)
 			return f;
 	return NULL;
+}
+
+struct ntf_feed *ntf_deliver_conn_view(struct ntf_conn *conn, const char *sid)
+{
+	for (struct ntf_feed *f = conn->feeds; f; f = f->conn_next)
+		if (f->where && !strcmp(f->sid, sid))
+			return f;
+	return NULL;
+}
+
+void ntf_deliver_view_end(struct ntf_feed *f)
+{
+	while (f->filters)
+		ntf_deliver_drop_filter(f, f->filters, false);
+	while (f->waiting)
+		ntf_deliver_drop_filter(f, f->waiting, false);
+	ntf_deliver_feed_destroy(f);
 }
 
 /* Unlinks f from its connection and frees it; the collection may go too. */
@@ -205,7 +272,7 @@ static void filter_reset(struct ntf_feed *f, struct ntf_filter *filt)
 	struct ntf_hub *hub = f->conn->hub;
 
 	hub->metrics.resets++;
-	ntf_conn_reply(f->conn, ntf_proto_reset(f->coll->name, filt->id));
+	ntf_conn_reply(f->conn, ntf_proto_reset(f->coll->name, filt->id, f->sid));
 	ntf_deliver_drop_filter(f, filt, ntf_deliver_filter_is_dup(f, filt));
 }
 
@@ -256,7 +323,7 @@ void ntf_deliver_kick(struct ntf_feed *f)
 			return;
 		}
 		/* Plain: everything after the head is still to come through fan-out. */
-		ntf_conn_reply(f->conn, ntf_proto_subscribed(c->name, filt->id, &c->head));
+		ntf_conn_reply(f->conn, ntf_proto_subscribed(c->name, filt->id, f->sid, &c->head));
 		if (ntf_deliver_filter_is_dup(f, filt)) {
 			free(filt);
 			continue;
@@ -321,7 +388,7 @@ void ntf_deliver_replay_done(struct ntf_hub *hub, struct ntf_query *q,
 		r->acked = true;
 		r->end = ack;
 		r->cursor = r->since;
-		ntf_conn_reply(f->conn, ntf_proto_subscribed(c->name, r->id, &ack));
+		ntf_conn_reply(f->conn, ntf_proto_subscribed(c->name, r->id, f->sid, &ack));
 	}
 	for (size_t i = 0; i < res->n_events && !f->conn->close_code; i++)
 		if (!ntf_seq_gt(&res->events[i]->seq, &r->end))

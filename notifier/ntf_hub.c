@@ -9,8 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tnd_filter.h"
 #include "tnd_log.h"
 #include "tnd_utf8.h"
+
+_Static_assert(NTF_FEED_SID_MAX == NTF_SID_MAX, "a feed holds any sid the protocol takes");
 
 /* --- connections: queues and answers ------------------------------------- */
 
@@ -119,6 +122,69 @@ void ntf_hub_release_coll(struct ntf_hub *hub, struct ntf_coll *c)
 
 /* --- requests ------------------------------------------------------------- */
 
+/* An error answering req: echoes its collection, id and sid (SPEC 8). */
+static void request_error(struct ntf_conn *conn, const struct ntf_request *req, enum tnd_err err,
+			  const char *why)
+{
+	conn->hub->metrics.client_errors++;
+	if (!req->collection[0]) {
+		ntf_conn_reply(conn, ntf_proto_error(err, why));
+		return;
+	}
+	ntf_conn_reply(conn, ntf_proto_error_for(err, why, req->collection, req->id, req->sid));
+}
+
+/*
+ * subscribe with where and sid: a feed of its own (ntf_subs.h). A repeated
+ * sid replaces that subscription: the old one ends without an answer, the
+ * new one is acknowledged (and replays if asked to), so it counts once.
+ */
+static void hub_subscribe_view(struct ntf_conn *conn, struct ntf_request *req)
+{
+	struct ntf_hub *hub = conn->hub;
+	struct ntf_feed *f = ntf_deliver_conn_view(conn, req->sid);
+	struct ntf_filter *filt;
+	struct ntf_coll *c;
+
+	if (!ntf_access_may_subscribe(conn, req))
+		return;
+	if (f)
+		ntf_deliver_view_end(f); /* before the lookup below: it may free the collection */
+	if (conn->n_subs >= hub->limits.max_subs) {
+		request_error(conn, req, TND_ERR_TOO_MANY_SUBSCRIPTIONS, NULL);
+		return;
+	}
+	c = ntf_subs_get(&hub->subs, req->collection, strlen(req->collection));
+	if (!c)
+		goto oom;
+	hub->metrics.collections = hub->subs.n_colls;
+	f = ntf_feed_new(c, conn);
+	filt = f ? ntf_filter_new(NULL) : NULL;
+	if (!filt) {
+		if (f)
+			ntf_feed_free(f);
+		ntf_hub_release_coll(hub, c);
+		goto oom;
+	}
+	f->conn_next = conn->feeds;
+	conn->feeds = f;
+	f->where = req->where;
+	req->where = NULL;
+	memcpy(f->sid, req->sid, sizeof(f->sid));
+	f->own_only = ntf_access_own_only(conn, c->name);
+	filt->has_since = req->has_since;
+	filt->since = req->since;
+	f->waiting = filt;
+	conn->n_subs++;
+	hub->metrics.subscriptions++;
+	if (c->state == NTF_COLL_STALE)
+		ntf_sync_start(hub, c);
+	ntf_deliver_kick(f);
+	return;
+oom:
+	request_error(conn, req, TND_ERR_INTERNAL, "out of memory");
+}
+
 static void hub_subscribe(struct ntf_conn *conn, const struct ntf_request *req)
 {
 	struct ntf_hub *hub = conn->hub;
@@ -155,7 +221,7 @@ static void hub_subscribe(struct ntf_conn *conn, const struct ntf_request *req)
 		if (conn->n_subs >= hub->limits.max_subs) {
 			ntf_filter_unlink(&f->waiting, filt);
 			free(filt);
-			ntf_conn_error(conn, TND_ERR_TOO_MANY_SUBSCRIPTIONS, NULL);
+			request_error(conn, req, TND_ERR_TOO_MANY_SUBSCRIPTIONS, NULL);
 			goto drop_empty;
 		}
 		conn->n_subs++;
@@ -166,13 +232,13 @@ static void hub_subscribe(struct ntf_conn *conn, const struct ntf_request *req)
 	ntf_deliver_kick(f);
 	return;
 oom_feed:
-	ntf_conn_error(conn, TND_ERR_INTERNAL, "out of memory");
+	request_error(conn, req, TND_ERR_INTERNAL, "out of memory");
 drop_empty:
 	if (ntf_deliver_feed_is_empty(f))
 		ntf_deliver_feed_destroy(f);
 	return;
 oom:
-	ntf_conn_error(conn, TND_ERR_INTERNAL, "out of memory");
+	request_error(conn, req, TND_ERR_INTERNAL, "out of memory");
 }
 
 static void hub_unsubscribe(struct ntf_conn *conn, const struct ntf_request *req)
@@ -182,13 +248,21 @@ static void hub_unsubscribe(struct ntf_conn *conn, const struct ntf_request *req
 	struct ntf_filter *filt;
 	bool found = false;
 
+	if (req->sid[0]) {
+		/* A filtered subscription, by its name (of this collection only). */
+		f = ntf_deliver_conn_view(conn, req->sid);
+		if (f && !strcmp(f->coll->name, req->collection))
+			ntf_deliver_view_end(f);
+		ntf_conn_reply(conn, ntf_proto_unsubscribed(req->collection, NULL, req->sid));
+		return;
+	}
 	while (f && ((filt = ntf_filter_find(f->filters, req->id)) != NULL ||
 		     (filt = ntf_filter_find(f->waiting, req->id)) != NULL)) {
 		/* Only the last copy of a repeated subscription is counted. */
 		ntf_deliver_drop_filter(f, filt, ntf_deliver_filter_is_dup(f, filt));
 		found = true;
 	}
-	ntf_conn_reply(conn, ntf_proto_unsubscribed(req->collection, req->id));
+	ntf_conn_reply(conn, ntf_proto_unsubscribed(req->collection, req->id, NULL));
 	if (!found || !f)
 		return;
 	if (ntf_deliver_feed_is_empty(f))
@@ -217,12 +291,16 @@ int ntf_hub_conn_message(struct ntf_conn *conn, const char *buf, size_t len)
 		return NTF_CLOSE_INVALID_PAYLOAD;
 	}
 	if (ntf_proto_parse(buf, len, &req, &err, &why) < 0) {
-		ntf_conn_error(conn, err, why);
+		request_error(conn, &req, err, why);
+		ntf_request_release(&req);
 		return 0;
 	}
 	switch (req.op) {
 	case NTF_OP_SUBSCRIBE:
-		hub_subscribe(conn, &req);
+		if (req.where)
+			hub_subscribe_view(conn, &req);
+		else
+			hub_subscribe(conn, &req);
 		break;
 	case NTF_OP_UNSUBSCRIBE:
 		hub_unsubscribe(conn, &req);
@@ -236,6 +314,7 @@ int ntf_hub_conn_message(struct ntf_conn *conn, const char *buf, size_t len)
 	default:
 		break;
 	}
+	ntf_request_release(&req);
 	return 0;
 }
 

@@ -129,8 +129,14 @@ void ntf_deliver_reset_all(struct ntf_coll *c);
 void ntf_deliver_drop_filter(struct ntf_feed *f, struct ntf_filter *filt, bool dup);
 /* The same target is already subscribed on f. */
 bool ntf_deliver_filter_is_dup(const struct ntf_feed *f, const struct ntf_filter *filt);
-/* conn's feed of c, or NULL. */
+/* conn's plain (unfiltered) feed of c, or NULL. */
 struct ntf_feed *ntf_deliver_conn_feed(struct ntf_conn *conn, const struct ntf_coll *c);
+/* conn's filtered subscription named sid (a feed of its own), or NULL. */
+struct ntf_feed *ntf_deliver_conn_view(struct ntf_conn *conn, const char *sid);
+/* Ends a filtered subscription: uncounts it and destroys its feed (the collection may go too). */
+void ntf_deliver_view_end(struct ntf_feed *f);
+/* How filtered feed f sees ev (NTF_VIEW_SAME on a plain feed). */
+enum ntf_view ntf_deliver_view(const struct ntf_feed *f, struct ntf_msg *ev);
 bool ntf_deliver_feed_is_empty(const struct ntf_feed *f);
 /* Unlinks f from its connection and frees it; the collection may go too. */
 void ntf_deliver_feed_destroy(struct ntf_feed *f);

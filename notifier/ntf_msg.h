@@ -19,6 +19,8 @@
 #include "tnd_seq.h"
 #include "tnd_valid.h"
 
+struct json_object;
+
 /* Headroom before the payload; ntf_ws.c checks that LWS_PRE fits. */
 #define NTF_MSG_PRE 16
 
@@ -30,6 +32,19 @@ struct ntf_msg {
 	uint8_t doc_id_len;
 	char doc_id[TND_DOC_ID_MAX + 1];
 	char *owner;              /* events: the document's owner (malloc'd), or NULL */
+	/*
+	 * Events, for filtered subscriptions (SPEC 8): where the frame's
+	 * "type" member and its ",\"doc\":" member start in the payload
+	 * (doc_off 0: no doc), and the document before the write (malloc'd,
+	 * NULL when the event carries none). The parsed doc and prev are
+	 * built once per event, on the first filtered feed that needs them
+	 * (ntf_msg_docs), and freed with the message.
+	 */
+	uint32_t type_off, doc_off;
+	char *prev;
+	uint32_t prev_len;
+	bool docs_parsed;
+	struct json_object *jdoc, *jprev;
 	unsigned char buf[];      /* NTF_MSG_PRE headroom, payload, NUL */
 };
 
@@ -48,6 +63,14 @@ struct ntf_msg *ntf_msg_new(size_t len);
 struct ntf_msg *ntf_msg_dup(const char *s, size_t len);
 /* Takes one more reference; returns m. */
 struct ntf_msg *ntf_msg_ref(struct ntf_msg *m);
+/*
+ * The event's document and previous document as json-c objects (borrowed:
+ * they live as long as m), parsed on the first call only. Either may be
+ * NULL: no doc (deleted), no prev (created, or an event written without
+ * one), or bytes json-c could not parse (then the document matches only
+ * what an absent document matches).
+ */
+void ntf_msg_docs(struct ntf_msg *m, struct json_object **doc, struct json_object **prev);
 /* Drops one reference; frees at zero. NULL is a no-op. */
 void ntf_msg_unref(struct ntf_msg *m);
 

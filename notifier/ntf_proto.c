@@ -10,6 +10,7 @@
 
 #include <json-c/json.h>
 
+#include "tnd_filter.h"
 #include "tnd_utf8.h"
 
 static const char *const op_names[NTF_OP__MAX] = {
@@ -40,6 +41,63 @@ static int get_string(struct json_object *obj, const char *key, const char **s, 
 	return 1;
 }
 
+static bool valid_sid(const char *s, size_t len)
+{
+	if (len == 0 || len > NTF_SID_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * subscribe's "where": compiled from its compact re-serialization, so the
+ * 4 KiB cap (SPEC 8) counts the filter's bytes, not the client's spacing,
+ * and the one compiler checks depth, conditions and operators.
+ */
+static int parse_where(struct json_object *obj, struct ntf_request *req, enum tnd_err *err,
+		       const char **why)
+{
+	struct json_object *w;
+	const char *text;
+	size_t len;
+	char msg[sizeof(req->why) - 16];
+	int rc;
+
+	if (!json_object_object_get_ex(obj, "where", &w)) {
+		if (req->sid[0])
+			FAIL(TND_ERR_INVALID_QUERY, "\"sid\" names a filtered subscription: it needs \"where\"");
+		return 0;
+	}
+	if (req->id[0])
+		FAIL(TND_ERR_INVALID_QUERY, "\"where\" cannot be combined with \"id\"");
+	if (!req->sid[0])
+		FAIL(TND_ERR_INVALID_QUERY, "\"where\" needs a \"sid\" naming the subscription");
+	if (!json_object_is_type(w, json_type_object))
+		FAIL(TND_ERR_INVALID_QUERY, "where: must be a JSON object");
+	text = json_object_to_json_string_length(w, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+						 &len);
+	if (!text)
+		FAIL(TND_ERR_INTERNAL, "out of memory");
+	if (len > TND_WHERE_MAX)
+		FAIL(TND_ERR_INVALID_QUERY, "where: longer than 4096 bytes");
+	rc = tnd_filter_compile(text, len, &req->where, msg, sizeof(msg));
+	if (rc == TND_ENOMEM)
+		FAIL(TND_ERR_INTERNAL, "out of memory");
+	if (rc < 0) {
+		snprintf(req->why, sizeof(req->why), "where: %s", msg);
+		FAIL(TND_ERR_INVALID_QUERY, req->why);
+	}
+	return 0;
+fail:
+	return -1;
+}
+
 static int parse_target(struct json_object *obj, struct ntf_request *req, bool allow_since,
 			enum tnd_err *err, const char **why)
 {
@@ -56,13 +114,21 @@ static int parse_target(struct json_object *obj, struct ntf_request *req, bool a
 		FAIL(TND_ERR_INVALID_ID, "\"id\" must match [A-Za-z0-9_-]{1,128}");
 	if (rc > 0)
 		memcpy(req->id, s, len + 1);
-	if (!allow_since)
+	rc = get_string(obj, "sid", &s, &len);
+	if (rc < 0 || (rc > 0 && !valid_sid(s, len)))
+		FAIL(TND_ERR_INVALID_QUERY, "\"sid\" must match [A-Za-z0-9_-]{1,64}");
+	if (rc > 0)
+		memcpy(req->sid, s, len + 1);
+	if (!allow_since) {
+		if (req->sid[0] && req->id[0])
+			FAIL(TND_ERR_INVALID_QUERY, "\"sid\" cannot be combined with \"id\"");
 		return 0;
+	}
 	rc = get_string(obj, "since", &s, &len);
 	if (rc < 0 || (rc > 0 && tnd_seq_parse(s, len, &req->since) < 0))
 		FAIL(TND_ERR_INVALID_QUERY, "\"since\" must be a seq \"<ms>-<n>\" as sent by the server");
 	req->has_since = rc > 0;
-	return 0;
+	return parse_where(obj, req, err, why);
 fail:
 	return -1;
 }
@@ -335,6 +401,12 @@ fail:
 	return rc;
 }
 
+void ntf_request_release(struct ntf_request *req)
+{
+	tnd_filter_free(req->where);
+	req->where = NULL;
+}
+
 /* Formats into a fresh message; NULL on overflow or out of memory. */
 static struct ntf_msg *msg_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static struct ntf_msg *msg_printf(const char *fmt, ...)
@@ -360,36 +432,48 @@ static const char *id_part(const char *id, char *buf, size_t size)
 	return buf;
 }
 
-struct ntf_msg *ntf_proto_subscribed(const char *col, const char *id, const struct tnd_seq *seq)
+/* ,"sid":"x" or nothing; sids are [A-Za-z0-9_-] too. */
+static const char *sid_part(const char *sid, char *buf, size_t size)
 {
-	char idb[TND_DOC_ID_MAX + 16], sb[TND_SEQ_STR_MAX];
-
-	return msg_printf("{\"op\":\"subscribed\",\"collection\":\"%s\"%s,\"seq\":\"%s\"}", col,
-			  id_part(id, idb, sizeof(idb)), tnd_seq_format(seq, sb));
+	if (!sid || !*sid)
+		return "";
+	snprintf(buf, size, ",\"sid\":\"%s\"", sid);
+	return buf;
 }
 
-struct ntf_msg *ntf_proto_unsubscribed(const char *col, const char *id)
+struct ntf_msg *ntf_proto_subscribed(const char *col, const char *id, const char *sid,
+				     const struct tnd_seq *seq)
 {
-	char idb[TND_DOC_ID_MAX + 16];
+	char idb[TND_DOC_ID_MAX + 16], sidb[NTF_SID_MAX + 16], sb[TND_SEQ_STR_MAX];
 
-	return msg_printf("{\"op\":\"unsubscribed\",\"collection\":\"%s\"%s}", col,
-			  id_part(id, idb, sizeof(idb)));
+	return msg_printf("{\"op\":\"subscribed\",\"collection\":\"%s\"%s%s,\"seq\":\"%s\"}", col,
+			  id_part(id, idb, sizeof(idb)), sid_part(sid, sidb, sizeof(sidb)),
+			  tnd_seq_format(seq, sb));
 }
 
-struct ntf_msg *ntf_proto_reset(const char *col, const char *id)
+struct ntf_msg *ntf_proto_unsubscribed(const char *col, const char *id, const char *sid)
 {
-	char idb[TND_DOC_ID_MAX + 16];
+	char idb[TND_DOC_ID_MAX + 16], sidb[NTF_SID_MAX + 16];
 
-	return msg_printf("{\"op\":\"reset\",\"collection\":\"%s\"%s}", col,
-			  id_part(id, idb, sizeof(idb)));
+	return msg_printf("{\"op\":\"unsubscribed\",\"collection\":\"%s\"%s%s}", col,
+			  id_part(id, idb, sizeof(idb)), sid_part(sid, sidb, sizeof(sidb)));
 }
 
-struct ntf_msg *ntf_proto_unsubscribed_why(const char *col, const char *id, const char *reason)
+struct ntf_msg *ntf_proto_reset(const char *col, const char *id, const char *sid)
 {
-	char idb[TND_DOC_ID_MAX + 16];
+	char idb[TND_DOC_ID_MAX + 16], sidb[NTF_SID_MAX + 16];
 
-	return msg_printf("{\"op\":\"unsubscribed\",\"collection\":\"%s\"%s,\"reason\":\"%s\"}", col,
-			  id_part(id, idb, sizeof(idb)), reason);
+	return msg_printf("{\"op\":\"reset\",\"collection\":\"%s\"%s%s}", col,
+			  id_part(id, idb, sizeof(idb)), sid_part(sid, sidb, sizeof(sidb)));
+}
+
+struct ntf_msg *ntf_proto_unsubscribed_why(const char *col, const char *id, const char *sid,
+					   const char *reason)
+{
+	char idb[TND_DOC_ID_MAX + 16], sidb[NTF_SID_MAX + 16];
+
+	return msg_printf("{\"op\":\"unsubscribed\",\"collection\":\"%s\"%s%s,\"reason\":\"%s\"}",
+			  col, id_part(id, idb, sizeof(idb)), sid_part(sid, sidb, sizeof(sidb)), reason);
 }
 
 struct ntf_msg *ntf_proto_authenticated(long long exp)
@@ -398,9 +482,9 @@ struct ntf_msg *ntf_proto_authenticated(long long exp)
 }
 
 struct ntf_msg *ntf_proto_error_for(enum tnd_err err, const char *message, const char *col,
-				    const char *id)
+				    const char *id, const char *sid)
 {
-	char esc[256] = "", idb[TND_DOC_ID_MAX + 16];
+	char esc[256] = "", idb[TND_DOC_ID_MAX + 16], sidb[NTF_SID_MAX + 16];
 
 	if (err >= TND_ERR__MAX)
 		err = TND_ERR_INTERNAL;
@@ -408,8 +492,9 @@ struct ntf_msg *ntf_proto_error_for(enum tnd_err err, const char *message, const
 		message = tnd_err_message(err);
 	tnd_json_escape(esc, sizeof(esc), 0, message, strnlen(message, 200));
 	return msg_printf("{\"op\":\"error\",\"code\":\"%s\",\"message\":\"%s\","
-			  "\"collection\":\"%s\"%s}",
-			  tnd_err_code(err), esc, col, id_part(id, idb, sizeof(idb)));
+			  "\"collection\":\"%s\"%s%s}",
+			  tnd_err_code(err), esc, col, id_part(id, idb, sizeof(idb)),
+			  sid_part(sid, sidb, sizeof(sidb)));
 }
 
 struct ntf_msg *ntf_proto_pong(void)
@@ -593,10 +678,12 @@ struct ntf_msg *ntf_proto_event(const char *seq, size_t seq_len, const char *bod
 	m = ntf_msg_new(n);
 	if (!m)
 		return NULL;
-	if (mt.owner && !(m->owner = strndup(mt.owner, mt.owner_len))) {
+	if ((mt.owner && !(m->owner = strndup(mt.owner, mt.owner_len))) ||
+	    (mt.prev && !(m->prev = strndup(mt.prev, mt.prev_len)))) {
 		ntf_msg_unref(m);
 		return NULL;
 	}
+	m->prev_len = mt.prev ? (uint32_t)mt.prev_len : 0;
 	p = ntf_msg_payload(m);
 	memcpy(p, EVENT_PREFIX "\"seq\":\"", strlen(EVENT_PREFIX "\"seq\":\""));
 	p += strlen(EVENT_PREFIX "\"seq\":\"");
@@ -605,6 +692,13 @@ struct ntf_msg *ntf_proto_event(const char *seq, size_t seq_len, const char *bod
 	memcpy(p, "\",", 2);
 	p += 2;
 	memcpy(p, body + 1, client_len - 1);
+	m->type_off = (uint32_t)(p - ntf_msg_payload(m));
+	{
+		/* The doc is the last member; scan_client checked the exact layout. */
+		const char *d = memmem(p, client_len - 1, ",\"doc\":{", 8);
+
+		m->doc_off = d ? (uint32_t)(d - ntf_msg_payload(m)) : 0;
+	}
 	m->is_event = true;
 	m->seq = mt.seq;
 	m->doc_id_len = (uint8_t)mt.id_len;
@@ -612,5 +706,48 @@ struct ntf_msg *ntf_proto_event(const char *seq, size_t seq_len, const char *bod
 	m->doc_id[mt.id_len] = '\0';
 	if (meta)
 		*meta = mt;
+	return m;
+}
+
+#define TYPE_MEMBER_LEN 16 /* "type":"created" and its kin: every type the script writes is 7 letters */
+
+struct ntf_msg *ntf_proto_event_view(const struct ntf_msg *ev, const char *sid, enum ntf_view view)
+{
+	const char *src = (const char *)ev->buf + NTF_MSG_PRE;
+	size_t sid_len = strlen(sid), n;
+	size_t rest_off = ev->type_off + (view == NTF_VIEW_SAME ? 0 : TYPE_MEMBER_LEN);
+	size_t rest_end = view == NTF_VIEW_LEFT && ev->doc_off ? ev->doc_off : ev->len;
+	const char *type = view == NTF_VIEW_ENTERED ? "\"type\":\"entered\""
+			   : view == NTF_VIEW_LEFT  ? "\"type\":\"left\""
+						    : "";
+	struct ntf_msg *m;
+	char *p;
+
+	n = ev->type_off + strlen("\"sid\":\"\",") + sid_len + strlen(type) + (rest_end - rest_off) +
+	    (view == NTF_VIEW_LEFT && ev->doc_off ? 1 : 0);
+	m = ntf_msg_new(n);
+	if (!m)
+		return NULL;
+	if (ev->owner && !(m->owner = strdup(ev->owner))) {
+		ntf_msg_unref(m);
+		return NULL;
+	}
+	p = ntf_msg_payload(m);
+	memcpy(p, src, ev->type_off);
+	p += ev->type_off;
+	memcpy(p, "\"sid\":\"", 7);
+	memcpy(p + 7, sid, sid_len);
+	memcpy(p + 7 + sid_len, "\",", 2);
+	p += 9 + sid_len;
+	memcpy(p, type, strlen(type));
+	p += strlen(type);
+	memcpy(p, src + rest_off, rest_end - rest_off);
+	p += rest_end - rest_off;
+	if (view == NTF_VIEW_LEFT && ev->doc_off)
+		*p++ = '}';
+	m->is_event = true;
+	m->seq = ev->seq;
+	m->doc_id_len = ev->doc_id_len;
+	memcpy(m->doc_id, ev->doc_id, sizeof(m->doc_id));
 	return m;
 }

@@ -26,6 +26,11 @@
 /* Deepest nesting of containers in a client message (they are flat objects). */
 #define NTF_CLIENT_JSON_DEPTH_MAX 32
 
+/* A filtered subscription's name (SPEC 8): 1-64 chars of [A-Za-z0-9_-]. */
+#define NTF_SID_MAX 64
+
+struct tnd_filter;
+
 enum ntf_op { NTF_OP_SUBSCRIBE, NTF_OP_UNSUBSCRIBE, NTF_OP_AUTH, NTF_OP_PING, NTF_OP__MAX };
 
 struct ntf_request {
@@ -34,6 +39,9 @@ struct ntf_request {
 	char id[TND_DOC_ID_MAX + 1]; /* "" for a whole-collection subscription */
 	bool has_since;
 	struct tnd_seq since;
+	char sid[NTF_SID_MAX + 1];   /* "" when none */
+	struct tnd_filter *where;    /* subscribe's compiled where (the request's), or NULL */
+	char why[160];               /* room for a where error's text */
 	/* auth: the token (TND_TOKEN_MAX at most). Last, so only an auth op fills its buffer. */
 	bool has_token;
 	bool token_too_long;         /* a string token past TND_TOKEN_MAX */
@@ -57,24 +65,36 @@ struct ntf_request {
  */
 int ntf_proto_parse(const char *buf, size_t len, struct ntf_request *req, enum tnd_err *err,
 		    const char **why);
+/*
+ * SPEC 8 rules on subscribe: "sid" needs "where" and "where" needs "sid";
+ * "where" is refused with "id"; a bad where is invalid_query naming the
+ * problem (*why then points into req->why). On unsubscribe "sid" names
+ * the filtered subscription to end (not with "id"). On failure the
+ * fields parsed before the fault (collection, id, sid) stay filled so the
+ * error can echo them. req->where is the caller's: release it with
+ * ntf_request_release() (also after a failure).
+ */
+void ntf_request_release(struct ntf_request *req);
 
 /*
  * Server messages. Each returns a new message (one reference, the
- * caller's) or NULL when out of memory. col and id must be valid names
- * (they are copied without escaping); id may be NULL or "".
+ * caller's) or NULL when out of memory. col, id and sid must be valid
+ * names (they are copied without escaping); id and sid may be NULL or "".
  */
-struct ntf_msg *ntf_proto_subscribed(const char *col, const char *id, const struct tnd_seq *seq);
-struct ntf_msg *ntf_proto_unsubscribed(const char *col, const char *id);
-struct ntf_msg *ntf_proto_reset(const char *col, const char *id);
+struct ntf_msg *ntf_proto_subscribed(const char *col, const char *id, const char *sid,
+				     const struct tnd_seq *seq);
+struct ntf_msg *ntf_proto_unsubscribed(const char *col, const char *id, const char *sid);
+struct ntf_msg *ntf_proto_reset(const char *col, const char *id, const char *sid);
 struct ntf_msg *ntf_proto_pong(void);
 struct ntf_msg *ntf_proto_authenticated_open(void);
 /* {"op":"authenticated","exp":<exp>} */
 struct ntf_msg *ntf_proto_authenticated(long long exp);
 /* {"op":"unsubscribed",...,"reason":<reason>}: the server ended it (reason a plain word). */
-struct ntf_msg *ntf_proto_unsubscribed_why(const char *col, const char *id, const char *reason);
-/* An error about one subscription: echoes its collection and id. */
+struct ntf_msg *ntf_proto_unsubscribed_why(const char *col, const char *id, const char *sid,
+					   const char *reason);
+/* An error about one subscription: echoes its collection, id and sid. */
 struct ntf_msg *ntf_proto_error_for(enum tnd_err err, const char *message, const char *col,
-				    const char *id);
+				    const char *id, const char *sid);
 /* message NULL = the code's default; it is JSON-escaped. */
 struct ntf_msg *ntf_proto_error(enum tnd_err err, const char *message);
 
@@ -110,6 +130,22 @@ struct ntf_event_meta {
  */
 struct ntf_msg *ntf_proto_event(const char *seq, size_t seq_len, const char *body, size_t len,
 				struct ntf_event_meta *meta, bool *malformed);
+
+/* How a filtered subscription sees an event (SPEC 8). */
+enum ntf_view {
+	NTF_VIEW_NONE,    /* not its business */
+	NTF_VIEW_SAME,    /* created / updated / deleted as it is */
+	NTF_VIEW_ENTERED, /* an update that makes the document match: "entered", with doc */
+	NTF_VIEW_LEFT,    /* an update that makes it stop matching: "left", no doc */
+};
+
+/*
+ * ev (an event from ntf_proto_event) as a filtered subscription's frame:
+ * "sid" after "seq", the type per view (SAME, ENTERED or LEFT). A new
+ * message (the caller's reference) with ev's seq, doc_id and owner, or
+ * NULL when out of memory.
+ */
+struct ntf_msg *ntf_proto_event_view(const struct ntf_msg *ev, const char *sid, enum ntf_view view);
 
 /*
  * Splits a PUBLISHed "<seq> <body>" into its parts (pointers into

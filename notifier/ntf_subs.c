@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tnd_filter.h"
+
 #define BUCKETS_INITIAL 64
 
 static uint32_t hash_name(const char *s, size_t len)
@@ -159,6 +161,7 @@ void ntf_feed_free(struct ntf_feed *f)
 	free_filters(f->filters);
 	free_filters(f->waiting);
 	ntf_queue_clear(&f->pending);
+	tnd_filter_free(f->where);
 	free(f);
 }
 

@@ -3,13 +3,18 @@
  * event matches; no I/O, no Redis, no sockets (ntf_hub drives it).
  *
  *   collection (struct ntf_coll, one per collection any client watches)
- *     └─ feeds (struct ntf_feed, one per connection watching it)
+ *     └─ feeds (struct ntf_feed, one per connection watching it, plus
+ *        one per filtered subscription of that connection)
  *          └─ filters (struct ntf_filter, one per subscription: the whole
  *             collection, or one document id)
  *
- * A connection gets each event of a collection through its one feed, so
- * an event matched by several of its subscriptions is sent once, and the
- * feed's high-water mark `sent` keeps its events in seq order.
+ * A connection gets each event of a collection through its one plain
+ * feed, so an event matched by several of its unfiltered subscriptions is
+ * sent once, and the feed's high-water mark `sent` keeps its events in
+ * seq order. A filtered subscription (SPEC 8, "where" + "sid") is a feed
+ * of its own with exactly one whole-collection filter: its own stream,
+ * its own replay, the same ordering rules; ntf_deliver turns each event
+ * into that subscription's view of it (entered, left...).
  *
  * Ownership: the index owns colls; a coll owns nothing but its list
  * heads; the hub allocates and frees feeds and filters through the
@@ -30,6 +35,9 @@
 
 struct ntf_conn;
 struct ntf_query;
+struct tnd_filter;
+
+#define NTF_FEED_SID_MAX 64
 
 enum ntf_filter_state {
 	NTF_FILTER_WAIT,   /* not acknowledged yet: waits for the collection or a replay slot */
@@ -70,6 +78,8 @@ struct ntf_feed {
 	bool sent_any;
 	struct tnd_seq sent;                    /* highest seq delivered on this feed */
 	struct ntf_queue pending;               /* live events held while replaying */
+	struct tnd_filter *where;               /* a filtered feed's filter (owned), or NULL */
+	char sid[NTF_FEED_SID_MAX + 1];         /* a filtered feed's name; "" for the plain feed */
 };
 
 enum ntf_coll_state {

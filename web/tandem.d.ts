@@ -97,10 +97,10 @@ export type Condition = JsonPrimitive | JsonValue[] | PlainObject | FieldOps;
  * objects (`"address.city"`); `$or` holds when one of its alternatives does.
  * Limits: 4 KiB of JSON and 32 conditions (more is 400 `invalid_query`).
  *
- * Written ahead of the server: this version of tandem-rest and the notifier
- * do not filter yet — tandem-rest ignores a `where` parameter like any
- * unknown one, so a list would silently hold everything — and this client
- * does not send it.
+ * Taken by `Collection.list({ where })` / `all({ where })`,
+ * `Client.subscribe(col, { where })` and `Client.live(col, { where })`; a
+ * bad one rejects with (or, on a subscription, reaches onError as)
+ * `invalid_query` naming the problem.
  *
  * @example { done: false, priority: { $gte: 2 }, $or: [{ tag: 'home' }, { tag: { $prefix: 'work/' } }] }
  */
@@ -192,9 +192,9 @@ export interface DeletedEvent extends EventBase {
 export type ChangeEvent<T extends object = JsonObject> = CreatedEvent<T> | UpdatedEvent<T> | DeletedEvent;
 
 /**
- * SPEC section 8, for subscriptions with `where` (not in this server or
- * client version): an update made the document match (`entered`, with
- * `doc`) or stop matching (`left`, without).
+ * SPEC section 8, for subscriptions with `where`: an update made the
+ * document match (`entered`, with `doc`) or stop matching (`left`, without).
+ * Every event of a filtered subscription carries its `sid`.
  */
 export interface EnteredEvent<T extends object = JsonObject> extends EventBase {
   type: 'entered';
@@ -272,6 +272,22 @@ export interface ListOptions {
   limit?: number;
   /** Cursor: the `next` of the previous page. */
   after?: string;
+  /**
+   * Only matching documents. A filtered page may hold fewer than `limit`
+   * items, even none, while `next` is not null: follow `next` (or use `all`).
+   */
+  where?: Where;
+  /** Only these fields (plus id and version); dotted paths keep their nesting. */
+  fields?: string[] | string;
+}
+
+export interface AllOptions {
+  where?: Where;
+  fields?: string[] | string;
+  /** Documents per request (default 100). */
+  pageSize?: number;
+  /** Start after this id. */
+  after?: string;
 }
 
 export interface ListPage<T extends object = JsonObject> {
@@ -300,6 +316,10 @@ export class Collection<T extends object = JsonObject> {
   readonly name: string;
   /** One page, ordered by id. */
   list(opts?: ListOptions): Promise<ListPage<T>>;
+  /** Every (matching) document, page after page, in id order: `for await (const d of col.all({ where }))`. */
+  all(opts?: AllOptions): AsyncGenerator<Doc<T>, void, undefined>;
+  /** `for await (const d of col)`: every document. */
+  [Symbol.asyncIterator](): AsyncGenerator<Doc<T>, void, undefined>;
   /** One document; its ETag and Tandem-Seq are in `metaOf(doc)`. */
   get(id: string): Promise<Doc<T>>;
   /** POST: the server chooses the id (a ULID); an `id` in `doc` is ignored. */
@@ -385,12 +405,20 @@ export interface ServerErrorFrame {
   message?: string;
   collection?: string;
   id?: string | null;
+  /** The filtered subscription the error answers. */
+  sid?: string;
 }
 
 export interface SubscribeOptions {
   /** One document instead of the whole collection. */
   id?: string;
   /** Replay the logged events after this seq first (a read's `Tandem-Seq`). */
+  since?: string;
+}
+
+export interface FilteredSubscribeOptions {
+  /** Only events of matching documents, with `entered` / `left` (SPEC 8). Not with `id`. */
+  where: Where;
   since?: string;
 }
 
@@ -413,6 +441,17 @@ export class Client {
    * each once, across reconnects. With `onReset`, a reset goes there;
    * without it, `onEvent` gets the ResetNotice.
    */
+  /** A filtered subscription: its own stream of FilteredChangeEvents. */
+  subscribe<T extends object = JsonObject>(
+    collection: string,
+    opts: FilteredSubscribeOptions & { onReset: (notice: ResetNotice) => void },
+    onEvent: (event: FilteredChangeEvent<T>) => void,
+  ): Unsubscribe;
+  subscribe<T extends object = JsonObject>(
+    collection: string,
+    opts: FilteredSubscribeOptions & { onReset?: null },
+    onEvent: (event: FilteredChangeEvent<T> | ResetNotice) => void,
+  ): Unsubscribe;
   subscribe<T extends object = JsonObject>(
     collection: string,
     opts: SubscribeOptions & { onReset: (notice: ResetNotice) => void },
@@ -427,7 +466,7 @@ export class Client {
     collection: string,
     onEvent: (event: ChangeEvent<T> | ResetNotice) => void,
   ): Unsubscribe;
-  /** A live, id-ordered view of a whole collection. */
+  /** A live, id-ordered view of a whole collection, or of exactly the documents matching `opts.where`. */
   live<T extends object = JsonObject>(collection: string, opts?: LiveViewOptions): LiveView<T>;
   /** Close the socket for good and stop reconnecting; REST calls keep working. */
   close(): void;
@@ -440,17 +479,20 @@ export function createClient(opts?: ClientOptions): Client;
 export interface LiveViewOptions {
   /** Documents per REST page while loading (default 100). */
   pageSize?: number;
+  /** Keep only the matching documents (a filtered list, then a filtered subscription). */
+  where?: Where;
 }
 
 /** A write result given to `apply`/`applyDeleted`: it has no log position. */
 export type LocalChange<T extends object = JsonObject> =
   | { type: 'updated'; id: string; version: number; seq: null; doc: Doc<T> }
-  | { type: 'deleted'; id: string; version: number; seq: null };
+  | { type: 'deleted'; id: string; version: number; seq: null }
+  | { type: 'left'; id: string; version: number; seq: null };
 
 /** Why a view changed: the (re)load, an event, or your own `apply`. */
 export type ViewChange<T extends object = JsonObject> =
   | { source: 'load' | 'reset'; event?: undefined }
-  | { source: 'event'; event: ChangeEvent<T> }
+  | { source: 'event'; event: ChangeEvent<T> | FilteredChangeEvent<T> }
   | { source: 'local'; event: LocalChange<T> };
 
 export interface LiveViewEvents<T extends object = JsonObject> {
@@ -467,6 +509,8 @@ export class LiveView<T extends object = JsonObject> {
   readonly client: Client;
   readonly collection: string;
   readonly pageSize: number;
+  /** The filter the view keeps (null: the whole collection). */
+  readonly where: Where | null;
   /** true once the first load is in. */
   readonly loaded: boolean;
   readonly closed: boolean;
@@ -534,7 +578,10 @@ export function stateFromPages(pages: { items: JsonObject[]; next: string | null
 /** @internal */
 export function orderedDocs(entries: Map<string, ViewEntry>): JsonObject[];
 /** @internal */
-export function subKey(collection: string, id?: string | null): string;
+export function subKey(collection: string, id?: string | null, sid?: string | null): string;
+
+/** Whether doc matches where, by the server's rules (SPEC 8); strings compare by UTF-16 units. */
+export function matchesWhere(where: Where, doc: object): boolean;
 
 /** @internal */
 export interface LocalSub {
@@ -545,6 +592,8 @@ export interface LocalSub {
   status: 'pending' | 'live' | 'reset';
   onEvent: (event: any) => void;
   onReset: ((notice: ResetNotice) => void) | null;
+  where: Where | null;
+  sid: string | null;
 }
 
 /** @internal */
@@ -552,6 +601,8 @@ export interface SubscribeFrame {
   op: 'subscribe';
   collection: string;
   id?: string;
+  sid?: string;
+  where?: Where;
   since?: string;
 }
 
@@ -560,6 +611,7 @@ export interface UnsubscribeFrame {
   op: 'unsubscribe';
   collection: string;
   id?: string;
+  sid?: string;
 }
 
 /** @internal The bookkeeping behind "every event exactly once, across reconnects". */
@@ -568,7 +620,7 @@ export class SubscriptionBook {
   nextHandle: number;
   add(
     collection: string,
-    opts?: { id?: string | null; since?: string | null },
+    opts?: { id?: string | null; since?: string | null; where?: Where | null },
     onEvent?: (event: any) => void,
     onReset?: ((notice: ResetNotice) => void) | null,
   ): LocalSub;
@@ -576,9 +628,9 @@ export class SubscriptionBook {
   subscribeMessage(sub: LocalSub): SubscribeFrame;
   resubscribeMessages(): SubscribeFrame[];
   disconnected(): void;
-  acked(msg: { collection: string; id?: string | null; seq?: string }): void;
-  route(ev: { collection: string; id: string; seq: string }): LocalSub[];
-  reset(msg: { collection: string; id?: string | null }): LocalSub[];
+  acked(msg: { collection: string; id?: string | null; sid?: string | null; seq?: string }): void;
+  route(ev: { collection: string; id: string; seq: string; sid?: string }): LocalSub[];
+  reset(msg: { collection: string; id?: string | null; sid?: string | null }): LocalSub[];
   resume(handle: number, since?: string | null): SubscribeFrame | null;
   readonly size: number;
 }

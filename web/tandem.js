@@ -15,8 +15,9 @@
  *   3. Collection — the REST calls of SPEC section 2.
  *   4. Client — one shared WebSocket per client: auth, subscribe, replay with
  *      `since`, ping/pong, reconnect with backoff (SPEC sections 5 and 6).
- *   5. LiveView — `client.live(name)`: a whole collection loaded over REST and
- *      kept current from events, without a gap between "load" and "listen".
+ *   5. LiveView — `client.live(name, { where })`: a whole collection, or the
+ *      documents matching a filter, loaded over REST and kept current from
+ *      events, without a gap between "load" and "listen".
  *
  * Everything runs on the page's (or Node's) single event loop; callbacks are
  * called synchronously from socket handlers, and an exception in one
@@ -195,7 +196,8 @@ export function shouldApply(entry, coverSeq, ev) {
 
 /**
  * Apply one event to a view's state, if it is newer (see shouldApply).
- * A `deleted` event leaves a tombstone (doc null, its version and seq) so that
+ * `created`, `updated` and `entered` put the document; `deleted` and `left`
+ * take it out. A `deleted` (or `left`) event leaves a tombstone (doc null, its version and seq) so that
  * a late `created` of the old incarnation cannot resurrect the document.
  *
  * @param {{entries: Map<string, ViewEntry>, coverSeq: (id: string) => string|null}} state
@@ -209,7 +211,9 @@ export function applyEvent(state, ev, { local = false } = {}) {
   // A local result keeps the log position we had: later events still compare
   // against it, and the echo of our own write is then dropped by version.
   const seq = local ? (entry ? entry.seq : state.coverSeq(ev.id)) : (ev.seq ?? null);
-  if (ev.type === 'deleted') {
+  // `left` (a filtered view, SPEC 8): the document stopped matching; it stays
+  // out of the view like a deleted one until a later `entered` brings it back.
+  if (ev.type === 'deleted' || ev.type === 'left') {
     state.entries.set(ev.id, {
       doc: null, version: ev.version, seq,
       createdAt: entry ? entry.createdAt : null, local,
@@ -256,7 +260,9 @@ export function stateFromPages(pages) {
         createdAt: typeof doc.created_at === 'string' ? doc.created_at : null, local: false,
       });
     }
-    cover.push({ lastId: p.next === null ? null : (p.items.length ? p.items[p.items.length - 1].id : p.next), seq: p.seq });
+    // A page covers ids up to its `next` (the last id it examined: on a
+    // filtered page it may lie past the last item).
+    cover.push({ lastId: p.next === null ? null : p.next, seq: p.seq });
   }
   return { entries, pages: cover, coverSeq: (id) => coverSeqFor(cover, id) };
 }
@@ -273,11 +279,107 @@ export function orderedDocs(entries) {
   return ids.map((id) => entries.get(id).doc);
 }
 
+/* -- filters (SPEC 8) ----------------------------------------------------- */
+
+/**
+ * A filter of SPEC section 8, as `list({ where })`, `subscribe({ where })` and
+ * `live(col, { where })` take it: field (or dotted path) → a value (deep
+ * equality; null also matches an absent field) or an operator object;
+ * `$or` → alternatives.
+ * @typedef {{[field: string]: WhereValue | WhereOps} & {$or?: Where[]}} Where
+ * @typedef {null|boolean|number|string|WhereValue[]|{[k: string]: WhereValue}} WhereValue
+ * @typedef {{$eq?: WhereValue, $ne?: WhereValue, $gt?: number|string, $gte?: number|string,
+ *            $lt?: number|string, $lte?: number|string, $in?: WhereValue[], $nin?: WhereValue[],
+ *            $exists?: boolean, $prefix?: string}} WhereOps
+ */
+
+const ABSENT = Symbol('absent');
+
+function isPlainObject(v) {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function pathGet(doc, path) {
+  let cur = doc;
+  for (const part of path.split('.')) {
+    if (!isPlainObject(cur) || !Object.prototype.hasOwnProperty.call(cur, part)) return ABSENT;
+    cur = cur[part];
+  }
+  return cur;
+}
+
+function deepEqual(a, b) {
+  if (a === b) return true;
+  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => deepEqual(x, b[i]));
+  if (isPlainObject(a) && isPlainObject(b)) {
+    const ka = Object.keys(a);
+    return ka.length === Object.keys(b).length && ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && deepEqual(a[k], b[k]));
+  }
+  return false;
+}
+
+function valueEq(v, want) {
+  if (want === null) return v === ABSENT || v === null;
+  return v !== ABSENT && deepEqual(v, want);
+}
+
+function ordered(v, x, test) {
+  if (typeof v === 'number' && typeof x === 'number') return test(v < x ? -1 : v > x ? 1 : 0);
+  if (typeof v === 'string' && typeof x === 'string') return test(v < x ? -1 : v > x ? 1 : 0);
+  return false;
+}
+
+const OPS = {
+  $eq: (v, x) => valueEq(v, x),
+  $ne: (v, x) => !valueEq(v, x),
+  $gt: (v, x) => ordered(v, x, (c) => c > 0),
+  $gte: (v, x) => ordered(v, x, (c) => c >= 0),
+  $lt: (v, x) => ordered(v, x, (c) => c < 0),
+  $lte: (v, x) => ordered(v, x, (c) => c <= 0),
+  $in: (v, x) => Array.isArray(x) && x.some((w) => valueEq(v, w)),
+  $nin: (v, x) => !(Array.isArray(x) && x.some((w) => valueEq(v, w))),
+  $exists: (v, x) => (v !== ABSENT) === (x === true),
+  $prefix: (v, x) => typeof v === 'string' && typeof x === 'string' && v.startsWith(x),
+};
+
+/**
+ * Whether `doc` matches `where`, by the rules the server applies (SPEC 8),
+ * so a view can place a document a write returned. Strings compare by
+ * UTF-16 code units here (the server: bytes), which differs only between
+ * characters past U+FFFF and those from U+E000. An unknown operator never
+ * matches (the server refuses it).
+ * @param {Where} where
+ * @param {object} doc
+ * @returns {boolean}
+ */
+export function matchesWhere(where, doc) {
+  for (const [key, cond] of Object.entries(where)) {
+    if (key === '$or') {
+      if (!Array.isArray(cond) || !cond.some((w) => matchesWhere(w, doc))) return false;
+      continue;
+    }
+    const v = pathGet(doc, key);
+    const keys = isPlainObject(cond) ? Object.keys(cond) : [];
+    if (keys.length && keys.every((k) => k.startsWith('$'))) {
+      for (const k of keys) if (!OPS[k] || !OPS[k](v, cond[k])) return false;
+    } else if (!valueEq(v, cond)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 /* -- subscription book ---------------------------------------------------- */
 
-/** Key of one server-side subscription: collection plus optional doc id. */
-export function subKey(collection, id) {
+/** Key of one server-side subscription: collection plus optional doc id, or a filtered subscription's sid. */
+export function subKey(collection, id, sid = null) {
+  if (sid != null) return `${collection}\u0001${sid}`;
   return id == null ? `${collection}\u0000` : `${collection}\u0000${id}`;
+}
+
+/** A local subscription's key. */
+function keyOf(s) {
+  return subKey(s.collection, s.id, s.sid);
 }
 
 /**
@@ -305,12 +407,21 @@ export class SubscriptionBook {
   /**
    * Register a local subscription.
    * @returns {LocalSub}
+   * A `where` makes it a filtered subscription (SPEC 8): a server-side
+   * subscription of its own, named by a sid the book chooses, never shared.
    * @typedef {{handle: number, collection: string, id: string|null, lastSeq: string|null,
-   *            status: 'pending'|'live'|'reset', onEvent: Function, onReset: Function|null}} LocalSub
+   *            status: 'pending'|'live'|'reset', onEvent: Function, onReset: Function|null,
+   *            where: object|null, sid: string|null}} LocalSub
    */
-  add(collection, { id = null, since = null } = {}, onEvent = () => {}, onReset = null) {
+  add(collection, { id = null, since = null, where = null } = {}, onEvent = () => {}, onReset = null) {
     if (since != null && !parseSeq(since)) throw new TypeError(`tandem: malformed since ${JSON.stringify(since)}`);
-    const sub = { handle: this.nextHandle++, collection, id: id ?? null, lastSeq: since ?? null, status: 'pending', onEvent, onReset };
+    if (where != null && (typeof where !== 'object' || Array.isArray(where))) throw new TypeError('tandem: where must be an object');
+    if (where != null && id != null) throw new TypeError('tandem: where cannot be combined with id');
+    const handle = this.nextHandle++;
+    const sub = {
+      handle, collection, id: id ?? null, lastSeq: since ?? null, status: 'pending', onEvent, onReset,
+      where: where ?? null, sid: where != null ? `w${handle}` : null,
+    };
     this.subs.set(sub.handle, sub);
     return sub;
   }
@@ -320,9 +431,10 @@ export class SubscriptionBook {
     const sub = this.subs.get(handle);
     if (!sub) return null;
     this.subs.delete(handle);
-    const key = subKey(sub.collection, sub.id);
-    for (const s of this.subs.values()) if (subKey(s.collection, s.id) === key) return null;
     const msg = { op: 'unsubscribe', collection: sub.collection };
+    if (sub.sid != null) return { ...msg, sid: sub.sid };
+    const key = keyOf(sub);
+    for (const s of this.subs.values()) if (keyOf(s) === key) return null;
     if (sub.id != null) msg.id = sub.id;
     return msg;
   }
@@ -331,6 +443,7 @@ export class SubscriptionBook {
   subscribeMessage(sub) {
     const msg = { op: 'subscribe', collection: sub.collection };
     if (sub.id != null) msg.id = sub.id;
+    if (sub.sid != null) { msg.sid = sub.sid; msg.where = sub.where; }
     if (sub.lastSeq != null) msg.since = sub.lastSeq;
     return msg;
   }
@@ -346,13 +459,10 @@ export class SubscriptionBook {
     for (const s of this.subs.values()) {
       if (s.status === 'reset') continue;
       s.status = 'pending';
-      const key = subKey(s.collection, s.id);
+      const key = keyOf(s);
       const m = byKey.get(key);
       if (!m) {
-        const msg = { op: 'subscribe', collection: s.collection };
-        if (s.id != null) msg.id = s.id;
-        if (s.lastSeq != null) msg.since = s.lastSeq;
-        byKey.set(key, msg);
+        byKey.set(key, this.subscribeMessage(s));
       } else if (s.lastSeq != null) {
         m.since = m.since == null ? s.lastSeq : minSeq(m.since, s.lastSeq);
       }
@@ -371,9 +481,9 @@ export class SubscriptionBook {
    * server starts sending.
    */
   acked(msg) {
-    const key = subKey(msg.collection, msg.id ?? null);
+    const key = subKey(msg.collection, msg.id ?? null, msg.sid ?? null);
     for (const s of this.subs.values()) {
-      if (s.status !== 'pending' || subKey(s.collection, s.id) !== key) continue;
+      if (s.status !== 'pending' || keyOf(s) !== key) continue;
       s.status = 'live';
       if (s.lastSeq == null && parseSeq(msg.seq)) s.lastSeq = msg.seq;
     }
@@ -390,6 +500,8 @@ export class SubscriptionBook {
     if (!parseSeq(ev.seq)) return out;
     for (const s of this.subs.values()) {
       if (s.status !== 'live' || s.collection !== ev.collection) continue;
+      // A filtered subscription's events carry its sid; plain ones none.
+      if ((s.sid ?? null) !== (ev.sid ?? null)) continue;
       if (s.id != null && s.id !== ev.id) continue;
       if (s.lastSeq != null && compareSeq(ev.seq, s.lastSeq) <= 0) continue;
       s.lastSeq = ev.seq;
@@ -407,12 +519,16 @@ export class SubscriptionBook {
    */
   reset(msg) {
     const hasId = msg.id != null;
+    const sid = msg.sid ?? null;
     let hit = [];
     for (const s of this.subs.values()) {
-      if (s.status === 'pending' && s.collection === msg.collection && (s.id ?? null) === (msg.id ?? null)) hit.push(s);
+      if (s.status === 'pending' && s.collection === msg.collection && (s.id ?? null) === (msg.id ?? null) &&
+          (s.sid ?? null) === sid) hit.push(s);
     }
-    if (!hit.length && !hasId) {
-      for (const s of this.subs.values()) if (s.status === 'pending' && s.collection === msg.collection) hit.push(s);
+    if (!hit.length && !hasId && sid == null) {
+      for (const s of this.subs.values()) {
+        if (s.status === 'pending' && s.collection === msg.collection && s.sid == null) hit.push(s);
+      }
     }
     for (const s of hit) s.status = 'reset';
     return hit;
@@ -496,20 +612,46 @@ export class Collection {
 
   /**
    * One page of the collection, ordered by id.
-   * @param {{limit?: number, after?: string}} [opts]
+   * @param {{limit?: number, after?: string, where?: Where, fields?: string[]|string}} [opts]
+   *   where: keep only matching documents (SPEC 8; a filtered page may hold
+   *   fewer than `limit` items, even none, while `next` is not null: follow
+   *   `next`, or use `all()`); fields: return only these fields (plus id and
+   *   version), dotted paths allowed.
    * @returns {Promise<{items: object[], next: string|null, seq: string|null}>}
    *   `seq` is the log position of the read (pass it as `since`).
-   * @throws {TandemError} invalid_query, network, ...
+   * @throws {TandemError} invalid_query (a bad where names the problem), network, ...
    */
-  async list({ limit, after } = {}) {
+  async list({ limit, after, where, fields } = {}) {
     const q = new URLSearchParams();
     if (limit != null) q.set('limit', String(limit));
     if (after != null) q.set('after', after);
+    if (where != null) q.set('where', JSON.stringify(where));
+    if (fields != null) q.set('fields', Array.isArray(fields) ? fields.join(',') : String(fields));
     const qs = q.toString();
     const { body, meta } = await this.client._request('GET', this._path() + (qs ? `?${qs}` : ''));
     const page = { items: Array.isArray(body && body.items) ? body.items : [], next: body ? body.next ?? null : null, seq: meta.seq };
     META.set(page, meta);
     return page;
+  }
+
+  /**
+   * Every document (matching `where`, if given), page after page, in id
+   * order: `for await (const doc of col.all({ where: { done: false } }))`.
+   * @param {{where?: Where, fields?: string[]|string, pageSize?: number, after?: string}} [opts]
+   * @returns {AsyncGenerator<object>}
+   */
+  async *all({ where, fields, pageSize = 100, after } = {}) {
+    for (;;) {
+      const page = await this.list({ limit: pageSize, after, where, fields });
+      for (const doc of page.items) yield doc;
+      if (page.next == null) return;
+      after = page.next;
+    }
+  }
+
+  /** `for await (const doc of col)`: every document, as `all()`. */
+  [Symbol.asyncIterator]() {
+    return this.all();
   }
 
   /**
@@ -701,18 +843,21 @@ export class Client {
    * Receive the change events of a collection (or of one document).
    *
    * @param {string} collection
-   * @param {{id?: string, since?: string, onReset?: (info: {collection: string, id: string|null, resume: (since?: string|null) => void}) => void}} [opts]
+   * @param {{id?: string, since?: string, where?: Where, onReset?: (info: {collection: string, id: string|null, resume: (since?: string|null) => void}) => void}} [opts]
    *   since: replay events after this seq (a Tandem-Seq from a read) first.
+   *   where: a filtered subscription (SPEC 8): only events of matching
+   *   documents, with `entered` (an update made it match, with doc) and
+   *   `left` (it stopped matching, no doc); not with `id`.
    *   onReset: the server could not replay from `since` (the log no longer
    *   holds it); reload over REST and call `resume(seqOfTheReload)`. Without
    *   it, `onEvent` gets `{type: 'reset', collection, id, resume}` instead.
-   * @param {(event: {type: 'created'|'updated'|'deleted', collection: string, id: string, version: number, seq: string, doc?: object}) => void} onEvent
+   * @param {(event: {type: 'created'|'updated'|'deleted'|'entered'|'left', collection: string, id: string, version: number, seq: string, doc?: object}) => void} onEvent
    *   called once per event, in seq order, never twice for a seq (also across reconnects).
    * @returns {() => void} unsubscribe
    */
   subscribe(collection, opts = {}, onEvent) {
     if (typeof opts === 'function') { onEvent = opts; opts = {}; }
-    const sub = this.book.add(collection, { id: opts.id, since: opts.since }, onEvent, opts.onReset ?? null);
+    const sub = this.book.add(collection, { id: opts.id, since: opts.since, where: opts.where }, onEvent, opts.onReset ?? null);
     if (this._isOpen()) this._send(this.book.subscribeMessage(sub));
     else this._ensureConnecting();
     let done = false;
@@ -725,9 +870,11 @@ export class Client {
   }
 
   /**
-   * A live, id-ordered view of a whole collection. See LiveView.
+   * A live, id-ordered view of a whole collection, or of the documents
+   * matching `where` (kept exact as documents enter and leave the filter).
+   * See LiveView.
    * @param {string} collection
-   * @param {{pageSize?: number}} [opts]
+   * @param {{pageSize?: number, where?: Where}} [opts]
    * @returns {LiveView}
    */
   live(collection, opts = {}) {
@@ -850,6 +997,7 @@ export class Client {
         const err = { code: msg.code, message: msg.message };
         if (msg.collection !== undefined) err.collection = msg.collection;
         if (msg.id !== undefined) err.id = msg.id;
+        if (msg.sid !== undefined) err.sid = msg.sid;
         this.errorListeners.emit(err);
         break;
       }
@@ -944,7 +1092,11 @@ export class Client {
 /* ------------------------------------------------------------------------ */
 
 /**
- * A collection kept current in memory.
+ * A collection kept current in memory — or, with `where`, exactly the
+ * documents that match: the load is a filtered list, the subscription a
+ * filtered one (same `where`), and `entered` / `left` events add and remove
+ * documents as writes move them across the filter. `apply(doc)` of a write
+ * result that no longer matches takes it out (the server's `left` follows).
  *
  * Load: pages over REST until `next` is null; the FIRST page's Tandem-Seq is
  * where the subscription starts, so no event between pages is lost; events
@@ -967,10 +1119,12 @@ export class Client {
  * keeps a draft while a save is in flight.
  */
 export class LiveView {
-  constructor(client, collection, { pageSize = 100 } = {}) {
+  constructor(client, collection, { pageSize = 100, where = null } = {}) {
     this.client = client;
     this.collection = collection;
     this.pageSize = pageSize;
+    /** The filter the view keeps (null: the whole collection). */
+    this.where = where;
     this.state = stateFromPages([]);
     this.loaded = false;
     this.closed = false;
@@ -1014,7 +1168,9 @@ export class LiveView {
    */
   apply(doc) {
     if (!doc || typeof doc.id !== 'string') return;
-    const ev = { type: 'updated', id: doc.id, version: doc.version, seq: null, doc };
+    const out = this.where != null && !matchesWhere(this.where, doc);
+    const ev = out ? { type: 'left', id: doc.id, version: doc.version, seq: null }
+      : { type: 'updated', id: doc.id, version: doc.version, seq: null, doc };
     if (applyEvent(this.state, ev, { local: true })) this._changed({ source: 'local', event: ev });
   }
 
@@ -1051,7 +1207,7 @@ export class LiveView {
     const pages = [];
     let after;
     for (;;) {
-      const page = await col.list({ limit: this.pageSize, after });
+      const page = await col.list({ limit: this.pageSize, after, ...(this.where != null ? { where: this.where } : {}) });
       pages.push(page);
       if (page.next == null || this.closed) break;
       after = page.next;
@@ -1085,6 +1241,7 @@ export class LiveView {
     } else {
       this.unsubscribe = this.client.subscribe(this.collection, {
         since,
+        ...(this.where != null ? { where: this.where } : {}),
         onReset: ({ resume: r }) => {
           if (this.closed) return;
           this.listeners.reset.emit();

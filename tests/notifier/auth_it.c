@@ -353,6 +353,73 @@ Test(ws_own, two_users_never_see_each_others_events_live_or_replayed)
 	free(admin);
 }
 
+/* Reads messages up to the pong: "type:id" of each event (all must carry sid). */
+static void drain_views(struct wsc *c, const char *sid, char *out, size_t outlen)
+{
+	struct json_object *o;
+	size_t n = 0;
+
+	out[0] = '\0';
+	cr_assert_eq(it_send(c, "{\"op\":\"ping\"}"), 0);
+	while ((o = it_recv(c, IT_WAIT_MS)) != NULL) {
+		if (!strcmp(it_str(o, "op"), "pong")) {
+			json_object_put(o);
+			return;
+		}
+		cr_assert_str_eq(it_str(o, "op"), "event", "%s", json_object_to_json_string(o));
+		cr_assert_str_eq(it_str(o, "sid"), sid);
+		n += (size_t)snprintf(out + n, outlen - n, "%s%s:%s", n ? "," : "", it_str(o, "type"),
+				      it_str(o, "id"));
+		json_object_put(o);
+	}
+	cr_assert_fail("no pong");
+}
+
+static void subscribe_view_ok(struct wsc *c, const char *col, const char *sid, const char *where,
+			      const char *since)
+{
+	struct json_object *o;
+
+	cr_assert_eq(it_send(c, "{\"op\":\"subscribe\",\"collection\":\"%s\",\"sid\":\"%s\",\"where\":%s%s%s%s}",
+			     col, sid, where, since ? ",\"since\":\"" : "", since ? since : "", since ? "\"" : ""),
+		     0);
+	o = it_expect_op(c, "subscribed", IT_WAIT_MS);
+	cr_assert_not_null(o);
+	cr_assert_str_eq(it_str(o, "sid"), sid);
+	json_object_put(o);
+}
+
+Test(ws_own, a_filtered_subscription_sees_only_its_holders_documents_live_or_replayed)
+{
+	struct wsc a, all;
+	char *ta = token(OWN_GRANTS("alice", "wo-views")), *tb = token(OWN_GRANTS("bob", "wo-views"));
+	char *admin = token(",\"sub\":\"admin\",\"read\":\"*\",\"write\":\"*\"");
+	char got[512];
+
+	cr_assert_eq(open_ws_token(&a, ta), 0);
+	cr_assert_eq(open_ws_token(&all, admin), 0);
+	subscribe_view_ok(&a, "wo-views", "open", "{\"done\":false}", NULL);
+	subscribe_ok(&all, "wo-views", NULL, NULL);
+	cr_assert_eq(rest_as(ta, "PUT", "wo-views", "a1", "{\"done\":false}"), 201);
+	cr_assert_eq(rest_as(tb, "PUT", "wo-views", "b1", "{\"done\":false}"), 201);
+	cr_assert_eq(rest_as(tb, "PATCH", "wo-views", "b1", "{\"done\":true}"), 200);
+	cr_assert_eq(rest_as(ta, "PATCH", "wo-views", "a1", "{\"done\":true}"), 200);
+	for (int i = 0; i < 4; i++)
+		json_object_put(it_expect_op(&all, "event", IT_WAIT_MS));
+	drain_views(&a, "open", got, sizeof(got));
+	cr_assert_str_eq(got, "created:a1,left:a1");
+	wsc_close(&a, 1000);
+	cr_assert_eq(open_ws_token(&a, ta), 0);
+	subscribe_view_ok(&a, "wo-views", "open", "{\"done\":false}", "0-0");
+	drain_views(&a, "open", got, sizeof(got));
+	cr_assert_str_eq(got, "created:a1,left:a1");
+	wsc_close(&a, 1000);
+	wsc_close(&all, 1000);
+	free(ta);
+	free(tb);
+	free(admin);
+}
+
 Test(ws_own, a_refresh_that_adds_own_restricts_what_follows)
 {
 	struct wsc c;

@@ -843,3 +843,176 @@ int main(int argc, char *argv[])
 	criterion_finalize(tests);
 	return result;
 }
+
+/* ---- filtered subscriptions (SPEC 8) --------------------------------------- */
+
+TestSuite(views, .init = import_stack, .timeout = 60);
+
+/* Reads n events; appends "type:id" to plain or view (by "sid"), checking seq order per stream. */
+static void read_events(struct wsc *c, int n, const char *sid, char *plain, char *view, size_t size)
+{
+	struct tnd_seq last_plain = {0, 0}, last_view = {0, 0}, seq;
+
+	plain[0] = view[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		struct json_object *o = it_expect_op(c, "event", IT_WAIT_MS), *doc;
+		const char *s, *type;
+		char *out;
+		struct tnd_seq *last;
+
+		cr_assert_not_null(o, "event %d of %d missing", i + 1, n);
+		s = it_str(o, "sid");
+		type = it_str(o, "type");
+		cr_assert_eq(tnd_seq_parse(it_str(o, "seq"), strlen(it_str(o, "seq")), &seq), 0);
+		if (s[0]) {
+			cr_assert_str_eq(s, sid);
+			out = view;
+			last = &last_view;
+		} else {
+			out = plain;
+			last = &last_plain;
+		}
+		cr_assert_gt(tnd_seq_cmp(&seq, last), 0, "seq order");
+		*last = seq;
+		cr_assert_eq(json_object_object_get_ex(o, "doc", &doc),
+			     strcmp(type, "left") != 0 && strcmp(type, "deleted") != 0, "doc on %s", type);
+		snprintf(out + strlen(out), size - strlen(out), "%s%s:%s", out[0] ? " " : "", type,
+			 it_str(o, "id"));
+		json_object_put(o);
+	}
+}
+
+/* The writes of a filtered view's full story on col: a enters, leaves, comes back, goes. */
+static void write_story(const char *col)
+{
+	cr_assert_eq(it_rest(&g_stack, "PUT", col, "a", "{\"done\":false}"), 201);
+	cr_assert_eq(it_rest(&g_stack, "PATCH", col, "a", "{\"done\":true}"), 200);
+	cr_assert_eq(it_rest(&g_stack, "PUT", col, "b", "{\"done\":true}"), 201);
+	cr_assert_eq(it_rest(&g_stack, "PATCH", col, "a", "{\"done\":false}"), 200);
+	cr_assert_eq(it_rest(&g_stack, "PATCH", col, "a", "{\"n\":1}"), 200);
+	cr_assert_eq(it_rest(&g_stack, "DELETE", col, "b", NULL), 204);
+	cr_assert_eq(it_rest(&g_stack, "DELETE", col, "a", NULL), 204);
+}
+
+#define STORY_PLAIN "created:a updated:a created:b updated:a updated:a deleted:b deleted:a"
+#define STORY_VIEW "created:a left:a entered:a updated:a deleted:a"
+
+static void subscribe_view(struct wsc *c, const char *col, const char *sid, const char *where,
+			   const char *since)
+{
+	struct json_object *o;
+
+	cr_assert_eq(it_send(c, "{\"op\":\"subscribe\",\"collection\":\"%s\",\"sid\":\"%s\",\"where\":%s%s%s%s}",
+			     col, sid, where, since ? ",\"since\":\"" : "", since ? since : "",
+			     since ? "\"" : ""),
+		     0);
+	o = it_expect_op(c, "subscribed", IT_WAIT_MS);
+	cr_assert_not_null(o, "no ack for view %s", sid);
+	cr_assert_str_eq(it_str(o, "collection"), col);
+	cr_assert_str_eq(it_str(o, "sid"), sid);
+	json_object_put(o);
+}
+
+Test(views, a_filtered_subscription_tells_its_full_story_beside_a_plain_one)
+{
+	char plain[512], view[512];
+	struct wsc c;
+
+	open_ws(&c, true);
+	subscribe_ok(&c, "vw-story", NULL, NULL);
+	subscribe_view(&c, "vw-story", "open", "{\"done\":false}", NULL);
+	write_story("vw-story");
+	read_events(&c, 12, "open", plain, view, sizeof(plain));
+	cr_assert_str_eq(plain, STORY_PLAIN, "the plain subscription gets every event once");
+	cr_assert_str_eq(view, STORY_VIEW);
+	cr_assert(it_quiet(&c));
+	wsc_close(&c, 1000);
+}
+
+Test(views, the_story_replayed_with_since_reads_like_the_live_one)
+{
+	char plain[512], view[512], seq[64];
+	struct wsc c;
+
+	cr_assert_eq(it_list_seq(&g_stack, "vw-replay", seq, sizeof(seq)), 0);
+	write_story("vw-replay");
+	open_ws(&c, false);
+	subscribe_view(&c, "vw-replay", "open", "{\"done\":{\"$ne\":true}}", seq);
+	read_events(&c, 5, "open", plain, view, sizeof(plain));
+	cr_assert_str_eq(plain, "");
+	cr_assert_str_eq(view, STORY_VIEW);
+	cr_assert(it_quiet(&c));
+	wsc_close(&c, 1000);
+}
+
+/* Sends text and expects an error with code, whose message holds part, echoing col and sid. */
+static void expect_error_echo(struct wsc *c, const char *text, const char *code, const char *part,
+			      const char *sid)
+{
+	struct json_object *o;
+
+	cr_assert_eq(it_send(c, "%s", text), 0);
+	o = it_expect_op(c, "error", IT_WAIT_MS);
+	cr_assert_not_null(o, "no error for %s", text);
+	cr_assert_str_eq(it_str(o, "code"), code, "%s", text);
+	cr_assert(strstr(it_str(o, "message"), part), "%s: message %s", text, it_str(o, "message"));
+	cr_assert_str_eq(it_str(o, "collection"), "vw-rules");
+	cr_assert_str_eq(it_str(o, "sid"), sid);
+	json_object_put(o);
+}
+
+Test(views, invalid_where_and_sid_rules)
+{
+	struct wsc c;
+	struct json_object *o;
+	char plain[512], view[512];
+
+	open_ws(&c, true);
+	expect_error_echo(&c, "{\"op\":\"subscribe\",\"collection\":\"vw-rules\",\"sid\":\"v\",\"where\":{\"n\":{\"$near\":1}}}",
+			  "invalid_query", "$near", "v");
+	expect_error_echo(&c, "{\"op\":\"subscribe\",\"collection\":\"vw-rules\",\"sid\":\"v\",\"where\":{\"n\":{\"$in\":3}}}",
+			  "invalid_query", "$in", "v");
+	expect_error_echo(&c, "{\"op\":\"subscribe\",\"collection\":\"vw-rules\",\"sid\":\"v\"}",
+			  "invalid_query", "where", "v");
+	expect_error_echo(&c, "{\"op\":\"subscribe\",\"collection\":\"vw-rules\",\"where\":{}}",
+			  "invalid_query", "sid", "");
+	expect_error_echo(&c, "{\"op\":\"subscribe\",\"collection\":\"vw-rules\",\"id\":\"x\",\"sid\":\"v\",\"where\":{}}",
+			  "invalid_query", "id", "v");
+	expect_error_echo(&c, "{\"op\":\"subscribe\",\"collection\":\"vw-rules\",\"sid\":\"no good\",\"where\":{}}",
+			  "invalid_query", "sid", "");
+
+	/* A repeated sid replaces (acked again); plain unsubscribe leaves views alone. */
+	subscribe_ok(&c, "vw-rules", NULL, NULL);
+	subscribe_view(&c, "vw-rules", "v", "{\"n\":1}", NULL);
+	subscribe_view(&c, "vw-rules", "v", "{\"n\":2}", NULL);
+	cr_assert_eq(it_send(&c, "{\"op\":\"unsubscribe\",\"collection\":\"vw-rules\"}"), 0);
+	o = it_expect_op(&c, "unsubscribed", IT_WAIT_MS);
+	cr_assert_not_null(o);
+	cr_assert_str_eq(it_str(o, "sid"), "");
+	json_object_put(o);
+	cr_assert_eq(it_rest(&g_stack, "PUT", "vw-rules", "a", "{\"n\":1}"), 201);
+	cr_assert_eq(it_rest(&g_stack, "PUT", "vw-rules", "b", "{\"n\":2}"), 201);
+	read_events(&c, 1, "v", plain, view, sizeof(plain));
+	cr_assert_str_eq(view, "created:b", "the second where replaced the first");
+	cr_assert(it_quiet(&c));
+
+	/* unsubscribe by sid ends it, echoing the sid. */
+	cr_assert_eq(it_send(&c, "{\"op\":\"unsubscribe\",\"collection\":\"vw-rules\",\"sid\":\"v\"}"), 0);
+	o = it_expect_op(&c, "unsubscribed", IT_WAIT_MS);
+	cr_assert_not_null(o);
+	cr_assert_str_eq(it_str(o, "sid"), "v");
+	json_object_put(o);
+	cr_assert_eq(it_rest(&g_stack, "PUT", "vw-rules", "c", "{\"n\":2}"), 201);
+	cr_assert(it_quiet(&c));
+
+	/* Views count toward TANDEM_MAX_SUBSCRIPTIONS (5 here). */
+	for (int i = 0; i < 5; i++) {
+		char sid[16];
+
+		snprintf(sid, sizeof(sid), "s%d", i);
+		subscribe_view(&c, "vw-rules", sid, "{}", NULL);
+	}
+	expect_error_echo(&c, "{\"op\":\"subscribe\",\"collection\":\"vw-rules\",\"sid\":\"s9\",\"where\":{}}",
+			  "too_many_subscriptions", "", "s9");
+	wsc_close(&c, 1000);
+}

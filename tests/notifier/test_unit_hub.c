@@ -572,3 +572,183 @@ Test(hub, errors_keep_the_connection_and_shutdown_closes_with_1001)
 	cr_assert_eq(conn->close_code, NTF_CLOSE_GOING_AWAY);
 	ntf_hub_conn_free(conn);
 }
+
+/* ---- filtered subscriptions (SPEC 8) ------------------------------------- */
+
+/*
+ * An event body of "c": kind 'c' created, 'u' updated, 'd' deleted; done
+ * is the document's "done" after the write (-1: none), was before it (-1: no prev).
+ */
+static void body_of(char *buf, size_t size, char kind, const char *id, int done, int was)
+{
+	const char *type = kind == 'c' ? "created" : kind == 'u' ? "updated" : "deleted";
+	size_t n;
+
+	n = (size_t)snprintf(buf, size, "{\"type\":\"%s\",\"collection\":\"c\",\"id\":\"%s\",\"version\":3",
+			     type, id);
+	if (done >= 0)
+		n += (size_t)snprintf(buf + n, size - n, ",\"doc\":{\"id\":\"%s\",\"done\":%s}", id,
+				      done ? "true" : "false");
+	n += (size_t)snprintf(buf + n, size - n, "}");
+	if (was >= 0)
+		snprintf(buf + n, size - n, "\n{\"prev\":{\"id\":\"%s\",\"done\":%s}}", id,
+			 was ? "true" : "false");
+}
+
+static void publish_body(char kind, const char *id, int done, int was, uint64_t ms)
+{
+	char body[512], buf[600];
+
+	body_of(body, sizeof(body), kind, id, done, was);
+	snprintf(buf, sizeof(buf), "%llu-0 %s", (unsigned long long)ms, body);
+	ntf_hub_publish(&hub, buf, strlen(buf));
+	while (ntf_hub_pump(&hub))
+		;
+}
+
+/* Frames as "sid:type:id@ms" for filtered events, "id@ms" for plain ones, "ack:sid@ms" ... */
+static void drain_views(struct ntf_conn *conn, char *out, size_t size)
+{
+	struct ntf_msg *m;
+	size_t o = 0;
+
+	out[0] = '\0';
+	while ((m = ntf_hub_conn_next(conn)) != NULL) {
+		const char *p = ntf_msg_payload(m), *sid = strstr(p, "\"sid\":\""), *t;
+		char tok[256], sidb[80] = "";
+
+		if (sid)
+			snprintf(sidb, sizeof(sidb), "%.*s:", (int)strcspn(sid + 7, "\""), sid + 7);
+		if (m->is_event && sid) {
+			t = strstr(p, "\"type\":\"") + 8;
+			snprintf(tok, sizeof(tok), "%s%.*s:%s@%llu", sidb, (int)strcspn(t, "\""), t,
+				 m->doc_id, (unsigned long long)m->seq.ms);
+			cr_assert_eq(strstr(p, "\"doc\"") != NULL, *t != 'l' && *t != 'd', "%s", p);
+		} else if (m->is_event) {
+			snprintf(tok, sizeof(tok), "%s@%llu", m->doc_id, (unsigned long long)m->seq.ms);
+		} else if (strstr(p, "\"op\":\"subscribed\"")) {
+			snprintf(tok, sizeof(tok), "%sack@%llu", sidb,
+				 strtoull(strstr(p, "\"seq\":\"") + 7, NULL, 10));
+		} else if (strstr(p, "\"op\":\"error\"")) {
+			t = strstr(p, "\"code\":\"") + 8;
+			snprintf(tok, sizeof(tok), "%serr:%.*s", sidb, (int)strcspn(t, "\""), t);
+		} else if (strstr(p, "\"op\":\"reset\"")) {
+			snprintf(tok, sizeof(tok), "%sreset", sidb);
+		} else if (strstr(p, "\"op\":\"unsubscribed\"")) {
+			snprintf(tok, sizeof(tok), "%sunsub", sidb);
+		} else {
+			snprintf(tok, sizeof(tok), "?");
+		}
+		o += (size_t)snprintf(out + o, size - o, "%s%s", o ? " " : "", tok);
+		ntf_hub_conn_sent(conn);
+	}
+}
+
+#define EXPECT_V(conn, want)                                                                \
+	do {                                                                                \
+		char got_[2048];                                                            \
+		drain_views(conn, got_, sizeof(got_));                                      \
+		cr_assert_str_eq(got_, want);                                               \
+	} while (0)
+
+#define OPEN_VIEW "{\"op\":\"subscribe\",\"collection\":\"c\",\"sid\":\"open\",\"where\":{\"done\":false}"
+
+Test(hub, a_filtered_subscription_tells_created_left_entered_deleted)
+{
+	struct ntf_conn *conn = subscribed_conn();
+
+	send_msg(conn, OPEN_VIEW "}");
+	EXPECT_V(conn, "open:ack@5");
+	cr_assert_eq(conn->n_subs, 2);
+	publish_body('c', "a", 0, -1, 6);  /* matches: created */
+	publish_body('c', "b", 1, -1, 7);  /* does not */
+	publish_body('u', "a", 1, 0, 8);   /* stops matching: left */
+	publish_body('u', "b", 1, 1, 9);   /* never matched: nothing */
+	publish_body('u', "a", 0, 1, 10);  /* matches again: entered */
+	publish_body('u', "a", 0, 0, 11);  /* still matches: updated */
+	publish_body('d', "b", -1, 1, 12); /* did not match: nothing */
+	publish_body('d', "a", -1, 0, 13); /* matched before: deleted */
+	/* The plain subscription gets every event once; the view its own stream. */
+	EXPECT_V(conn, "open:created:a@6 a@6 b@7 open:left:a@8 a@8 b@9 open:entered:a@10 a@10 "
+		       "open:updated:a@11 a@11 b@12 open:deleted:a@13 a@13");
+	ntf_hub_conn_free(conn);
+}
+
+Test(hub, sid_rules_replace_unsubscribe_and_count)
+{
+	struct ntf_conn *conn = subscribed_conn();
+
+	send_msg(conn, OPEN_VIEW "}");
+	send_msg(conn, "{\"op\":\"subscribe\",\"collection\":\"c\",\"sid\":\"open\",\"where\":{\"done\":true}}");
+	EXPECT_V(conn, "open:ack@5 open:ack@5");
+	cr_assert_eq(conn->n_subs, 2, "a repeated sid replaces");
+	publish_body('c', "a", 1, -1, 6); /* the new where holds */
+	EXPECT_V(conn, "open:created:a@6 a@6");
+	/* Without sid, unsubscribe ends only the unfiltered subscription. */
+	send_msg(conn, "{\"op\":\"unsubscribe\",\"collection\":\"c\"}");
+	publish_body('u', "a", 1, 1, 7);
+	EXPECT_V(conn, "unsub open:updated:a@7");
+	cr_assert_eq(conn->n_subs, 1);
+	/* Views count toward max_subs (3). */
+	send_msg(conn, "{\"op\":\"subscribe\",\"collection\":\"c\",\"sid\":\"b\",\"where\":{}}");
+	send_msg(conn, "{\"op\":\"subscribe\",\"collection\":\"d\",\"sid\":\"c\",\"where\":{}}");
+	answer(take_query(), 1, false, 1, NULL);
+	send_msg(conn, "{\"op\":\"subscribe\",\"collection\":\"c\",\"sid\":\"d\",\"where\":{}}");
+	EXPECT_V(conn, "b:ack@7 c:ack@1 d:err:too_many_subscriptions");
+	send_msg(conn, "{\"op\":\"unsubscribe\",\"collection\":\"c\",\"sid\":\"open\"}");
+	publish_body('u', "a", 1, 1, 8);
+	EXPECT_V(conn, "open:unsub b:updated:a@8");
+	cr_assert_eq(conn->n_subs, 2);
+	/* Errors echo the request's sid. */
+	send_msg(conn, "{\"op\":\"subscribe\",\"collection\":\"c\",\"sid\":\"e\",\"where\":{\"x\":{\"$bad\":1}}}");
+	EXPECT_V(conn, "e:err:invalid_query");
+	ntf_hub_conn_free(conn);
+}
+
+/* Answers q with entries given as bodies built by body_of: {kind, id, done, was, ms}. */
+struct entry {
+	char kind;
+	const char *id;
+	int done, was;
+	uint64_t ms;
+};
+
+static void answer_entries(struct ntf_query *q, uint64_t tail_ms, const struct entry *e, size_t n)
+{
+	struct ntf_msg *evs[32];
+	struct ntf_log_result res = {.ok = true, .tail = {tail_ms, 0}, .first = {1, 0}, .events = evs};
+
+	for (size_t i = 0; i < n; i++) {
+		char body[512], seq[32];
+		bool malformed;
+
+		body_of(body, sizeof(body), e[i].kind, e[i].id, e[i].done, e[i].was);
+		snprintf(seq, sizeof(seq), "%llu-0", (unsigned long long)e[i].ms);
+		evs[i] = ntf_proto_event(seq, strlen(seq), body, strlen(body), NULL, &malformed);
+		cr_assert_not_null(evs[i]);
+		res.last_entry = evs[i]->seq;
+	}
+	res.n_events = res.n_entries = n;
+	ntf_hub_query_done(q, &res);
+	while (ntf_hub_pump(&hub))
+		;
+	for (size_t i = 0; i < n; i++)
+		ntf_msg_unref(evs[i]);
+}
+
+Test(hub, a_filtered_replay_reads_like_the_live_stream)
+{
+	struct ntf_conn *conn = subscribed_conn();
+	const struct entry log[] = {
+		{'c', "a", 0, -1, 3}, {'c', "b", 1, -1, 4}, {'u', "a", 1, 0, 5},
+	};
+
+	send_msg(conn, OPEN_VIEW ",\"since\":\"2-0\"}");
+	publish_body('u', "a", 0, 1, 6); /* live while the replay reads: held */
+	EXPECT_V(conn, "a@6");
+	answer_entries(take_query(), 5, log, 3);
+	EXPECT_V(conn, "open:ack@5 open:created:a@3 open:left:a@5 open:entered:a@6");
+	publish_body('d', "a", -1, 0, 7);
+	EXPECT_V(conn, "open:deleted:a@7 a@7");
+	ntf_hub_conn_free(conn);
+}

@@ -271,13 +271,13 @@ Test(proto, builds_control_frames)
 {
 	struct tnd_seq seq = {17, 3};
 
-	expect_payload(ntf_proto_subscribed("todos", NULL, &seq),
+	expect_payload(ntf_proto_subscribed("todos", NULL, NULL, &seq),
 		       "{\"op\":\"subscribed\",\"collection\":\"todos\",\"seq\":\"17-3\"}");
-	expect_payload(ntf_proto_subscribed("todos", "a1", &seq),
+	expect_payload(ntf_proto_subscribed("todos", "a1", NULL, &seq),
 		       "{\"op\":\"subscribed\",\"collection\":\"todos\",\"id\":\"a1\",\"seq\":\"17-3\"}");
-	expect_payload(ntf_proto_unsubscribed("todos", ""),
+	expect_payload(ntf_proto_unsubscribed("todos", "", NULL),
 		       "{\"op\":\"unsubscribed\",\"collection\":\"todos\"}");
-	expect_payload(ntf_proto_reset("todos", NULL), "{\"op\":\"reset\",\"collection\":\"todos\"}");
+	expect_payload(ntf_proto_reset("todos", NULL, NULL), "{\"op\":\"reset\",\"collection\":\"todos\"}");
 	expect_payload(ntf_proto_pong(), "{\"op\":\"pong\"}");
 	expect_payload(ntf_proto_authenticated_open(), "{\"op\":\"authenticated\",\"exp\":null}");
 	expect_payload(ntf_proto_error(TND_ERR_UNKNOWN_OP, "say \"hi\"\n"),
@@ -386,4 +386,139 @@ Test(proto, refuses_malformed_events)
 	}
 	cr_assert_null(ntf_proto_event("52", 2, BODY, strlen(BODY), NULL, &malformed), "a bad seq");
 	cr_assert(malformed);
+}
+
+/* --- filtered subscriptions (SPEC 8) -------------------------------------- */
+
+Test(proto, parses_a_filtered_subscription)
+{
+	struct ntf_request req;
+	enum tnd_err err;
+
+	cr_assert_eq(parse("{\"op\":\"subscribe\",\"collection\":\"todos\",\"sid\":\"open_1-A\","
+			   "\"where\":{\"done\":false,\"n\":{\"$gt\":2}},\"since\":\"5-0\"}",
+			   &req, &err),
+		     0);
+	cr_assert_str_eq(req.sid, "open_1-A");
+	cr_assert_not_null(req.where);
+	cr_assert(req.has_since);
+	ntf_request_release(&req);
+	cr_assert_null(req.where);
+
+	cr_assert_eq(parse("{\"op\":\"unsubscribe\",\"collection\":\"todos\",\"sid\":\"open\"}", &req, &err), 0);
+	cr_assert_str_eq(req.sid, "open");
+	cr_assert_null(req.where);
+}
+
+static void expect_why(const char *s, enum tnd_err want, const char *part)
+{
+	struct ntf_request req;
+	enum tnd_err err = TND_ERR__MAX;
+	const char *why = NULL;
+
+	cr_assert_eq(ntf_proto_parse(s, strlen(s), &req, &err, &why), -1, "accepted: %s", s);
+	cr_assert_eq(err, want, "%s gave %s", s, tnd_err_code(err));
+	cr_assert(strstr(why, part), "%s: \"%s\" lacks \"%s\"", s, why, part);
+	cr_assert_null(req.where);
+	ntf_request_release(&req);
+}
+
+Test(proto, refuses_sid_and_where_outside_their_rules)
+{
+	expect_why("{\"op\":\"subscribe\",\"collection\":\"t\",\"sid\":\"a\"}", TND_ERR_INVALID_QUERY,
+		   "needs \"where\"");
+	expect_why("{\"op\":\"subscribe\",\"collection\":\"t\",\"where\":{}}", TND_ERR_INVALID_QUERY,
+		   "needs a \"sid\"");
+	expect_why("{\"op\":\"subscribe\",\"collection\":\"t\",\"id\":\"x\",\"sid\":\"a\",\"where\":{}}",
+		   TND_ERR_INVALID_QUERY, "\"id\"");
+	expect_why("{\"op\":\"unsubscribe\",\"collection\":\"t\",\"id\":\"x\",\"sid\":\"a\"}",
+		   TND_ERR_INVALID_QUERY, "\"id\"");
+	expect_why("{\"op\":\"subscribe\",\"collection\":\"t\",\"sid\":\"\",\"where\":{}}",
+		   TND_ERR_INVALID_QUERY, "sid");
+	expect_why("{\"op\":\"subscribe\",\"collection\":\"t\",\"sid\":\"a b\",\"where\":{}}",
+		   TND_ERR_INVALID_QUERY, "sid");
+	expect_why("{\"op\":\"subscribe\",\"collection\":\"t\",\"sid\":7,\"where\":{}}",
+		   TND_ERR_INVALID_QUERY, "sid");
+	expect_why("{\"op\":\"subscribe\",\"collection\":\"t\",\"sid\":\"a\",\"where\":[1]}",
+		   TND_ERR_INVALID_QUERY, "object");
+	expect_why("{\"op\":\"subscribe\",\"collection\":\"t\",\"sid\":\"a\",\"where\":{\"n\":{\"$near\":1}}}",
+		   TND_ERR_INVALID_QUERY, "$near");
+	expect_why("{\"op\":\"subscribe\",\"collection\":\"t\",\"sid\":\"a\",\"where\":{\"n\":{\"$gt\":true}}}",
+		   TND_ERR_INVALID_QUERY, "$gt");
+}
+
+Test(proto, a_sid_of_64_chars_is_taken_and_65_refused)
+{
+	char buf[256], sid[66];
+	struct ntf_request req;
+	enum tnd_err err;
+
+	memset(sid, 'z', 64);
+	sid[64] = '\0';
+	snprintf(buf, sizeof(buf), "{\"op\":\"subscribe\",\"collection\":\"t\",\"sid\":\"%s\",\"where\":{}}", sid);
+	cr_assert_eq(parse(buf, &req, &err), 0);
+	cr_assert_str_eq(req.sid, sid);
+	ntf_request_release(&req);
+	strcat(sid, "z");
+	snprintf(buf, sizeof(buf), "{\"op\":\"subscribe\",\"collection\":\"t\",\"sid\":\"%s\",\"where\":{}}", sid);
+	expect_error(buf, TND_ERR_INVALID_QUERY);
+}
+
+Test(proto, a_where_past_4_KiB_or_32_conditions_is_refused)
+{
+	char buf[NTF_CLIENT_MSG_MAX];
+	size_t n;
+
+	n = (size_t)snprintf(buf, sizeof(buf), "{\"op\":\"subscribe\",\"collection\":\"t\",\"sid\":\"a\",\"where\":{\"s\":\"");
+	memset(buf + n, 'x', 4100);
+	n += 4100;
+	memcpy(buf + n, "\"}}", 4);
+	expect_why(buf, TND_ERR_INVALID_QUERY, "4096");
+
+	n = (size_t)snprintf(buf, sizeof(buf), "{\"op\":\"subscribe\",\"collection\":\"t\",\"sid\":\"a\",\"where\":{");
+	for (int i = 0; i < 33; i++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s\"f%d\":1", i ? "," : "", i);
+	memcpy(buf + n, "}}", 3);
+	expect_error(buf, TND_ERR_INVALID_QUERY);
+}
+
+Test(proto, answers_echo_the_sid)
+{
+	struct tnd_seq seq = {17, 3};
+
+	expect_payload(ntf_proto_subscribed("todos", NULL, "v1", &seq),
+		       "{\"op\":\"subscribed\",\"collection\":\"todos\",\"sid\":\"v1\",\"seq\":\"17-3\"}");
+	expect_payload(ntf_proto_unsubscribed("todos", NULL, "v1"),
+		       "{\"op\":\"unsubscribed\",\"collection\":\"todos\",\"sid\":\"v1\"}");
+	expect_payload(ntf_proto_reset("todos", NULL, "v1"),
+		       "{\"op\":\"reset\",\"collection\":\"todos\",\"sid\":\"v1\"}");
+	expect_payload(ntf_proto_error_for(TND_ERR_INVALID_QUERY, "where: x", "todos", NULL, "v1"),
+		       "{\"op\":\"error\",\"code\":\"invalid_query\",\"message\":\"where: x\","
+		       "\"collection\":\"todos\",\"sid\":\"v1\"}");
+}
+
+#define UBODY "{\"type\":\"updated\",\"collection\":\"todos\",\"id\":\"X1\",\"version\":2,\"doc\":{\"id\":\"X1\",\"n\":2}}" \
+	      "\n{\"owner\":\"u1\",\"prev\":{\"id\":\"X1\",\"n\":1}}"
+
+Test(proto, an_event_seen_through_a_filter_carries_its_sid_and_view)
+{
+	bool malformed;
+	struct ntf_msg *ev = ntf_proto_event("5-2", 3, UBODY, strlen(UBODY), NULL, &malformed);
+	struct json_object *doc, *prev;
+
+	cr_assert_not_null(ev);
+	cr_assert_str_eq(ev->prev, "{\"id\":\"X1\",\"n\":1}");
+	ntf_msg_docs(ev, &doc, &prev);
+	cr_assert_not_null(doc);
+	cr_assert_not_null(prev);
+	expect_payload(ntf_proto_event_view(ev, "v", NTF_VIEW_SAME),
+		       "{\"op\":\"event\",\"seq\":\"5-2\",\"sid\":\"v\",\"type\":\"updated\",\"collection\":\"todos\","
+		       "\"id\":\"X1\",\"version\":2,\"doc\":{\"id\":\"X1\",\"n\":2}}");
+	expect_payload(ntf_proto_event_view(ev, "v", NTF_VIEW_ENTERED),
+		       "{\"op\":\"event\",\"seq\":\"5-2\",\"sid\":\"v\",\"type\":\"entered\",\"collection\":\"todos\","
+		       "\"id\":\"X1\",\"version\":2,\"doc\":{\"id\":\"X1\",\"n\":2}}");
+	expect_payload(ntf_proto_event_view(ev, "v", NTF_VIEW_LEFT),
+		       "{\"op\":\"event\",\"seq\":\"5-2\",\"sid\":\"v\",\"type\":\"left\",\"collection\":\"todos\","
+		       "\"id\":\"X1\",\"version\":2}");
+	ntf_msg_unref(ev);
 }

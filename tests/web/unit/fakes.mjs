@@ -7,8 +7,12 @@
  * replay, reset when `since` is older than the log keeps, ping/pong. Tests
  * reach in (`write`, `kill`, `trim`, `hooks`) to create races on purpose.
  *
+ * Filtered lists and subscriptions (SPEC 8) use the client's own
+ * matchesWhere (its rules have tests of their own in where.test.mjs).
+ *
  * Not a test file itself (the name does not match *.test.mjs).
  */
+import { matchesWhere } from '../../../web/tandem.js';
 
 /** Resolve after pending I/O callbacks and microtasks. */
 export function tick() {
@@ -101,6 +105,8 @@ export class FakeServer {
       ev = { type: old ? 'updated' : 'created', collection: name, id, version: doc.version, doc };
     }
     ev.seq = this.nextSeq();
+    // What the write script logs for the notifier only (SPEC 3): the document before.
+    Object.defineProperty(ev, 'prev', { value: old ?? null, enumerable: false });
     c.log.push(ev);
     for (const s of this.sockets) s._publish(ev);
     return ev;
@@ -142,7 +148,10 @@ export class FakeServer {
       if (this.hooks.beforeListPage) await this.hooks.beforeListPage(pageIndex, u);
       const limit = Number(u.searchParams.get('limit') || 100);
       const after = u.searchParams.get('after');
-      const ids = [...c.docs.keys()].sort().filter((x) => after === null || x > after);
+      const where = u.searchParams.get('where');
+      const w = where === null ? null : JSON.parse(where);
+      const ids = [...c.docs.keys()].sort().filter((x) => (after === null || x > after) &&
+        (w === null || matchesWhere(w, c.docs.get(x))));
       const page = ids.slice(0, limit);
       const next = ids.length > limit ? page[page.length - 1] : null;
       return this._json(200, { items: page.map((x) => c.docs.get(x)), next }, { 'Tandem-Seq': this.headSeq(name) });
@@ -194,6 +203,17 @@ export class FakeServer {
   }
 }
 
+/** How a filtered subscription sees ev (SPEC 8): the frame to send, or null. */
+function viewEvent(sid, where, ev) {
+  const now = ev.doc ? matchesWhere(where, ev.doc) : false;
+  const before = ev.prev ? matchesWhere(where, ev.prev) : false;
+  const { doc, ...rest } = ev;
+  if (ev.type === 'created') return now ? { ...ev, sid } : null;
+  if (ev.type === 'deleted') return before ? { ...ev, sid } : null;
+  if (now) return { ...ev, sid, type: before ? 'updated' : 'entered' };
+  return before ? { ...rest, sid, type: 'left' } : null;
+}
+
 /** The client-facing socket. Mirrors the browser WebSocket surface the client uses. */
 class FakeSocket {
   constructor(server, url) {
@@ -202,6 +222,7 @@ class FakeSocket {
     this.readyState = 0;
     this.received = [];   // frames the client sent, parsed
     this.subs = new Set();
+    this.views = new Map(); // sid -> {collection, where}
     server.connections += 1;
     setImmediate(() => {
       if (server.down) { this.readyState = 3; this.onclose && this.onclose({ code: 1006 }); return; }
@@ -242,6 +263,10 @@ class FakeSocket {
 
   _publish(ev) {
     if (this._matches(ev)) this._deliver({ op: 'event', ...ev });
+    for (const [sid, v] of this.views) {
+      const out = v.collection === ev.collection ? viewEvent(sid, v.where, ev) : null;
+      if (out) this._deliver({ op: 'event', ...out });
+    }
   }
 
   _handle(msg) {
@@ -253,6 +278,25 @@ class FakeSocket {
       if (exp == null) return this._deliver({ op: 'error', code: 'unauthorized', message: 'bad token' });
       this.token = msg.token;
       return this._deliver({ op: 'authenticated', exp });
+    }
+    if (msg.op === 'unsubscribe' && msg.sid) {
+      this.views.delete(msg.sid);
+      return this._deliver({ op: 'unsubscribed', collection: msg.collection, sid: msg.sid });
+    }
+    if (msg.op === 'subscribe' && msg.sid) {
+      const c = this.server.col(msg.collection);
+      if (msg.since !== undefined && msg.since !== '0-0' && c.lastTrimmed && cmpSeq(msg.since, c.lastTrimmed) < 0) {
+        return this._deliver({ op: 'reset', collection: msg.collection, sid: msg.sid });
+      }
+      this.views.set(msg.sid, { collection: msg.collection, where: msg.where });
+      this._deliver({ op: 'subscribed', collection: msg.collection, sid: msg.sid, seq: this.server.headSeq(msg.collection) });
+      if (msg.since !== undefined) {
+        for (const ev of c.log) {
+          const out = cmpSeq(ev.seq, msg.since) > 0 ? viewEvent(msg.sid, msg.where, ev) : null;
+          if (out) this._deliver({ op: 'event', ...out });
+        }
+      }
+      return undefined;
     }
     if (msg.op === 'unsubscribe') {
       this.subs.delete(`${msg.collection}\u0000${msg.id ?? ''}`);
