@@ -1,4 +1,15 @@
-# Criterion test binaries and the targets that run them.
+# Every test rule of the project, one layout per program:
+#
+#   tests/shared/        unit tests of shared/, one file per module
+#   tests/rest/unit/     unit tests of rest-fcgi/, one file per module
+#   tests/rest/it/       tandem-rest over a real stack (core, auth, filters, valgrind)
+#   tests/notifier/unit/ unit tests of notifier/ (the hub with fakes)
+#   tests/notifier/it/   the notifier over a real stack or Redis (core, auth, TLS,
+#                        the sharded subscriber, valgrind) and the WebSocket test client
+#   tests/support/       the stack fixture, the HTTP client, JSON generators
+#   tests/fault/         crashes, restarts, floods (docs/RELIABILITY.md)
+#   tests/fuzz/          libFuzzer harnesses (their clang build: tests/fuzz/fuzz.mk)
+#   tests/pkg/, tests/web/, tests/deploy/   packaging, browser, deployment checks
 #
 # UNIT_TEST_BINS need nothing running; INTEGRATION_TEST_BINS start the
 # real stack themselves (tests/support/stack.c) with the binaries of the
@@ -7,35 +18,99 @@
 TEST_SUPPORT_OBJ := $(BUILD)/tests/support/stack.o $(BUILD)/tests/support/http.o \
 	$(BUILD)/tests/support/jsongen.o
 TEST_LIBS := -lcriterion -lcurl
+WS_CLIENT_OBJ := $(BUILD)/tests/notifier/it/wsclient.o
+NOTIFIER_IT_SUPPORT := $(WS_CLIENT_OBJ) $(BUILD)/tests/notifier/it/it_support.o \
+	$(BUILD)/tests/support/stack.o $(BUILD)/tests/support/http.o
 
-# Tests see the programs' headers; argv-style string tables stay readable.
-$(BUILD)/tests/%.o: PROJECT_CFLAGS += -Irest-fcgi -Inotifier -Itests/support -Wno-discarded-qualifiers
+# Tests see the programs' headers and the test helpers' (same warnings as the programs).
+$(BUILD)/tests/%.o: PROJECT_CFLAGS += -Irest-fcgi -Inotifier -Itests/support -Itests/notifier/it
 
+# --- shared/ and tandem-rest ----------------------------------------------------
 UNIT_TEST_BINS += $(BUILD)/tests/rest_unit
 INTEGRATION_TEST_BINS += $(BUILD)/tests/rest_integration $(BUILD)/tests/rest_auth_integration \
 	$(BUILD)/tests/rest_filter_integration
 
-$(BUILD)/tests/rest_unit: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/unit/*.c)) \
+$(BUILD)/tests/rest_unit: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/shared/*.c tests/rest/unit/*.c)) \
 		$(BUILD)/tests/support/jsongen.o $(REST_LIB_OBJ) $(LIBTANDEM)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(REST_LIBS)
 
-$(BUILD)/tests/rest_integration: $(BUILD)/tests/integration/test_rest.o $(TEST_SUPPORT_OBJ) $(LIBTANDEM)
+$(BUILD)/tests/rest_integration: $(BUILD)/tests/rest/it/test_rest.o $(TEST_SUPPORT_OBJ) $(LIBTANDEM)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS_COMMON)
 
-$(BUILD)/tests/rest_auth_integration: $(BUILD)/tests/integration/test_rest_auth.o $(TEST_SUPPORT_OBJ) $(LIBTANDEM)
+$(BUILD)/tests/rest_auth_integration: $(BUILD)/tests/rest/it/test_auth.o $(TEST_SUPPORT_OBJ) $(LIBTANDEM)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS_COMMON)
 
-$(BUILD)/tests/rest_filter_integration: $(BUILD)/tests/integration/test_rest_filter.o $(TEST_SUPPORT_OBJ) $(LIBTANDEM)
+$(BUILD)/tests/rest_filter_integration: $(BUILD)/tests/rest/it/test_filter.o $(TEST_SUPPORT_OBJ) $(LIBTANDEM)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS_COMMON)
 
-$(BUILD)/tests/rest_valgrind: $(BUILD)/tests/integration/test_rest_valgrind.o $(TEST_SUPPORT_OBJ) $(LIBTANDEM)
+$(BUILD)/tests/rest_valgrind: $(BUILD)/tests/rest/it/valgrind_rest.o $(TEST_SUPPORT_OBJ) $(LIBTANDEM)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS_COMMON)
 
-include tests/pkg/module.mk
+# --- tandem-notifier ---------------------------------------------------------------
+UNIT_TEST_BINS += $(BUILD)/tests/notifier_unit
+INTEGRATION_TEST_BINS += $(BUILD)/tests/notifier_integration $(BUILD)/tests/notifier_auth_integration \
+	$(BUILD)/tests/notifier_tls_integration $(BUILD)/tests/shard_integration \
+	$(BUILD)/tests/shard_cluster_integration
 
+$(BUILD)/tests/notifier_unit: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/notifier/unit/*.c)) \
+		$(NOTIFIER_LIB_OBJ) $(LIBTANDEM)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcriterion $(NOTIFIER_LIBS)
+
+$(BUILD)/tests/notifier_integration: $(BUILD)/tests/notifier/it/test_notifier.o $(NOTIFIER_IT_SUPPORT) \
+		$(LIBTANDEM)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS_COMMON)
+
+# Auth on sockets and the Redis ACL users: a stack of its own with auth on.
+$(BUILD)/tests/notifier_auth_integration: $(BUILD)/tests/notifier/it/test_auth.o $(NOTIFIER_IT_SUPPORT) \
+		$(LIBTANDEM)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS_COMMON)
+
+# wss:// and https:// (TANDEM_WS_TLS_CERT/KEY): a TLS notifier next to a stack, a throwaway certificate.
+$(BUILD)/tests/notifier_tls_integration: $(BUILD)/tests/notifier/it/test_tls.o \
+		$(BUILD)/tests/notifier/it/wsc_tls.o $(NOTIFIER_IT_SUPPORT) $(LIBTANDEM)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) -lssl $(LIBS_COMMON)
+
+# notifier/ntf_shard (Redis Cluster's sharded pub/sub) against a private
+# redis-server, and with shared/tnd_cluster against a real 3-master cluster
+# (scripts/run-cluster.sh), slot moves and a failover.
+SHARD_TEST_SUPPORT := $(BUILD)/tests/notifier/it/shard_rec.o $(BUILD)/tests/support/stack.o
+
+$(BUILD)/tests/shard_integration: $(BUILD)/tests/notifier/it/test_shard.o $(SHARD_TEST_SUPPORT) \
+		$(NOTIFIER_LIB_OBJ) $(LIBTANDEM)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcriterion $(NOTIFIER_LIBS)
+
+$(BUILD)/tests/shard_cluster_integration: $(BUILD)/tests/notifier/it/test_shard_cluster.o \
+		$(SHARD_TEST_SUPPORT) $(NOTIFIER_LIB_OBJ) $(LIBTANDEM)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcriterion $(NOTIFIER_LIBS)
+
+# valgrind: 1,000 connect/subscribe/close cycles with no leak (own Redis, no stack).
+$(BUILD)/tests/notifier_valgrind: $(BUILD)/tests/notifier/it/valgrind_notifier.o $(WS_CLIENT_OBJ) \
+		$(BUILD)/tests/support/stack.o
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcriterion $(LIBS_COMMON)
+
+# --- fault tests --------------------------------------------------------------------
+# The real stack under load while Redis, a worker pool, a worker process or
+# a notifier is killed, restarted or flooded. Plain build only: the flood
+# test measures RSS and fds, which ASan and valgrind would distort.
+FAULT_TEST_BIN := $(BUILD)/tests/fault_tests
+
+$(FAULT_TEST_BIN): $(BUILD)/tests/fault/test_fault.o $(BUILD)/tests/fault/fault_support.o \
+		$(NOTIFIER_IT_SUPPORT) $(BUILD)/tests/support/jsongen.o $(LIBTANDEM)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS_COMMON)
+
+# --- running them ---------------------------------------------------------------------
 # Sanitizer reports must fail the run, not scroll by.
 export ASAN_OPTIONS ?= abort_on_error=0:halt_on_error=1:detect_leaks=1
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
+
+.PHONY: test-fault test-pkg test-cluster-valgrind
 
 test-unit: build-all $(UNIT_TEST_BINS)
 	@for t in $(UNIT_TEST_BINS); do echo "== $$t"; $$t --jobs 2 || exit 1; done
@@ -59,11 +134,27 @@ test: deps-check-test
 test-deploy: build-all
 	TANDEM_BIN_DIR=$(BUILD) tests/deploy/run.sh
 
-test-valgrind: build-all $(BUILD)/tests/rest_valgrind $(BUILD)/tests/notifier_valgrind
+# valgrind: the REST worker serving requests, the notifier's connect cycles,
+# and every shard test (criterion's test processes are traced, the
+# redis-servers are not); any error or definite/indirect leak fails.
+test-valgrind: build-all $(BUILD)/tests/rest_valgrind $(BUILD)/tests/notifier_valgrind test-cluster-valgrind
 	TANDEM_BIN_DIR=$(BUILD) $(BUILD)/tests/rest_valgrind --jobs 1
 	TANDEM_BIN_DIR=$(BUILD) $(BUILD)/tests/notifier_valgrind
+
+test-cluster-valgrind: $(BUILD)/tests/shard_integration
+	valgrind -q --trace-children=yes --trace-children-skip='*redis-server*,/bin/*,/usr/bin/*' \
+		--error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+		$(BUILD)/tests/shard_integration --jobs 1
+
+test-fault: build-all $(FAULT_TEST_BIN)
+	TANDEM_BIN_DIR=$(BUILD) $(FAULT_TEST_BIN) --jobs 1
+
+# Packaging (issue 13): make install into a DESTDIR, the Debian package
+# (build, lintian, dpkg -x, the stack run from the extracted files),
+# --version everywhere, the man pages, backup and restore.
+test-pkg: build-all man
+	TANDEM_BIN_DIR=$(BUILD) tests/pkg/run.sh
 
 test-web: build-all
 	@scripts/npm-deps.sh
 	tests/web/run.sh
-include tests/fault/fault.mk

@@ -415,7 +415,7 @@ function coverage() {
 	const everywhereOnce = new Set(['414', '502']); // from nginx, the same for every operation
 	const never = new Set(['500', '504']); // a correct, timely server never answers these
 	// The contract stack runs open and unthrottled: 401 is proven by
-	// tests/integration/test_rest_auth.c, 429 by test_rest.c's limits tests.
+	// tests/rest/it/test_auth.c, 429 by test_rest.c's limits tests.
 	const elsewhere = new Set(['401', '429']);
 	const pending = [];
 	for (const pi of pathItems) {

@@ -408,7 +408,7 @@ static int burst_op(struct fault_load *l, int w, long i)
 
 Test(fault, rest_process_sigkill_fails_only_requests_in_flight_on_it, .timeout = 120)
 {
-	char *env[] = {"TANDEM_REST_CHILDREN=3", "TANDEM_THREADS=4"};
+	char *env[] = {(char[]){"TANDEM_REST_CHILDREN=3"}, (char[]){"TANDEM_THREADS=4"}};
 	struct fault_load l = {.s = &g_s, .col = "kb", .op = burst_op, .workers = 8,
 			       .max_per_worker = 400};
 	pid_t pids[8];
@@ -508,7 +508,8 @@ static bool any_alive(const pid_t *pids, int n)
 
 Test(fault, rolling_restart_of_two_rest_pools_fails_no_request, .timeout = 150)
 {
-	char *env[] = {"TANDEM_REST_POOLS=2", "TANDEM_REST_CHILDREN=2", "TANDEM_THREADS=4"};
+	char *env[] = {(char[]){"TANDEM_REST_POOLS=2"}, (char[]){"TANDEM_REST_CHILDREN=2"},
+		       (char[]){"TANDEM_THREADS=4"}};
 	struct fault_load l = {.s = &g_s, .col = "rr", .op = roll_op, .workers = 6,
 			       .max_per_worker = 40000};
 	char allow[600], id[16];

@@ -134,9 +134,9 @@ static void start(void)
 	write_file(pwfile, VG_REDIS_PASS "\n");
 	snprintf(secfile, sizeof(secfile), "%s/jwt.secret", dir);
 	write_file(secfile, VG_SECRET "\n");
-	redis_pid = spawn((char *const[]){"redis-server", "--port", "0", "--unixsocket", sock,
-					  "--save", "", "--appendonly", "no", "--requirepass",
-					  VG_REDIS_PASS, NULL},
+	redis_pid = spawn((char *const[]){(char[]){"redis-server"}, (char[]){"--port"}, (char[]){"0"}, (char[]){"--unixsocket"}, sock,
+					  (char[]){"--save"}, (char[]){""}, (char[]){"--appendonly"}, (char[]){"no"}, (char[]){"--requirepass"},
+					  (char[]){VG_REDIS_PASS}, NULL},
 			  log);
 	for (int i = 0; i < 100 && !(c = redis()); i++)
 		sleep_ms(50);
@@ -154,11 +154,11 @@ static void start(void)
 	snprintf(vlog, sizeof(vlog), "--log-file=%s/valgrind.log", dir);
 	snprintf(log, sizeof(log), "%s/notifier.log", dir);
 	snprintf(bin, sizeof(bin), "%s/tandem-notifier", bin_dir);
-	notifier_pid = spawn((char *const[]){"valgrind", "--leak-check=full", "--error-exitcode=99",
-					     "--errors-for-leak-kinds=definite,indirect",
-					     "--show-leak-kinds=definite,indirect", vlog, bin,
-					     "--ws-listen", listen, "--redis-url", url,
-					     "--redis-password-file", pwfile, "--jwt-secret-file", secfile,
+	notifier_pid = spawn((char *const[]){(char[]){"valgrind"}, (char[]){"--leak-check=full"}, (char[]){"--error-exitcode=99"},
+					     (char[]){"--errors-for-leak-kinds=definite,indirect"},
+					     (char[]){"--show-leak-kinds=definite,indirect"}, vlog, bin,
+					     (char[]){"--ws-listen"}, listen, (char[]){"--redis-url"}, url,
+					     (char[]){"--redis-password-file"}, pwfile, (char[]){"--jwt-secret-file"}, secfile,
 					     NULL},
 			     log);
 }

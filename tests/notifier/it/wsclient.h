@@ -38,7 +38,7 @@ struct wsc_frame {
 };
 
 /*
- * A byte stream other than the plain socket (TLS: tests/notifier/wsc_tls.h).
+ * A byte stream other than the plain socket (TLS: tests/notifier/it/wsc_tls.h).
  * send/recv return bytes moved, 0 at EOF, -1 on error; pending is true
  * when bytes are buffered above the socket (poll would not see them).
  */
