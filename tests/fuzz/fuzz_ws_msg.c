@@ -69,10 +69,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (req.op == NTF_OP_UNSUBSCRIBE)
 			FUZZ_CHECK(!req.has_since);
 		if (req.op == NTF_OP_SUBSCRIBE)
-			check_frame(ntf_proto_subscribed(req.collection, req.id, &req.since));
+			check_frame(ntf_proto_subscribed(req.collection, req.id, req.sid, &req.since));
 		else
-			check_frame(ntf_proto_unsubscribed(req.collection, req.id));
-		check_frame(ntf_proto_reset(req.collection, req.id));
+			check_frame(ntf_proto_unsubscribed(req.collection, req.id, req.sid));
+		check_frame(ntf_proto_reset(req.collection, req.id, req.sid));
 		break;
 	case NTF_OP_AUTH:
 		check_frame(ntf_proto_authenticated_open());
