@@ -1,10 +1,18 @@
 /**
  * Collaborative todo board — the Tandem demo.
  *
- * One live view of the `todos` collection (or `?list=<name>`) drives the
+ * A live view of the `todos` collection (or `?list=<name>`) drives the
  * whole list; every tab showing the board stays current through it. Writes
  * go over REST and their results are merged into the view at once, so the
  * writing tab does not wait for its own event (which the view then ignores).
+ *
+ * Views: All / Active / Done (#all, #active, #done) are each a live
+ * filtered view, `client.live(list, { where })` with no filter,
+ * `{done: {$ne: true}}` and `{done: true}`: the server sends only the
+ * matching todos and says when one enters or leaves the filter, so a todo
+ * ticked in another tab leaves Active at once. Switching views changes the
+ * hash (no reload); a view once opened stays live, so switching back is
+ * instant.
  *
  * Edits are conditional (If-Match on the version the edit started from): an
  * edit that lost a race gets 412 version_conflict, and the board shows both
@@ -86,7 +94,21 @@ try {
 
 const client = createClient(session ? { token: session.token } : {});
 const todos = client.collection(listName);
-const view = client.live(listName, { pageSize: 500 });
+
+/** The board's views: name -> the filter its live view keeps (null: all). */
+const VIEWS = {
+  all: { where: null, label: 'All', empty: 'Nothing to do yet. Add the first todo above.' },
+  active: { where: { done: { $ne: true } }, label: 'Active', empty: 'Nothing left to do.' },
+  done: { where: { done: true }, label: 'Done', empty: 'Nothing done yet.' },
+};
+const viewFromHash = () => {
+  const name = location.hash.replace(/^#/, '');
+  return Object.hasOwn(VIEWS, name) ? name : 'all';
+};
+/** Open live views by name; created on first use, kept live afterwards. */
+const liveViews = new Map();
+let viewName = viewFromHash();
+let view = openView(viewName);
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const listEl = $('[data-testid="todo-list"]');
@@ -96,7 +118,6 @@ const messageEl = $('[data-testid="message"]');
 /** Per-item UI state that is not in the document: editing drafts, conflicts, busy flags. */
 const ui = new Map(); // id -> {editing, draft, baseVersion, conflict: {mine, theirs}|null, busy}
 const rows = new Map(); // id -> <li>
-let loaded = false;
 
 function uiFor(id) {
   let u = ui.get(id);
@@ -191,7 +212,12 @@ function updateRow(li, doc) {
   }
 }
 
-function render(items) {
+/**
+ * Show `items` (the current view's). `change` is the view's change record:
+ * a row that goes because of a `left` moved out of this view rather than
+ * being deleted; `switching` drops rows quietly (the view changed).
+ */
+function render(items, change = null, { switching = false } = {}) {
   const seen = new Set();
   items.forEach((doc, i) => {
     seen.add(doc.id);
@@ -208,29 +234,70 @@ function render(items) {
   for (const [id, li] of rows) {
     if (seen.has(id)) continue;
     const u = ui.get(id);
-    if (u && (u.editing || u.conflict)) say('A todo you were editing was deleted by someone else.');
+    if (!switching && u && (u.editing || u.conflict)) {
+      say(change && change.event && change.event.type === 'left'
+        ? `A todo you were editing moved out of ${VIEWS[viewName].label}.`
+        : 'A todo you were editing was deleted by someone else.');
+    }
     li.remove();
     rows.delete(id);
     ui.delete(id);
   }
   const left = items.filter((d) => !d.done).length;
+  const loaded = view.loaded;
   $('[data-testid="loading"]').hidden = loaded;
-  $('[data-testid="empty"]').hidden = !loaded || items.length > 0;
-  $('[data-testid="count"]').textContent = items.length ? `${left} of ${items.length} left` : '';
+  const empty = $('[data-testid="empty"]');
+  empty.hidden = !loaded || items.length > 0;
+  empty.textContent = VIEWS[viewName].empty;
+  $('[data-testid="count"]').textContent = !items.length ? ''
+    : viewName === 'all' ? `${left} of ${items.length} left`
+      : viewName === 'active' ? `${items.length} left` : `${items.length} done`;
 }
 
 function rerender() {
   render(view.items);
 }
 
-view.on('change', (items) => render(items));
-view.on('error', (err) => say(`${describeError(err)} Retrying…`, { sticky: true }));
-view.on('reset', () => say('Missed too many changes while offline — reloaded the list.'));
-view.ready.then(() => {
-  loaded = true;
-  say('');
-  rerender();
-});
+/** The live view called `name`, opened on first use. Only the shown one renders. */
+function openView(name) {
+  let v = liveViews.get(name);
+  if (v) return v;
+  const { where } = VIEWS[name];
+  v = client.live(listName, { pageSize: 500, ...(where ? { where } : {}) });
+  liveViews.set(name, v);
+  v.on('change', (items, change) => { if (v === view) render(items, change); });
+  v.on('error', (err) => { if (v === view) say(`${describeError(err)} Retrying…`, { sticky: true }); });
+  v.on('reset', () => { if (v === view) say('Missed too many changes while offline — reloaded the list.'); });
+  v.ready.then(() => {
+    if (v !== view) return;
+    say('');
+    rerender();
+  });
+  return v;
+}
+
+const viewLinks = document.querySelectorAll('[data-testid="views"] a');
+function markView() {
+  for (const a of viewLinks) {
+    if (a.dataset.view === viewName) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
+
+/** Show view `name` (from the hash): no reload, the other views stay live. */
+function switchView(name) {
+  if (name === viewName) return;
+  viewName = name;
+  view = openView(name);
+  markView();
+  render(view.items, null, { switching: true });
+}
+window.addEventListener('hashchange', () => switchView(viewFromHash()));
+
+/** A successful write's result, shown in every open view at once. */
+function applyEverywhere(doc) {
+  for (const v of liveViews.values()) v.apply(doc);
+}
 
 /* -- actions -------------------------------------------------------------- */
 
@@ -256,8 +323,9 @@ $('[data-testid="add-form"]').addEventListener('submit', async (e) => {
   button.disabled = true;
   try {
     const doc = await todos.create({ title, done: false });
-    view.apply(doc);
+    applyEverywhere(doc);
     input.value = '';
+    if (viewName === 'done') say(`Added “${title}” to Active.`);
   } catch (err) {
     say(describeError(err));
   } finally {
@@ -269,7 +337,11 @@ $('[data-testid="add-form"]').addEventListener('submit', async (e) => {
 async function toggleDone(id, done) {
   await busy(id, async () => {
     try {
-      view.apply(await todos.update(id, { done }));
+      const doc = await todos.update(id, { done });
+      applyEverywhere(doc);
+      if (viewName !== 'all' && !view.get(id)) {
+        say(`“${doc.title ?? ''}” moved to ${done ? 'Done' : 'Active'}.`);
+      }
     } catch (err) {
       say(err.code === 'not_found' ? 'That todo was deleted by someone else.' : describeError(err));
     }
@@ -281,7 +353,7 @@ async function removeTodo(id) {
   await busy(id, async () => {
     try {
       await todos.remove(id);
-      view.applyDeleted(id, doc ? doc.version : undefined);
+      for (const v of liveViews.values()) v.applyDeleted(id, doc ? doc.version : undefined);
     } catch (err) {
       if (err.code !== 'not_found') say(describeError(err)); // already gone: fine
     }
@@ -314,14 +386,14 @@ async function saveTitle(id, title, version) {
   await busy(id, async () => {
     try {
       const doc = await todos.update(id, { title }, { ifVersion: version });
-      view.apply(doc);
+      applyEverywhere(doc);
       Object.assign(u, { editing: false, conflict: null });
       say('Saved.');
     } catch (err) {
       if (err.code === 'version_conflict') {
         let theirs = view.get(id);
         if (!theirs || theirs.version !== err.currentVersion) {
-          try { theirs = await todos.get(id); view.apply(theirs); } catch { /* fall back to what the view has */ }
+          try { theirs = await todos.get(id); applyEverywhere(theirs); } catch { /* fall back to what the view has */ }
         }
         if (!theirs) { Object.assign(u, { editing: false, conflict: null }); say('That todo was deleted by someone else.'); return; }
         u.conflict = { mine: title, theirs };
@@ -365,7 +437,13 @@ function overwrite(id) {
 
 $('[data-testid="board-name"]').textContent = listName === 'todos' ? '' : `· ${listName}`;
 document.title = listName === 'todos' ? 'Tandem todos' : `${listName} · Tandem todos`;
-render([]);
+markView();
+render(view.items);
 
-// For debugging from the console (and tests): the client and the view.
-window.tandemDemo = { client, view, listName, user: session ? session.user : null };
+// For debugging from the console (and tests): the client and the shown view.
+window.tandemDemo = {
+  client, listName, user: session ? session.user : null,
+  get view() { return view; },
+  get viewName() { return viewName; },
+  views: liveViews,
+};

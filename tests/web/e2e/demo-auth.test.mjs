@@ -199,6 +199,29 @@ else describe('demo board with auth on', () => {
     for (const p of [alice1, alice2, bob]) await p.context().close();
   });
 
+  scenario('with auth on, Active is a live filtered view of one\'s own todos', async () => {
+    const erin1 = await openBoard('erin');
+    const erin2 = await openBoard('erin');
+    const frank = await openBoard('frank');
+    await add(erin1, 'Erin: water plants');
+    await add(erin1, 'Erin: call mum');
+    await add(frank, 'Frank: not for erin');
+    await erin2.click('[data-testid="view-active"]');
+    await erin2.waitForFunction(() => window.tandemDemo.viewName === 'active' && window.tandemDemo.view.loaded, null, { timeout: 5000 });
+    await until(async () => (await titles(erin2)).length === 2, { ms: LIVE_MS, what: "erin's Active view to show her two todos" });
+    await erin2.evaluate(() => { window.__noReload = true; });
+    // Ticked in one tab: leaves the other tab's Active view at once.
+    await erin1.click('[data-testid="todo-item"]:has-text("Erin: water plants") [data-testid="todo-done"]');
+    await until(async () => JSON.stringify(await titles(erin2)) === JSON.stringify(['Erin: call mum']),
+      { ms: LIVE_MS, what: "the ticked todo to leave erin's Active view" });
+    await erin2.click('[data-testid="view-done"]');
+    await until(async () => JSON.stringify(await titles(erin2)) === JSON.stringify(['Erin: water plants']),
+      { ms: 5000, what: "erin's Done view" });
+    assert.equal(await erin2.evaluate(() => window.__noReload), true, 'no reload');
+    assert.deepEqual(pageErrors, []);
+    for (const p of [erin1, erin2, frank]) await p.context().close();
+  });
+
   scenario('a token expiring mid-session is refreshed through token() without a reconnect or reload', async () => {
     const dave = await openBoard('dave');
     const asked = dave.devTokens;

@@ -269,6 +269,80 @@ else describe('demo board on the real stack', () => {
     await b.context().close();
   });
 
+  /** Show view `name` (All / Active / Done) by its link; waits until that view is loaded and marked. */
+  async function showView(page, name) {
+    await page.click(`[data-testid="view-${name}"]`);
+    await page.waitForFunction((n) => window.tandemDemo.viewName === n && window.tandemDemo.view.loaded
+      && document.querySelector(`[data-testid="view-${n}"]`).getAttribute('aria-current') === 'page'
+      && document.querySelector('[data-testid="loading"]').hidden, name, { timeout: 5000 })
+      .catch(() => { throw new Error(`view ${name} not shown within 5 s`); });
+  }
+
+  scenario('All / Active / Done: live filtered views; a todo ticked in one tab leaves Active in the other at once', async () => {
+    const list = uniq('e2e-views');
+    const a = await openBoard(list);
+    const b = await openBoard(list);
+    const one = await add(a, 'One');
+    const two = await add(a, 'Two');
+    const three = await add(a, 'Three');
+    await b.waitForSelector(sel.item(three), { timeout: LIVE_MS });
+    await a.evaluate(() => { window.__noReload = true; });
+    await b.evaluate(() => { window.__noReload = true; });
+
+    // B watches Active: everything so far, filtered by the server.
+    await showView(b, 'active');
+    assert.equal(new URL(b.url()).hash, '#active');
+    assert.deepEqual((await shown(b)).map((r) => r[1]), ['One', 'Two', 'Three']);
+    assert.deepEqual(await b.evaluate(() => window.tandemDemo.view.where), { done: { $ne: true } }, 'Active is a filtered live view');
+
+    // A ticks Two in All: it leaves B's Active at once, stays in A's All.
+    await a.click(`${sel.item(two)} [data-testid="todo-done"]`);
+    await doneIs(a, two, true, 5000, 'toggle on A');
+    await gone(b, two, LIVE_MS, 'ticked todo leaving Active on B');
+    assert.deepEqual((await shown(b)).map((r) => r[1]), ['One', 'Three']);
+    assert.equal(await b.textContent('[data-testid="count"]'), '2 left');
+
+    // A switches views: each shows the right items, no reload.
+    await showView(a, 'done');
+    assert.deepEqual(await shown(a), [[two, 'Two', true]]);
+    await showView(a, 'active');
+    assert.deepEqual(await shown(a), [[one, 'One', false], [three, 'Three', false]]);
+    await showView(a, 'all');
+    assert.deepEqual((await shown(a)).map((r) => r[1]), ['One', 'Two', 'Three']);
+
+    // Unticked in A's Done view: it leaves there at once and enters B's Active, in id order.
+    await showView(a, 'done');
+    await a.click(`${sel.item(two)} [data-testid="todo-done"]`);
+    await gone(a, two, 5000, 'unticked todo leaving Done on A');
+    await a.waitForSelector('[data-testid="empty"]', { state: 'visible', timeout: 1000 });
+    await b.waitForSelector(sel.item(two), { timeout: LIVE_MS }).catch(() => { throw new Error(`entered: B's Active did not show the unticked todo within ${LIVE_MS} ms`); });
+    assert.deepEqual((await shown(b)).map((r) => r[1]), ['One', 'Two', 'Three']);
+
+    // A tick in B's own Active view takes the row out there too; A's Done gets it.
+    await b.click(`${sel.item(one)} [data-testid="todo-done"]`);
+    await gone(b, one, 5000, 'ticked todo leaving Active on B (the writing tab)');
+    await a.waitForSelector(sel.item(one), { timeout: LIVE_MS }).catch(() => { throw new Error(`A's Done did not show the todo B ticked within ${LIVE_MS} ms`); });
+
+    // A delete in All leaves B's Active; Back returns A to the view before.
+    await showView(a, 'all');
+    await a.click(`${sel.item(three)} [data-testid="todo-delete"]`);
+    await gone(b, three, LIVE_MS, 'delete on B\'s Active');
+    await a.goBack();
+    await a.waitForFunction(() => window.tandemDemo.viewName === 'done', null, { timeout: 5000 });
+    assert.deepEqual((await shown(a)).map((r) => r[1]), ['One']);
+
+    // Each view agrees with the server's filter.
+    const rest = async (where) => (await (await fetch(`${base}/api/v1/${list}?where=${encodeURIComponent(JSON.stringify(where))}`)).json()).items.map((d) => d.id);
+    assert.deepEqual((await shown(b)).map((r) => r[0]), await rest({ done: { $ne: true } }));
+    assert.deepEqual((await shown(a)).map((r) => r[0]), await rest({ done: true }));
+
+    assert.equal(await a.evaluate(() => window.__noReload), true, 'page A was not reloaded');
+    assert.equal(await b.evaluate(() => window.__noReload), true, 'page B was not reloaded');
+    assert.deepEqual(pageErrors, []);
+    await a.context().close();
+    await b.context().close();
+  });
+
   scenario('a notifier restart: B shows reconnecting, then live, with every write made meanwhile', async () => {
     const list = uniq('e2e-restart');
     const a = await openBoard(list);
