@@ -15,6 +15,17 @@
  * that no server is overrun into dropping clients and every server is
  * measured at the rate it can sustain). Prints one line of key=value.
  *
+ * Filtered subscriptions (SPEC 8): --where JSON subscribes every socket
+ * with that `where` and a `sid`; --where-split makes the odd-numbered
+ * sockets subscribe with --where-miss instead (default {"k":"b"}), so half
+ * of them hold a filter the feed's documents never match. The published
+ * documents are {"id":"bench","k":"a","t":<send time>}; the redis feed
+ * also writes the notifier's line with `prev` ({"id":"bench","k":"a"}), as
+ * tandem-rest does for every update, so a non-matching filter sees neither
+ * `entered` nor `left` and gets nothing. "expected" and the flat-out window
+ * count only the sockets whose filter matches (all of them without
+ * --where-split): --where must match the published documents.
+ *
  * Bench code: one file, asserts by exit status, no cleverness.
  */
 #include <arpa/inet.h>
@@ -47,6 +58,7 @@ enum state { ST_CONNECTING, ST_UPGRADING, ST_SUBSCRIBING, ST_READY, ST_DEAD };
 struct sub {
 	int fd;
 	uint8_t state;
+	bool receiver; /* its subscription matches the feed's documents */
 	uint8_t *buf;
 	uint32_t len, cap;
 };
@@ -70,8 +82,12 @@ static struct {
 	int n_sources;
 	bool subscribe_op;
 	int idle_secs;
+	const char *where;      /* filtered subscriptions: this where and a sid */
+	const char *where_miss; /* with where_split: odd sockets use this one */
+	bool where_split;
 } opt = {.host = "127.0.0.1", .path = "/ws", .collection = "bench", .ns = "tandem",
-	 .pub_host = "127.0.0.1", .n = 1000, .window = 5, .duration = 10};
+	 .pub_host = "127.0.0.1", .n = 1000, .window = 5, .duration = 10,
+	 .where_miss = "{\"k\":\"b\"}"};
 
 /* Histogram: 10 us steps to 100 ms, then 1 ms steps to 100 s. */
 #define FINE 10000
@@ -81,6 +97,8 @@ static uint64_t lat_max_us;
 static atomic_ullong delivered, published, errors;
 static atomic_bool stop_pub, pub_done;
 static atomic_int ready_subs;
+static atomic_int ready_receivers;
+static struct sub *subs_base; /* the array: a socket's index names its sid */ /* ready sockets whose subscription matches the feed */
 
 static uint64_t now_us(void)
 {
@@ -145,8 +163,11 @@ static int sub_connect(struct sub *s, int idx)
 
 static void sub_dead(struct sub *s)
 {
-	if (s->state == ST_READY)
+	if (s->state == ST_READY) {
 		atomic_fetch_sub(&ready_subs, 1);
+		if (s->receiver)
+			atomic_fetch_sub(&ready_receivers, 1);
+	}
 	if (s->state != ST_DEAD) {
 		close(s->fd);
 		atomic_fetch_add(&errors, 1);
@@ -164,6 +185,8 @@ static void become_ready(struct sub *s)
 {
 	s->state = ST_READY;
 	atomic_fetch_add(&ready_subs, 1);
+	if (s->receiver)
+		atomic_fetch_add(&ready_receivers, 1);
 }
 
 /* Handles one text frame of a subscriber. */
@@ -225,10 +248,23 @@ static void sub_readable(struct sub *s)
 		}
 		off = (size_t)(end + 4 - s->buf);
 		if (opt.subscribe_op) {
-			char msg[256];
-			uint8_t frame[300];
-			int m = snprintf(msg, sizeof(msg), "{\"op\":\"subscribe\",\"collection\":\"%s\"}",
-					 opt.collection);
+			char msg[8192];
+			uint8_t frame[8192 + 16];
+			int m;
+
+			if (opt.where)
+				m = snprintf(msg, sizeof(msg),
+					     "{\"op\":\"subscribe\",\"collection\":\"%s\",\"where\":%s,"
+					     "\"sid\":\"s%ld\"}",
+					     opt.collection, s->receiver ? opt.where : opt.where_miss,
+					     (long)(s - subs_base));
+			else
+				m = snprintf(msg, sizeof(msg), "{\"op\":\"subscribe\",\"collection\":\"%s\"}",
+					     opt.collection);
+			if (m < 0 || (size_t)m >= sizeof(msg)) {
+				sub_dead(s);
+				return;
+			}
 			size_t fl = wsc_build_frame(frame, WSC_OP_TEXT, true, msg, (size_t)m);
 			s->state = ST_SUBSCRIBING;
 			if (send_all(s->fd, frame, fl) < 0) {
@@ -342,7 +378,7 @@ static void wait_turn(uint64_t start, uint64_t i)
 	}
 	/* Flat out, but no more than `window` messages ahead of the slowest pace. */
 	while (!atomic_load(&stop_pub)) {
-		uint64_t ready = (uint64_t)atomic_load(&ready_subs);
+		uint64_t ready = (uint64_t)atomic_load(&ready_receivers);
 		if (!ready || atomic_load(&delivered) + ready * (uint64_t)opt.window >= i * ready)
 			return;
 		usleep(50);
@@ -384,9 +420,11 @@ static void *publisher(void *arg)
 		i++;
 		if (opt.feed == FEED_REDIS) {
 			redisReply *r;
+			/* The notifier's line carries prev, as tandem-rest writes it for updates. */
 			snprintf(body, sizeof(body),
 				 "%llu-%llu {\"type\":\"updated\",\"collection\":\"%s\",\"id\":\"bench\","
-				 "\"version\":%llu,\"doc\":{\"id\":\"bench\",\"t\":%llu}}",
+				 "\"version\":%llu,\"doc\":{\"id\":\"bench\",\"k\":\"a\",\"t\":%llu}}\n"
+				 "{\"prev\":{\"id\":\"bench\",\"k\":\"a\"}}",
 				 (unsigned long long)(start / 1000), (unsigned long long)i, opt.collection,
 				 (unsigned long long)i + 1, (unsigned long long)now_us());
 			r = redisCommand(rc, "PUBLISH %s %s", channel, body);
@@ -394,7 +432,7 @@ static void *publisher(void *arg)
 				break;
 			freeReplyObject(r);
 		} else {
-			snprintf(body, sizeof(body), "{\"t\":%llu}", (unsigned long long)now_us());
+			snprintf(body, sizeof(body), "{\"k\":\"a\",\"t\":%llu}", (unsigned long long)now_us());
 			int st = http_call(fd, opt.feed == FEED_REST ? "PUT" : "POST", path, body);
 			if (st < 0) {
 				/* The server ended the keep-alive (keepalive_requests): reconnect once. */
@@ -434,7 +472,8 @@ static void usage(void)
 		"usage: ws-load --port P [--host H] [--path /ws] --feed redis|rest|nchan\n"
 		"  [--subscribers N] [--collection C] [--namespace NS] [--redis-sock PATH]\n"
 		"  [--pub-port P] [--pub-path /pub/x] [--rate R (0 = flat out)] [--window W] [--duration S]\n"
-		"  [--sources 127.0.0.2,127.0.0.3] [--no-subscribe-op] [--idle S]\n");
+		"  [--sources 127.0.0.2,127.0.0.3] [--no-subscribe-op] [--idle S]\n"
+		"  [--where JSON (matching {\"k\":\"a\"} docs) [--where-split] [--where-miss JSON]]\n");
 	exit(2);
 }
 
@@ -445,6 +484,10 @@ static void parse_args(int argc, char **argv)
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--no-subscribe-op")) {
 			opt.subscribe_op = false;
+			continue;
+		}
+		if (!strcmp(a, "--where-split")) {
+			opt.where_split = true;
 			continue;
 		}
 		if (!v)
@@ -463,6 +506,8 @@ static void parse_args(int argc, char **argv)
 		else if (!strcmp(a, "--window")) opt.window = atoi(v);
 		else if (!strcmp(a, "--duration")) opt.duration = atof(v);
 		else if (!strcmp(a, "--idle")) opt.idle_secs = atoi(v);
+		else if (!strcmp(a, "--where")) opt.where = v;
+		else if (!strcmp(a, "--where-miss")) opt.where_miss = v;
 		else if (!strcmp(a, "--feed"))
 			opt.feed = !strcmp(v, "redis") ? FEED_REDIS : !strcmp(v, "rest") ? FEED_REST : FEED_NCHAN;
 		else if (!strcmp(a, "--sources")) {
@@ -475,7 +520,8 @@ static void parse_args(int argc, char **argv)
 			usage();
 	}
 	if (!opt.port || (opt.feed == FEED_REDIS && !opt.redis_sock && !opt.idle_secs) ||
-	    (opt.feed != FEED_REDIS && !opt.pub_port && !opt.idle_secs))
+	    (opt.feed != FEED_REDIS && !opt.pub_port && !opt.idle_secs) ||
+	    (opt.where_split && !opt.where) || (opt.where && !opt.subscribe_op))
 		usage();
 }
 
@@ -493,6 +539,9 @@ int main(int argc, char **argv)
 	rl.rlim_cur = rl.rlim_max;
 	setrlimit(RLIMIT_NOFILE, &rl);
 	subs = calloc((size_t)opt.n, sizeof(*subs));
+	subs_base = subs;
+	for (int i = 0; i < opt.n; i++)
+		subs[i].receiver = !opt.where_split || i % 2 == 0;
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	/* Connect in batches so the server's accept queue is not flooded. */
 	t0 = now_us();
@@ -559,18 +608,25 @@ int main(int argc, char **argv)
 	pthread_join(th, NULL);
 	/* Let what is in flight arrive (at most 2 s). */
 	{
-		uint64_t want = atomic_load(&published) * (uint64_t)opt.n, drain_end = now_us() + 2000000u;
+		uint64_t want = atomic_load(&published) * (uint64_t)atomic_load(&ready_receivers),
+			 drain_end = now_us() + 2000000u;
 		while (atomic_load(&delivered) < want && now_us() < drain_end)
 			serve_subs(ep, evs, 512);
 	}
 	{
 		double secs = (double)(t_end - t0) / 1e6;
 		uint64_t pub = atomic_load(&published), del = atomic_load(&delivered) - d0;
-		printf("feed=%s subscribers=%d rate=%g published=%llu delivered=%llu expected=%llu "
+		int receivers = 0;
+
+		for (int i = 0; i < opt.n; i++)
+			receivers += subs[i].receiver;
+		printf("feed=%s subscribers=%d filtered=%s receivers=%d rate=%g published=%llu delivered=%llu "
+		       "expected=%llu events_per_s=%.0f "
 		       "lost_connections=%llu deliveries_per_s=%.0f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f\n",
 		       opt.feed == FEED_REDIS ? "redis" : opt.feed == FEED_REST ? "rest" : "nchan", opt.n,
-		       opt.rate, (unsigned long long)pub, (unsigned long long)del,
-		       (unsigned long long)pub * (unsigned long long)opt.n,
+		       opt.where ? (opt.where_split ? "split" : "all") : "no", receivers, opt.rate,
+		       (unsigned long long)pub, (unsigned long long)del,
+		       (unsigned long long)pub * (unsigned long long)receivers, (double)pub / secs,
 		       (unsigned long long)atomic_load(&errors), (double)del / secs, percentile_ms(0.50),
 		       percentile_ms(0.99), (double)lat_max_us / 1000.0);
 	}
