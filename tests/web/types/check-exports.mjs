@@ -60,6 +60,10 @@ for (const [name, d] of declared) {
     continue;
   }
   const runtime = new Set(Object.getOwnPropertyNames(v.prototype).filter((m) => m !== 'constructor' && !m.startsWith('_')));
+  // Well-known symbol methods ([Symbol.asyncIterator]() {...}) by the name the .d.ts gives them.
+  for (const sym of Object.getOwnPropertySymbols(v.prototype)) {
+    if (sym.description && sym.description.startsWith('Symbol.')) runtime.add(`[${sym.description}]`);
+  }
   for (const m of runtime) if (!d.methods.has(m) && !d.fields.has(m)) problems.push(`${name}.${m} exists at run time but is not declared`);
   for (const m of d.methods) if (!runtime.has(m)) problems.push(`${name}.${m} is declared but ${name}.prototype has no ${m}`);
 }
