@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <jwt.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include "http.h"
 #include "it_support.h"
@@ -680,6 +682,97 @@ Test(redis_acl, both_programs_work_under_their_users)
 	json_object_put(o);
 	wsc_close(&c, 1000);
 	free(tok);
+}
+
+/* ---- an RSA stack ---------------------------------------------------------- */
+
+static struct stack rsa_stack;
+
+static void stop_rsa_stack(void)
+{
+	if (rsa_stack.pid > 0)
+		stack_stop(&rsa_stack);
+}
+
+/* A key's PEM (private or public half) as a malloc'd string. */
+static char *pem_of(EVP_PKEY *pkey, bool private_half)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *data, *out;
+	long n;
+
+	cr_assert(private_half ? PEM_write_bio_PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL)
+			       : PEM_write_bio_PUBKEY(bio, pkey));
+	n = BIO_get_mem_data(bio, &data);
+	out = strndup(data, (size_t)n);
+	BIO_free(bio);
+	return out;
+}
+
+/*
+ * With TANDEM_JWT_PUBLIC_KEY (RSA) the notifier takes RS256 tokens, on the
+ * auth op and on the upgrade, and refuses HS tokens, the classic one keyed
+ * with the public key's PEM text included.
+ */
+Test(ws_auth, an_rsa_stack_takes_rs256_tokens_and_refuses_alg_confusion, .timeout = 120,
+     .init = import_stack, .fini = stop_rsa_stack)
+{
+	EVP_PKEY *pkey = EVP_RSA_gen(2048);
+	char dir[] = "/tmp/tandem-ws-rsa-XXXXXX", pub_path[300], env_key[400], json[256], *priv, *pub;
+	char *rs, *hs_pem, *hs;
+	struct wsc c, up;
+	struct json_object *o;
+	FILE *f;
+
+	cr_assert_not_null(pkey);
+	cr_assert_not_null(mkdtemp(dir));
+	priv = pem_of(pkey, true);
+	pub = pem_of(pkey, false);
+	snprintf(pub_path, sizeof(pub_path), "%s/pub.pem", dir);
+	f = fopen(pub_path, "w");
+	cr_assert_not_null(f);
+	fputs(pub, f);
+	fclose(f);
+	snprintf(env_key, sizeof(env_key), "TANDEM_JWT_PUBLIC_KEY=%s", pub_path);
+	const char *const env[] = {env_key, NULL};
+	cr_assert_eq(stack_start(&rsa_stack, env), 0);
+
+	snprintf(json, sizeof(json), "{\"exp\":%lld,\"read\":\"*\"}", (long long)time(NULL) + 600);
+	rs = sign(JWT_ALG_RS256, priv, json);
+	hs_pem = sign(JWT_ALG_HS256, pub, json);
+	hs = sign(JWT_ALG_HS256, SECRET, json);
+
+	cr_assert_eq(it_ws(&c, &rsa_stack, true), 0, "upgrade failed (%d)", c.http_status);
+	expect_refused_auth(&c, hs_pem);
+	expect_refused_auth(&c, hs);
+	o = auth_op(&c, rs);
+	cr_assert_str_eq(it_str(o, "op"), "authenticated", "%s", json_object_to_json_string(o));
+	json_object_put(o);
+	o = it_subscribe(&c, "rsa", NULL, NULL);
+	cr_assert_not_null(o);
+	cr_assert_str_eq(it_str(o, "op"), "subscribed", "%s", json_object_to_json_string(o));
+	json_object_put(o);
+	wsc_abort(&c);
+
+	/* The same on the upgrade: RS256 passes, the PEM-keyed HS256 gets 401. */
+	char path[4096];
+	struct wsc_options opt = {.host = "127.0.0.1", .port = rsa_stack.http_port, .path = path,
+				  .timeout_ms = IT_WAIT_MS};
+	snprintf(path, sizeof(path), "/ws?access_token=%s", rs);
+	cr_assert_eq(wsc_connect(&up, &opt), 0, "RS256 access_token refused (%d)", up.http_status);
+	wsc_abort(&up);
+	snprintf(path, sizeof(path), "/ws?access_token=%s", hs_pem);
+	cr_assert_neq(wsc_connect(&up, &opt), 0, "an HS256 token keyed with the public PEM opened a socket");
+
+	free(rs);
+	free(hs_pem);
+	free(hs);
+	free(priv);
+	free(pub);
+	unlink(pub_path);
+	rmdir(dir);
+	EVP_PKEY_free(pkey);
+	stack_stop(&rsa_stack);
 }
 
 int main(int argc, char *argv[])
