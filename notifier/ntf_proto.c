@@ -568,16 +568,6 @@ static bool valid_version(const char *v, size_t len)
 	return true;
 }
 
-static bool valid_owner(const char *o, size_t len)
-{
-	if (len == 0 || len > TND_SUB_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (o[i] < 0x21 || o[i] > 0x7e || o[i] == '"' || o[i] == '\\')
-			return false;
-	return true;
-}
-
 /*
  * The notifier's line of a body: {"owner":"...","prev":{...}}, either part
  * optional but not both (or no line at all). prev is the document before
@@ -597,7 +587,7 @@ static bool scan_internal(const char *p, size_t len, struct ntf_event_meta *mt)
 		return false;
 	if (scan_lit(&s, "\"owner\":\"")) {
 		if (!scan_until_quote(&s, &mt->owner, &mt->owner_len) ||
-		    !valid_owner(mt->owner, mt->owner_len) || !scan_lit(&s, "\""))
+		    !tnd_valid_owner(mt->owner, mt->owner_len) || !scan_lit(&s, "\""))
 			return false;
 		any = true;
 		if (s.p < s.end - 1 && !(comma = scan_lit(&s, ",")))

@@ -13,6 +13,7 @@
 
 #include "tnd_error.h"
 #include "tnd_limits.h"
+#include "tnd_list.h"
 #include "tnd_log.h"
 #include "tnd_num.h"
 
@@ -57,21 +58,7 @@ int ntf_ws_parse_listen(const char *listen, struct ntf_ws_config *cfg, char *err
 
 bool ntf_ws_origin_allowed(const char *list, const char *origin, size_t len)
 {
-	const char *p = list;
-
-	while (*p) {
-		const char *end = p + strcspn(p, ",");
-		const char *a = p, *b = end;
-
-		while (a < b && (*a == ' ' || *a == '\t'))
-			a++;
-		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
-			b--;
-		if ((size_t)(b - a) == len && !memcmp(a, origin, len))
-			return true;
-		p = *end ? end + 1 : end;
-	}
-	return false;
+	return tnd_list_contains(list, origin, len);
 }
 
 /* The reason of OpenSSL's last error, or fallback. */

@@ -379,12 +379,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tandem-rest: %s\n", err);
 		return 2;
 	}
-	if (tnd_auth_init(&auth, &(struct tnd_auth_settings){.secret = cfg.common.jwt_secret,
-							       .secret_file = cfg.common.jwt_secret_file,
-							       .public_key_file = cfg.common.jwt_public_key,
-							       .issuer = cfg.common.jwt_issuer,
-							       .audience = cfg.common.jwt_audience},
-			  err, sizeof(err)) < 0) {
+	if (tnd_auth_init_common(&auth, &cfg.common, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tandem-rest: %s\n", err);
 		return 2;
 	}

@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "tnd_config.h"
 #include "tnd_error.h"
 #include "tnd_valid.h"
 
@@ -156,6 +157,18 @@ int tnd_auth_init(struct tnd_auth *a, const struct tnd_auth_settings *s, char *e
 	return 0;
 }
 
+int tnd_auth_init_common(struct tnd_auth *a, const struct tnd_common_config *c, char *err,
+			 size_t errlen)
+{
+	const struct tnd_auth_settings s = {.secret = c->jwt_secret,
+					    .secret_file = c->jwt_secret_file,
+					    .public_key_file = c->jwt_public_key,
+					    .issuer = c->jwt_issuer,
+					    .audience = c->jwt_audience};
+
+	return tnd_auth_init(a, &s, err, errlen);
+}
+
 void tnd_auth_free(struct tnd_auth *a)
 {
 	if (a->key) {
@@ -269,19 +282,6 @@ static bool audience_matches(jwt_t *jwt, const char *want)
 	return ok;
 }
 
-/* A sub is stored as a document's owner: printable ASCII without quote or backslash. */
-static bool sub_is_sane(const char *sub)
-{
-	size_t len = strlen(sub);
-
-	if (len == 0 || len > TND_SUB_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (sub[i] < 0x21 || sub[i] > 0x7e || sub[i] == '"' || sub[i] == '\\')
-			return false;
-	return true;
-}
-
 /* The time claims: exp required; nbf optional; both with the leeway. */
 static int check_times(jwt_t *jwt, long long now, struct tnd_claims *out, char *why, size_t whylen)
 {
@@ -327,7 +327,8 @@ static int read_claims(const struct tnd_auth *a, jwt_t *jwt, long long now, stru
 	sub = jwt_get_grant(jwt, "sub");
 	out->sub[0] = '\0';
 	if (sub) {
-		if (!sub_is_sane(sub)) {
+		/* A sub is stored as a document's owner. */
+		if (!tnd_valid_owner(sub, strlen(sub))) {
 			snprintf(why, whylen, "sub must be 1-%d printable ASCII characters without \" or \\",
 				 TND_SUB_MAX);
 			return TND_EINVAL;

@@ -69,6 +69,11 @@ struct tnd_claims {
 int tnd_auth_init(struct tnd_auth *a, const struct tnd_auth_settings *s, char *err, size_t errlen);
 void tnd_auth_free(struct tnd_auth *a);
 
+struct tnd_common_config;
+/* tnd_auth_init with the JWT settings of the programs' common options block (tnd_config.h). */
+int tnd_auth_init_common(struct tnd_auth *a, const struct tnd_common_config *c, char *err,
+			 size_t errlen);
+
 /* One line for the start-up log: which mode and algorithms. Static storage. */
 const char *tnd_auth_describe(const struct tnd_auth *a);
 

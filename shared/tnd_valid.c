@@ -33,3 +33,13 @@ bool tnd_valid_doc_id(const char *s, size_t len)
 			return false;
 	return true;
 }
+
+bool tnd_valid_owner(const char *s, size_t len)
+{
+	if (len == 0 || len > TND_SUB_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] < 0x21 || s[i] > 0x7e || s[i] == '"' || s[i] == '\\')
+			return false;
+	return true;
+}

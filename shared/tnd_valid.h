@@ -14,5 +14,11 @@
 bool tnd_valid_collection(const char *s, size_t len);
 /* A document id: [A-Za-z0-9_-]{1,128}. */
 bool tnd_valid_doc_id(const char *s, size_t len);
+/*
+ * A document owner (a token's sub, SPEC section 6): 1..TND_SUB_MAX bytes of
+ * printable ASCII without '"' or '\\', so it goes into JSON and Redis keys
+ * unescaped.
+ */
+bool tnd_valid_owner(const char *s, size_t len);
 
 #endif
