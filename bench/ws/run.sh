@@ -120,6 +120,15 @@ run "tandem-redis-flat" --port "$WS_PORT" --feed redis --redis-sock "$SOCK" --su
 run "nchan-mem-flat" --port "$NCHAN_PORT" --path "/sub/${C}a" --no-subscribe-op --feed nchan --pub-port "$NCHAN_PORT" --subscribers "$SMALL" --rate 0 --collection "${C}a"
 run "nchan-redis-flat" --port "$NCHAN_PORT" --path "/rsub/${C}r" --no-subscribe-op --feed nchan --pub-port "$NCHAN_PORT" --pub-path "/rpub/${C}r" --subscribers "$SMALL" --rate 0 --collection "${C}r"
 
+# Open loop at $SMALL subscribers (issue 12): one publisher writing as fast
+# as it is answered, through REST for tandem (PUT via nginx, the notifier's
+# subscribers direct), through nchan's publisher for nchan; nothing holds
+# the publisher back, so the fan-out is overrun and must slow its intake
+# instead of closing clients. Shorter: the backlog takes a while to drain.
+OPEN_DUR=${BENCH_OPEN_DURATION:-3}
+run "tandem-rest-open" --duration "$OPEN_DUR" --port "$WS_PORT" --feed rest --pub-port "$HTTP_PORT" --subscribers "$SMALL" --rate 0 --window 0 --collection "${C}o"
+run "nchan-mem-open" --duration "$OPEN_DUR" --port "$NCHAN_PORT" --path "/sub/${C}o" --no-subscribe-op --feed nchan --pub-port "$NCHAN_PORT" --subscribers "$SMALL" --rate 0 --window 0 --collection "${C}o"
+
 # Latency at $BIG subscribers x 2 messages/s.
 run "tandem-redis-big" --port "$WS_PORT" --feed redis --redis-sock "$SOCK" --subscribers "$BIG" --rate 2 --collection "${C}b"
 run "nchan-mem-big" --port "$NCHAN_PORT" --path "/sub/${C}b" --no-subscribe-op --feed nchan --pub-port "$NCHAN_PORT" --subscribers "$BIG" --rate 2 --collection "${C}b"
@@ -130,10 +139,10 @@ run "tandem-rest-e2e" --port "$HTTP_PORT" --feed rest --pub-port "$HTTP_PORT" --
 # --- the table -----------------------------------------------------------------
 get() { grep "^$1 " "$RESULTS" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k {print $2}'; }
 {
-	echo "| run | subscribers | rate (msg/s) | deliveries/s | p50 ms | p99 ms | max ms | lost |"
-	echo "|---|---|---|---|---|---|---|---|"
-	for r in tandem-redis-flat nchan-mem-flat nchan-redis-flat tandem-redis-big nchan-mem-big tandem-rest-e2e; do
-		echo "| $r | $(get $r subscribers) | $(get $r rate) | $(get $r deliveries_per_s) | $(get $r p50_ms) | $(get $r p99_ms) | $(get $r max_ms) | $(get $r lost_connections) |"
+	echo "| run | subscribers | rate (msg/s) | published/s | deliveries/s | p50 ms | p99 ms | max ms | lost | drain ms |"
+	echo "|---|---|---|---|---|---|---|---|---|---|"
+	for r in tandem-redis-flat nchan-mem-flat nchan-redis-flat tandem-rest-open nchan-mem-open tandem-redis-big nchan-mem-big tandem-rest-e2e; do
+		echo "| $r | $(get $r subscribers) | $(get $r rate) | $(get $r events_per_s) | $(get $r deliveries_per_s) | $(get $r p50_ms) | $(get $r p99_ms) | $(get $r max_ms) | $(get $r lost_connections) | $(get $r drain_ms) |"
 	done
 	echo
 	echo "| server | RSS per idle connection at $BIG (bytes) |"

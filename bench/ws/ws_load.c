@@ -13,7 +13,11 @@
  * --rate R publishes R messages/s; --rate 0 publishes flat out, but keeps
  * at most --window messages in flight per subscriber (a closed loop, so
  * that no server is overrun into dropping clients and every server is
- * measured at the rate it can sustain). Prints one line of key=value.
+ * measured at the rate it can sustain). --window 0 drops that loop: the
+ * publisher goes as fast as the server answers it, an open loop that can
+ * overrun the fan-out (issue 12's overload case); then the run waits up to
+ * 120 s for the backlog to drain, reports drain_ms, and deliveries/s count
+ * until the last delivery. Prints one line of key=value.
  *
  * Filtered subscriptions (SPEC 8): --where JSON subscribes every socket
  * with that `where` and a `sid`; --where-split makes the odd-numbered
@@ -377,7 +381,7 @@ static void wait_turn(uint64_t start, uint64_t i)
 		return;
 	}
 	/* Flat out, but no more than `window` messages ahead of the slowest pace. */
-	while (!atomic_load(&stop_pub)) {
+	while (opt.window > 0 && !atomic_load(&stop_pub)) {
 		uint64_t ready = (uint64_t)atomic_load(&ready_receivers);
 		if (!ready || atomic_load(&delivered) + ready * (uint64_t)opt.window >= i * ready)
 			return;
@@ -606,15 +610,19 @@ int main(int argc, char **argv)
 	while (!atomic_load(&pub_done))
 		serve_subs(ep, evs, 512);
 	pthread_join(th, NULL);
-	/* Let what is in flight arrive (at most 2 s). */
+	/* Let what is in flight arrive (at most 2 s; an open loop's backlog 120 s). */
+	uint64_t t_stop = now_us(), t_drained;
 	{
-		uint64_t want = atomic_load(&published) * (uint64_t)atomic_load(&ready_receivers),
-			 drain_end = now_us() + 2000000u;
-		while (atomic_load(&delivered) < want && now_us() < drain_end)
+		uint64_t drain_end = t_stop + (opt.window > 0 ? 2000000u : 120000000u);
+		/* Receivers closed meanwhile are no longer waited for. */
+		while (atomic_load(&delivered) < atomic_load(&published) * (uint64_t)atomic_load(&ready_receivers) &&
+		       now_us() < drain_end)
 			serve_subs(ep, evs, 512);
+		t_drained = now_us();
 	}
 	{
-		double secs = (double)(t_end - t0) / 1e6;
+		/* Open loop: the deliveries went on after the publisher stopped. */
+		double secs = (double)((opt.window > 0 ? t_end : t_drained) - t0) / 1e6;
 		uint64_t pub = atomic_load(&published), del = atomic_load(&delivered) - d0;
 		int receivers = 0;
 
@@ -622,13 +630,14 @@ int main(int argc, char **argv)
 			receivers += subs[i].receiver;
 		printf("feed=%s subscribers=%d filtered=%s receivers=%d rate=%g published=%llu delivered=%llu "
 		       "expected=%llu events_per_s=%.0f "
-		       "lost_connections=%llu deliveries_per_s=%.0f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f\n",
+		       "lost_connections=%llu deliveries_per_s=%.0f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f "
+		       "drain_ms=%.0f\n",
 		       opt.feed == FEED_REDIS ? "redis" : opt.feed == FEED_REST ? "rest" : "nchan", opt.n,
 		       opt.where ? (opt.where_split ? "split" : "all") : "no", receivers, opt.rate,
 		       (unsigned long long)pub, (unsigned long long)del,
-		       (unsigned long long)pub * (unsigned long long)receivers, (double)pub / secs,
+		       (unsigned long long)pub * (unsigned long long)receivers, (double)pub * 1e6 / (double)(t_end - t0),
 		       (unsigned long long)atomic_load(&errors), (double)del / secs, percentile_ms(0.50),
-		       percentile_ms(0.99), (double)lat_max_us / 1000.0);
+		       percentile_ms(0.99), (double)lat_max_us / 1000.0, (double)(t_drained - t_stop) / 1000.0);
 	}
 	return 0;
 }
