@@ -13,10 +13,16 @@
 #   tandem-rest      the commands of its Lua scripts (rest-fcgi/rest_store.c),
 #                    which it loads with SCRIPT LOAD and runs with EVALSHA,
 #                    plus PING/SELECT/AUTH; keys {NS:*}; PUBLISH on {NS:*}.
+#                    On a Redis Cluster (SPEC section 9) also SPUBLISH (the
+#                    scripts' sharded publish), CLUSTER SLOTS (the slot map),
+#                    ASKING (a slot in migration) and WAIT
+#                    (TANDEM_REDIS_WAIT_REPLICAS, single node too).
 #   tandem-notifier  PSUBSCRIBE {NS:*} (a pattern is matched literally
 #                    against the & rules, so the rule is exactly that
 #                    pattern), its read script by EVAL (EXISTS, XINFO STREAM,
 #                    XRANGE), PING/SELECT/AUTH; keys {NS:*}; no writes.
+#                    On a Redis Cluster also SSUBSCRIBE/SUNSUBSCRIBE per
+#                    collection channel, CLUSTER SLOTS and ASKING.
 # Redis also checks every command a script runs against the user's rules.
 set -euo pipefail
 
@@ -35,8 +41,8 @@ hash() {
 	printf '%s' "${pw%$'\n'}" | sha256sum | cut -d' ' -f1
 }
 
-rest_cmds="-@all +evalsha +script|load +ping +select +auth +get +set +del +mget +hmget +hset +zadd +zrem +zrangebylex +xadd +xrevrange +publish"
-notifier_cmds="-@all +psubscribe +punsubscribe +eval +evalsha +exists +xinfo|stream +xrange +ping +select +auth"
+rest_cmds="-@all +evalsha +script|load +ping +select +auth +get +set +del +mget +hmget +hset +zadd +zrem +zrangebylex +xadd +xrevrange +publish +spublish +cluster|slots +asking +wait"
+notifier_cmds="-@all +psubscribe +punsubscribe +ssubscribe +sunsubscribe +cluster|slots +asking +eval +evalsha +exists +xinfo|stream +xrange +ping +select +auth"
 
 echo "user tandem-rest on #$(hash "$2") resetkeys resetchannels ~{$ns:* &{$ns:*} $rest_cmds"
 echo "user tandem-notifier on #$(hash "$3") resetkeys resetchannels ~{$ns:* &{$ns:*} $notifier_cmds"

@@ -11,7 +11,20 @@ const c = YAML.parse(fs.readFileSync(0, 'utf8'));
 const t = new Tally('compose');
 const s = c.services || {};
 const names = ['redis', 'rest', 'notifier', 'nginx'];
-t.ok(JSON.stringify(Object.keys(s).sort()) === JSON.stringify([...names].sort()), 'services are redis, rest, notifier, nginx', Object.keys(s).join(', '));
+// Services outside a profile: what `docker compose up` starts.
+const always = Object.keys(s).filter((n) => !s[n].profiles);
+t.ok(JSON.stringify(always.sort()) === JSON.stringify([...names].sort()), 'services are redis, rest, notifier, nginx', always.join(', '));
+// The cluster profile (SPEC section 9): six nodes and the one-shot that joins them.
+const cluster = Object.keys(s).filter((n) => s[n].profiles);
+const nodes = cluster.filter((n) => /^redis-c[1-6]$/.test(n));
+t.ok(cluster.every((n) => JSON.stringify(s[n].profiles) === '["cluster"]'), 'every profiled service is in the cluster profile', cluster.join(', '));
+t.ok(nodes.length === 6 && nodes.every((n) => s[n].command.join(' ').includes('--cluster-enabled yes') && s[n].healthcheck && !s[n].ports),
+	'cluster profile: six cluster-enabled nodes with health checks, no published ports', nodes.join(', '));
+t.ok(nodes.every((n) => (s[n].volumes || []).some((v) => String(v.target || v).includes('/data'))) &&
+	new Set(nodes.map((n) => JSON.stringify((s[n].volumes || []).find((v) => String(v.target || v).includes('/data'))))).size === 6,
+	'cluster profile: each node its own data volume');
+t.ok(s['redis-cluster-init']?.command.join(' ').includes('--cluster create') &&
+	s['redis-cluster-init']?.command.join(' ').includes('--cluster-replicas 1'), 'cluster profile: redis-cluster-init creates 3 masters + 3 replicas');
 for (const n of names) {
 	const svc = s[n] || {};
 	t.ok(Array.isArray(svc.healthcheck?.test) && svc.healthcheck.test.length > 1, `${n} has a health check`);
