@@ -251,25 +251,3 @@ int tnd_common_redis_addr(const struct tnd_common_config *c, struct tnd_redis_ad
 	}
 	return tnd_redis_set_credentials(addr, c->redis_username, c->redis_password_file, err, errlen);
 }
-
-int tnd_config_check_common(const struct tnd_common_settings *s, struct tnd_redis_addr *addr,
-			    char *err, size_t errlen)
-{
-	char why[200];
-
-	if (tnd_redis_url_parse(s->redis_url, addr, why, sizeof(why)) < 0) {
-		snprintf(err, errlen, "TANDEM_REDIS_URL: %s", why);
-		return -1;
-	}
-	if (tnd_redis_set_credentials(addr, s->redis_username, s->redis_password_file, err, errlen) < 0)
-		return -1;
-	if (!tnd_valid_collection(s->ns, strlen(s->ns))) {
-		snprintf(err, errlen, "TANDEM_NAMESPACE: must match [a-z0-9][a-z0-9_-]{0,63}");
-		return -1;
-	}
-	if (tnd_log_level_parse(s->log_level) < 0) {
-		snprintf(err, errlen, "TANDEM_LOG_LEVEL: must be error, warn, info or debug");
-		return -1;
-	}
-	return 0;
-}

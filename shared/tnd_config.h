@@ -125,26 +125,6 @@ enum tnd_config_result {
 int tnd_config_load(const struct tnd_option *opts, size_t n_opts, void *cfg,
 		    int argc, char **argv, char *err, size_t errlen);
 
-struct tnd_redis_addr;
-
-/* The settings both programs have, checked the same way in both. */
-struct tnd_common_settings {
-	const char *redis_url;
-	const char *ns;
-	const char *log_level;
-	const char *redis_username;      /* TANDEM_REDIS_USERNAME, or NULL */
-	const char *redis_password_file; /* TANDEM_REDIS_PASSWORD_FILE, or NULL */
-};
-
-/*
- * Checks what an options table cannot: the Redis URL (parsed into addr,
- * with TANDEM_REDIS_USERNAME / TANDEM_REDIS_PASSWORD_FILE applied), the
- * namespace and the log level. The JWT settings are tnd_auth_init()'s.
- * Returns 0, or -1 with "TANDEM_X: reason" in err.
- */
-int tnd_config_check_common(const struct tnd_common_settings *s, struct tnd_redis_addr *addr,
-			    char *err, size_t errlen);
-
 /*
  * Prints the OPTIONS and ENVIRONMENT sections of the program's manual page
  * (roff) from the same table --help prints: the build puts them into

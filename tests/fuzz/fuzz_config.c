@@ -1,15 +1,17 @@
 /*
  * fuzz_config: libFuzzer entry for configuration: tnd_config_load with an
- * argv and an environment built from the input, tnd_config_check_common
- * (the Redis URL, namespace, log level), tnd_redis_url_parse, the
+ * argv and an environment built from the input, on a table holding the
+ * programs' own common block (TND_COMMON_OPTIONS, with its validators of
+ * the Redis URL, namespace, origins, log level and format), then
+ * tnd_common_redis_addr, tnd_redis_url_parse, the
  * notifier's TANDEM_WS_LISTEN and allowed-origins parsers, the shared
  * comma-list reader (tnd_list.c) and the one bounded number parser every
  * INT option goes through (tnd_num.c).
  *
  * Input: tokens split at NUL bytes. A token "TANDEM_X=value" whose name is
  * in the options table becomes an environment variable; every other token
- * is an argument (argv[0] is "tandem"). The options table is the union of
- * tandem-rest's and tandem-notifier's (their tables are static in the
+ * is an argument (argv[0] is "tandem"). The options table is the common
+ * block both programs use plus a copy of their own entries (static in the
  * programs' main.c; this copy keeps their names, types and ranges).
  * The environment is a private array swapped into environ for the call,
  * so nothing leaks into the process and every run starts clean.
@@ -31,6 +33,7 @@
 #include "ntf_ws.h"
 #include "tnd_config.h"
 #include "tnd_list.h"
+#include "tnd_log.h"
 #include "tnd_num.h"
 #include "tnd_redis.h"
 
@@ -41,8 +44,8 @@
 extern char **environ;
 
 struct fuzz_config {
-	const char *listen, *ws_listen, *redis_url, *redis_username, *ns, *allowed_origins;
-	const char *jwt_secret, *log_level;
+	struct tnd_common_config common;
+	const char *listen, *ws_listen;
 	long long max_body, log_len, threads, redis_timeout_ms, backlog;
 	long long max_subscriptions, max_connections, ping_interval, queue_bytes, queue_messages;
 	bool flag; /* no BOOL option in the programs yet; one keeps that path fuzzed */
@@ -50,14 +53,10 @@ struct fuzz_config {
 
 #define OPT(f) offsetof(struct fuzz_config, f)
 static const struct tnd_option options[] = {
+	TND_COMMON_OPTIONS(struct fuzz_config, common),
 	{"listen", "TANDEM_LISTEN", TND_OPT_STRING, NULL, 1, 200, OPT(listen), "rest", NULL},
 	{"ws-listen", "TANDEM_WS_LISTEN", TND_OPT_STRING, "127.0.0.1:8081", 3, 80, OPT(ws_listen),
 	 "notifier", NULL},
-	{"redis-url", "TANDEM_REDIS_URL", TND_OPT_STRING, "redis://127.0.0.1:6379", 1, 300,
-	 OPT(redis_url), "both", NULL},
-	{"redis-username", "TANDEM_REDIS_USERNAME", TND_OPT_STRING, NULL, 1, 255, OPT(redis_username),
-	 "both (TANDEM_REDIS_PASSWORD_FILE is left out: the harness reads no files)", NULL},
-	{"namespace", "TANDEM_NAMESPACE", TND_OPT_STRING, "tandem", 1, 64, OPT(ns), "both", NULL},
 	{"max-body", "TANDEM_MAX_BODY", TND_OPT_INT, "1048576", 64, 64LL << 20, OPT(max_body),
 	 "rest", NULL},
 	{"log-len", "TANDEM_LOG_LEN", TND_OPT_INT, "10000", 10, 100000000, OPT(log_len), "rest", NULL},
@@ -75,10 +74,6 @@ static const struct tnd_option options[] = {
 	 OPT(queue_bytes), "notifier", NULL},
 	{"ws-queue-messages", "TANDEM_WS_QUEUE_MESSAGES", TND_OPT_INT, "1024", 8, 1000000,
 	 OPT(queue_messages), "notifier", NULL},
-	{"allowed-origins", "TANDEM_ALLOWED_ORIGINS", TND_OPT_STRING, NULL, 1, 4096,
-	 OPT(allowed_origins), "both", NULL},
-	{"jwt-secret", "TANDEM_JWT_SECRET", TND_OPT_STRING, NULL, 1, 4096, OPT(jwt_secret), "both", NULL},
-	{"log-level", "TANDEM_LOG_LEVEL", TND_OPT_STRING, "info", 1, 8, OPT(log_level), "both", NULL},
 	{"flag", "TANDEM_FUZZ_FLAG", TND_OPT_BOOL, "false", 0, 1, OPT(flag), "harness only", NULL},
 };
 #undef OPT
@@ -132,7 +127,7 @@ static void check_values(const struct fuzz_config *cfg)
 	}
 }
 
-/* full: after tnd_config_check_common, which also requires a password with a user. */
+/* full: after tnd_common_redis_addr, which also requires a password with a user. */
 static void check_addr(const struct tnd_redis_addr *a, bool full)
 {
 	if (a->is_unix) {
@@ -269,23 +264,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (devnull)
 			tnd_config_man(devnull, options, N_OPTIONS);
 	} else if (rc != TND_CONFIG_VERSION) {
-		const struct tnd_common_settings common = {.redis_url = cfg.redis_url,
-							   .ns = cfg.ns,
-							   .log_level = cfg.log_level,
-							   .redis_username = cfg.redis_username,
-							   .redis_password_file = NULL};
+		/* The harness reads no files: the password file is left out. */
+		struct tnd_common_config common = cfg.common;
 		struct tnd_redis_addr addr;
 
+		common.redis_password_file = NULL;
 		check_values(&cfg);
-		if (tnd_config_check_common(&common, &addr, err, sizeof(err)) == 0) {
+		/* The block's validators passed: what they checked holds. */
+		FUZZ_CHECK(tnd_valid_collection(common.ns, strlen(common.ns)));
+		FUZZ_CHECK(tnd_log_level_parse(common.log_level) >= 0);
+		if (tnd_common_redis_addr(&common, &addr, err, sizeof(err)) == 0)
 			check_addr(&addr, true);
-			FUZZ_CHECK(tnd_valid_collection(cfg.ns, strlen(cfg.ns)));
-		} else {
+		else
 			FUZZ_CHECK(!strncmp(err, "TANDEM_", 7));
-		}
 		check_listen(cfg.ws_listen);
-		if (cfg.allowed_origins)
-			check_origins(cfg.allowed_origins, last);
+		if (cfg.common.allowed_origins)
+			check_origins(cfg.common.allowed_origins, last);
 	}
 	free(buf);
 	return 0;
