@@ -28,6 +28,7 @@ struct ntf_metrics {
 	uint64_t auth_successes;      /* tokens accepted (auth op or access_token) */
 	uint64_t auth_failures;       /* tokens refused */
 	uint64_t token_expired_closes;/* connections closed with 4001 */
+	uint64_t coalesced_events;    /* queued events merged away by "coalesce" (SPEC 5) */
 	/* gauges */
 	uint64_t connections;
 	uint64_t subscriptions;
