@@ -50,7 +50,7 @@ $(BUILD)/tests/rest_valgrind: $(BUILD)/tests/rest/it/valgrind_rest.o $(TEST_SUPP
 UNIT_TEST_BINS += $(BUILD)/tests/notifier_unit
 INTEGRATION_TEST_BINS += $(BUILD)/tests/notifier_integration $(BUILD)/tests/notifier_auth_integration \
 	$(BUILD)/tests/notifier_tls_integration $(BUILD)/tests/shard_integration \
-	$(BUILD)/tests/shard_cluster_integration
+	$(BUILD)/tests/shard_cluster_integration $(BUILD)/tests/notifier_coalesce_integration
 
 $(BUILD)/tests/notifier_unit: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/notifier/unit/*.c)) \
 		$(NOTIFIER_LIB_OBJ) $(LIBTANDEM)
@@ -59,6 +59,12 @@ $(BUILD)/tests/notifier_unit: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/notif
 
 $(BUILD)/tests/notifier_integration: $(BUILD)/tests/notifier/it/test_notifier.o $(NOTIFIER_IT_SUPPORT) \
 		$(LIBTANDEM)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS_COMMON)
+
+# subscribe's coalesce (SPEC 5): a stack of its own whose queue caps hold a backlog past the kernel's buffers.
+$(BUILD)/tests/notifier_coalesce_integration: $(BUILD)/tests/notifier/it/test_coalesce.o \
+		$(NOTIFIER_IT_SUPPORT) $(LIBTANDEM)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS_COMMON)
 
