@@ -67,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(tnd_valid_collection(req.collection, strlen(req.collection)));
 		FUZZ_CHECK(req.id[0] == '\0' || tnd_valid_doc_id(req.id, strlen(req.id)));
 		if (req.op == NTF_OP_UNSUBSCRIBE)
-			FUZZ_CHECK(!req.has_since);
+			FUZZ_CHECK(!req.has_since && !req.coalesce);
 		if (req.op == NTF_OP_SUBSCRIBE)
 			check_frame(ntf_proto_subscribed(req.collection, req.id, req.sid, &req.since));
 		else
