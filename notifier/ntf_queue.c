@@ -237,9 +237,17 @@ struct ntf_msg *ntf_queue_take(struct ntf_queue *q)
 	m = q->ring[q->head];
 	if (q->ix && q->ix->first != IX_NONE && q->ix->e[q->ix->first].slot == q->head)
 		ix_del(q->ix, q->ix->first);
-	q->ring[q->head] = NULL;
 	q->count--;
 	q->bytes -= m->len;
+	if (q->span == q->count + 1) {
+		/* No holes (every queue that never coalesces): the plain FIFO step. */
+		q->head = (q->head + 1) % q->cap;
+		q->span--;
+		if (q->count == 0)
+			drained(q);
+		return m;
+	}
+	q->ring[q->head] = NULL;
 	trim(q);
 	return m;
 }
