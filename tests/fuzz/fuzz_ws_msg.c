@@ -57,6 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (size > NTF_CLIENT_MSG_MAX)
 			FUZZ_CHECK(err == TND_ERR_INVALID_JSON);
 		check_frame(ntf_proto_error(err, why));
+		ntf_request_release(&req);
 		return 0;
 	}
 	FUZZ_CHECK(size <= NTF_CLIENT_MSG_MAX);
@@ -83,5 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	default:
 		break;
 	}
+	/* A subscribe's compiled where is the request's (ntf_proto.h). */
+	ntf_request_release(&req);
 	return 0;
 }
