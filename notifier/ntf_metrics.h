@@ -22,13 +22,13 @@ struct ntf_metrics {
 	uint64_t redis_reconnects;    /* times the Redis link came back */
 	uint64_t replays;             /* subscriptions with since that replayed */
 	uint64_t replayed_events;     /* events sent from the log */
+	uint64_t coalesced_events;    /* queued events merged away by "coalesce" (SPEC 5) */
 	uint64_t gap_fill_events;     /* events read from the log after a Redis loss */
 	uint64_t resets;              /* reset answers */
 	uint64_t client_errors;       /* error answers */
 	uint64_t auth_successes;      /* tokens accepted (auth op or access_token) */
 	uint64_t auth_failures;       /* tokens refused */
 	uint64_t token_expired_closes;/* connections closed with 4001 */
-	uint64_t coalesced_events;    /* queued events merged away by "coalesce" (SPEC 5) */
 	/* gauges */
 	uint64_t connections;
 	uint64_t subscriptions;

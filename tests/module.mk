@@ -50,7 +50,8 @@ $(BUILD)/tests/rest_valgrind: $(BUILD)/tests/rest/it/valgrind_rest.o $(TEST_SUPP
 UNIT_TEST_BINS += $(BUILD)/tests/notifier_unit
 INTEGRATION_TEST_BINS += $(BUILD)/tests/notifier_integration $(BUILD)/tests/notifier_auth_integration \
 	$(BUILD)/tests/notifier_tls_integration $(BUILD)/tests/shard_integration \
-	$(BUILD)/tests/shard_cluster_integration $(BUILD)/tests/notifier_coalesce_integration
+	$(BUILD)/tests/shard_cluster_integration
+INTEGRATION_TEST_BINS += $(BUILD)/tests/notifier_coalesce_integration
 
 $(BUILD)/tests/notifier_unit: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/notifier/unit/*.c)) \
 		$(NOTIFIER_LIB_OBJ) $(LIBTANDEM)
