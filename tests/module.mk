@@ -51,7 +51,6 @@ UNIT_TEST_BINS += $(BUILD)/tests/notifier_unit
 INTEGRATION_TEST_BINS += $(BUILD)/tests/notifier_integration $(BUILD)/tests/notifier_auth_integration \
 	$(BUILD)/tests/notifier_tls_integration $(BUILD)/tests/shard_integration \
 	$(BUILD)/tests/shard_cluster_integration
-INTEGRATION_TEST_BINS += $(BUILD)/tests/notifier_coalesce_integration
 
 $(BUILD)/tests/notifier_unit: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/notifier/unit/*.c)) \
 		$(NOTIFIER_LIB_OBJ) $(LIBTANDEM)
@@ -64,6 +63,7 @@ $(BUILD)/tests/notifier_integration: $(BUILD)/tests/notifier/it/test_notifier.o 
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS_COMMON)
 
 # subscribe's coalesce (SPEC 5): a stack of its own whose queue caps hold a backlog past the kernel's buffers.
+INTEGRATION_TEST_BINS += $(BUILD)/tests/notifier_coalesce_integration
 $(BUILD)/tests/notifier_coalesce_integration: $(BUILD)/tests/notifier/it/test_coalesce.o \
 		$(NOTIFIER_IT_SUPPORT) $(LIBTANDEM)
 	@mkdir -p $(dir $@)
