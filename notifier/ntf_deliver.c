@@ -68,10 +68,13 @@ static int feed_push(struct ntf_feed *f, struct ntf_msg *ev, const struct ntf_qu
 
 	if (view == NTF_VIEW_NONE)
 		return 0;
-	if (!f->where)
+	if (!f->where && !f->coalesce)
 		return ntf_conn_push(f->conn, ev, caps) == 0 ? 1 : -1;
-	m = ntf_proto_event_view(ev, f->sid, view);
-	rc = ntf_conn_push(f->conn, m, caps) == 0 ? 1 : -1;
+	m = f->where ? ntf_proto_event_view(ev, f->sid, view) : ntf_msg_ref(ev);
+	if (f->coalesce)
+		rc = ntf_coalesce_push(f, m, caps); /* SPEC 5 "coalesce": see ntf_coalesce.h */
+	else
+		rc = ntf_conn_push(f->conn, m, caps) == 0 ? 1 : -1;
 	ntf_msg_unref(m);
 	return rc;
 }
@@ -237,6 +240,7 @@ void ntf_deliver_feed_destroy(struct ntf_feed *f)
 	struct ntf_feed **pp;
 
 	feed_cancel_query(f);
+	ntf_coalesce_forget(f);
 	for (pp = &conn->feeds; *pp; pp = &(*pp)->conn_next) {
 		if (*pp == f) {
 			*pp = f->conn_next;
@@ -292,6 +296,7 @@ static void feed_finish_replay(struct ntf_feed *f)
 		/* A repeated subscription: the first one now covers the longer history. */
 		if (tnd_seq_cmp(&r->since, &o->floor) < 0)
 			o->floor = r->since;
+		o->coalesce = r->coalesce;
 		ntf_filter_unlink(&f->filters, r);
 		free(r);
 	}
@@ -325,6 +330,7 @@ void ntf_deliver_kick(struct ntf_feed *f)
 		/* Plain: everything after the head is still to come through fan-out. */
 		ntf_conn_reply(f->conn, ntf_proto_subscribed(c->name, filt->id, f->sid, &c->head));
 		if (ntf_deliver_filter_is_dup(f, filt)) {
+			ntf_filter_take_options(f->filters, filt);
 			free(filt);
 			continue;
 		}

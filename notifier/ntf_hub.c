@@ -174,6 +174,7 @@ static void hub_subscribe_view(struct ntf_conn *conn, struct ntf_request *req)
 	f->own_only = ntf_access_own_only(conn, c->name);
 	filt->has_since = req->has_since;
 	filt->since = req->since;
+	filt->coalesce = f->coalesce = req->coalesce;
 	f->waiting = filt;
 	conn->n_subs++;
 	hub->metrics.subscriptions++;
@@ -214,6 +215,8 @@ static void hub_subscribe(struct ntf_conn *conn, const struct ntf_request *req)
 		goto oom_feed;
 	filt->has_since = req->has_since;
 	filt->since = req->since;
+	filt->coalesce = req->coalesce;
+	f->coalesce |= req->coalesce;
 	for (tail = &f->waiting; *tail; tail = &(*tail)->next)
 		;
 	*tail = filt;

@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+#include "ntf_coalesce.h"
 #include "ntf_hub.h"
 #include "tnd_auth.h"
 

@@ -39,6 +39,7 @@ static const struct metric_def defs[] = {
 	C(gap_fill_events, "Events read from the event log after a Redis loss."),
 	C(resets, "reset answers (since older than the log keeps)."),
 	C(client_errors, "error answers to client messages."),
+	C(coalesced_events, "Queued events merged away by coalescing subscriptions."),
 };
 #undef M
 #undef C

@@ -22,6 +22,7 @@ struct ntf_metrics {
 	uint64_t redis_reconnects;    /* times the Redis link came back */
 	uint64_t replays;             /* subscriptions with since that replayed */
 	uint64_t replayed_events;     /* events sent from the log */
+	uint64_t coalesced_events;    /* queued events merged away by "coalesce" (SPEC 5) */
 	uint64_t gap_fill_events;     /* events read from the log after a Redis loss */
 	uint64_t resets;              /* reset answers */
 	uint64_t client_errors;       /* error answers */

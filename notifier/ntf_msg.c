@@ -20,6 +20,7 @@ struct ntf_msg *ntf_msg_new(size_t len)
 	m->refs = 1;
 	m->len = (uint32_t)len;
 	m->is_event = false;
+	m->ev_type = NTF_EV_NONE;
 	m->seq = (struct tnd_seq){0, 0};
 	m->doc_id_len = 0;
 	m->doc_id[0] = '\0';

@@ -24,18 +24,30 @@ struct json_object;
 /* Headroom before the payload; ntf_ws.c checks that LWS_PRE fits. */
 #define NTF_MSG_PRE 16
 
+/* An event frame's "type" (SPEC 3 and 8); NTF_EV_NONE on other messages. */
+enum ntf_ev_type {
+	NTF_EV_NONE,
+	NTF_EV_CREATED,
+	NTF_EV_UPDATED,
+	NTF_EV_DELETED,
+	NTF_EV_ENTERED,
+	NTF_EV_LEFT,
+	NTF_EV__MAX
+};
+
 struct ntf_msg {
 	uint32_t refs;
 	uint32_t len;             /* payload bytes, without the trailing NUL */
 	bool is_event;            /* seq and doc_id are meaningful */
+	uint8_t ev_type;          /* enum ntf_ev_type: the frame's "type" as the client reads it */
 	struct tnd_seq seq;
 	uint8_t doc_id_len;
 	char doc_id[TND_DOC_ID_MAX + 1];
 	char *owner;              /* events: the document's owner (malloc'd), or NULL */
 	/*
-	 * Events, for filtered subscriptions (SPEC 8): where the frame's
-	 * "type" member and its ",\"doc\":" member start in the payload
-	 * (doc_off 0: no doc), and the document before the write (malloc'd,
+	 * Events: where the frame's "type" member and its ",\"doc\":" member
+	 * start in the payload (doc_off 0: no doc). For filtered
+	 * subscriptions (SPEC 8), the document before the write (malloc'd,
 	 * NULL when the event carries none). The parsed doc and prev are
 	 * built once per event, on the first filtered feed that needs them
 	 * (ntf_msg_docs), and freed with the message.

@@ -98,6 +98,26 @@ fail:
 	return -1;
 }
 
+/*
+ * subscribe's "coalesce" (SPEC 5): a boolean. Any other type is an option
+ * of a subscription spelled wrong, like a malformed since: invalid_query,
+ * echoing the target, rather than invalid_json (the frame itself is fine).
+ */
+static int parse_coalesce(struct json_object *obj, struct ntf_request *req, enum tnd_err *err,
+			  const char **why)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(obj, "coalesce", &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_boolean))
+		FAIL(TND_ERR_INVALID_QUERY, "\"coalesce\" must be true or false");
+	req->coalesce = json_object_get_boolean(v);
+	return 0;
+fail:
+	return -1;
+}
+
 static int parse_target(struct json_object *obj, struct ntf_request *req, bool allow_since,
 			enum tnd_err *err, const char **why)
 {
@@ -128,6 +148,8 @@ static int parse_target(struct json_object *obj, struct ntf_request *req, bool a
 	if (rc < 0 || (rc > 0 && tnd_seq_parse(s, len, &req->since) < 0))
 		FAIL(TND_ERR_INVALID_QUERY, "\"since\" must be a seq \"<ms>-<n>\" as sent by the server");
 	req->has_since = rc > 0;
+	if (parse_coalesce(obj, req, err, why) < 0)
+		goto fail;
 	return parse_where(obj, req, err, why);
 fail:
 	return -1;
@@ -635,6 +657,23 @@ static bool scan_client(const char *p, size_t len, struct ntf_event_meta *mt)
 	return scan_lit(&s, ",\"doc\":{") && s.end - s.p >= 2 && s.end[-1] == '}' && s.end[-2] == '}';
 }
 
+static const char *const ev_type_names[NTF_EV__MAX] = {
+	[NTF_EV_CREATED] = "created", [NTF_EV_UPDATED] = "updated", [NTF_EV_DELETED] = "deleted",
+	[NTF_EV_ENTERED] = "entered", [NTF_EV_LEFT] = "left",
+};
+
+/* The type of a "type":"..." member the scan (or a view) wrote. */
+static uint8_t type_of(const char *member)
+{
+	const char *t = member + strlen("\"type\":\"");
+
+	for (uint8_t i = NTF_EV_CREATED; i < NTF_EV__MAX; i++)
+		if (!strncmp(t, ev_type_names[i], strlen(ev_type_names[i])) &&
+		    t[strlen(ev_type_names[i])] == '"')
+			return i;
+	return NTF_EV_NONE;
+}
+
 int ntf_proto_split_publish(const char *payload, size_t len, const char **seq, size_t *seq_len,
 			    const char **body, size_t *body_len)
 {
@@ -690,6 +729,7 @@ struct ntf_msg *ntf_proto_event(const char *seq, size_t seq_len, const char *bod
 		m->doc_off = d ? (uint32_t)(d - ntf_msg_payload(m)) : 0;
 	}
 	m->is_event = true;
+	m->ev_type = type_of(ntf_msg_payload(m) + m->type_off);
 	m->seq = mt.seq;
 	m->doc_id_len = (uint8_t)mt.id_len;
 	memcpy(m->doc_id, mt.id, mt.id_len);
@@ -736,6 +776,49 @@ struct ntf_msg *ntf_proto_event_view(const struct ntf_msg *ev, const char *sid, 
 	if (view == NTF_VIEW_LEFT && ev->doc_off)
 		*p++ = '}';
 	m->is_event = true;
+	m->type_off = ev->type_off + 9 + (uint32_t)sid_len;
+	m->ev_type = type_of(ntf_msg_payload(m) + m->type_off);
+	if (ev->doc_off && view != NTF_VIEW_LEFT)
+		m->doc_off = ev->doc_off - (uint32_t)rest_off + m->type_off + (uint32_t)strlen(type);
+	m->seq = ev->seq;
+	m->doc_id_len = ev->doc_id_len;
+	memcpy(m->doc_id, ev->doc_id, sizeof(m->doc_id));
+	return m;
+}
+
+struct ntf_msg *ntf_proto_event_retype(const struct ntf_msg *ev, enum ntf_ev_type type)
+{
+	const char *src = (const char *)ev->buf + NTF_MSG_PRE;
+	const char *old = src + ev->type_off + strlen("\"type\":\"");
+	const char *old_end, *name;
+	size_t name_len, tail_off, n;
+	struct ntf_msg *m;
+	char *p;
+
+	if (!ev->is_event || ev->ev_type == NTF_EV_NONE || type <= NTF_EV_NONE || type >= NTF_EV__MAX)
+		return NULL;
+	old_end = old + strlen(ev_type_names[ev->ev_type]);
+	tail_off = (size_t)(old_end - src);
+	name = ev_type_names[type];
+	name_len = strlen(name);
+	n = (size_t)(old - src) + name_len + (ev->len - tail_off);
+	m = ntf_msg_new(n);
+	if (!m)
+		return NULL;
+	if (ev->owner && !(m->owner = strdup(ev->owner))) {
+		ntf_msg_unref(m);
+		return NULL;
+	}
+	p = ntf_msg_payload(m);
+	memcpy(p, src, (size_t)(old - src));
+	p += old - src;
+	memcpy(p, name, name_len);
+	p += name_len;
+	memcpy(p, src + tail_off, ev->len - tail_off);
+	m->is_event = true;
+	m->ev_type = (uint8_t)type;
+	m->type_off = ev->type_off;
+	m->doc_off = ev->doc_off ? (uint32_t)(ev->doc_off - tail_off + (size_t)(old - src) + name_len) : 0;
 	m->seq = ev->seq;
 	m->doc_id_len = ev->doc_id_len;
 	memcpy(m->doc_id, ev->doc_id, sizeof(m->doc_id));

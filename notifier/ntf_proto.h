@@ -41,6 +41,7 @@ struct ntf_request {
 	struct tnd_seq since;
 	char sid[NTF_SID_MAX + 1];   /* "" when none */
 	struct tnd_filter *where;    /* subscribe's compiled where (the request's), or NULL */
+	bool coalesce;               /* subscribe's "coalesce": true (SPEC 5) */
 	char why[160];               /* room for a where error's text */
 	/* auth: the token (TND_TOKEN_MAX at most). Last, so only an auth op fills its buffer. */
 	bool has_token;
@@ -66,6 +67,9 @@ struct ntf_request {
 int ntf_proto_parse(const char *buf, size_t len, struct ntf_request *req, enum tnd_err *err,
 		    const char **why);
 /*
+ * subscribe's optional "coalesce" must be a boolean (else invalid_query,
+ * echoing the target); unsubscribe ignores it.
+ *
  * SPEC 8 rules on subscribe: "sid" needs "where" and "where" needs "sid";
  * "where" is refused with "id"; a bad where is invalid_query naming the
  * problem (*why then points into req->why). On unsubscribe "sid" names
@@ -146,6 +150,16 @@ enum ntf_view {
  * NULL when out of memory.
  */
 struct ntf_msg *ntf_proto_event_view(const struct ntf_msg *ev, const char *sid, enum ntf_view view);
+
+/*
+ * ev (an event frame, plain or a view's) with its "type" member set to
+ * type and everything else as it is: seq, sid, version, doc. Coalescing
+ * (SPEC 5) uses it when two merged events keep the earlier one's type
+ * (created + updated is a created with the later doc). The caller keeps
+ * type and doc consistent (created, updated, entered carry a doc). A new
+ * message (the caller's reference) or NULL when out of memory.
+ */
+struct ntf_msg *ntf_proto_event_retype(const struct ntf_msg *ev, enum ntf_ev_type type);
 
 /*
  * Splits a PUBLISHed "<seq> <body>" into its parts (pointers into

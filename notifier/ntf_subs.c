@@ -217,3 +217,24 @@ bool ntf_feed_live_match(const struct ntf_feed *f, const struct ntf_filter *exce
 			return true;
 	return false;
 }
+
+void ntf_filter_take_options(struct ntf_filter *list, const struct ntf_filter *like)
+{
+	for (; list; list = list->next)
+		if (list->id_len == like->id_len && !memcmp(list->id, like->id, like->id_len))
+			list->coalesce = like->coalesce;
+}
+
+bool ntf_feed_coalesces(const struct ntf_feed *f, const struct ntf_msg *ev)
+{
+	bool any = false;
+
+	for (const struct ntf_filter *filt = f->filters; filt; filt = filt->next) {
+		if (!ntf_filter_selects(filt, ev))
+			continue;
+		if (!filt->coalesce)
+			return false;
+		any = true;
+	}
+	return any;
+}

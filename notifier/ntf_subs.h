@@ -56,6 +56,7 @@ struct ntf_filter {
 	struct tnd_seq floor;
 	bool has_since;
 	struct tnd_seq since;
+	bool coalesce;             /* subscribed with "coalesce": true (SPEC 5, ntf_coalesce.h) */
 	/* Replay progress (state REPLAY, or WAIT after a Redis loss). */
 	bool acked;                /* "subscribed" was sent; end is known */
 	struct tnd_seq end;        /* log tail when the replay began: the ack's seq */
@@ -75,6 +76,7 @@ struct ntf_feed {
 	struct ntf_query *query;                /* this feed's read in flight, or NULL */
 	bool replay_paused;                     /* waits for the client to drain its queue */
 	bool own_only;                          /* the own claim: only the holder's documents */
+	bool coalesce;                          /* a subscription of it asked to coalesce (sticky) */
 	bool sent_any;
 	struct tnd_seq sent;                    /* highest seq delivered on this feed */
 	struct ntf_queue pending;               /* live events held while replaying */
@@ -136,6 +138,19 @@ struct ntf_filter *ntf_filter_find(struct ntf_filter *list, const char *id);
 bool ntf_filter_unlink(struct ntf_filter **list, struct ntf_filter *filt);
 /* True when the filter selects this event id. */
 bool ntf_filter_selects(const struct ntf_filter *filt, const struct ntf_msg *ev);
+
+/*
+ * A repeated subscription (same target) takes the options of the latest
+ * request: every filter of list for like's id gets like's coalesce.
+ */
+void ntf_filter_take_options(struct ntf_filter *list, const struct ntf_filter *like);
+
+/*
+ * Whether f's frame for ev may merge (SPEC 5 coalesce): some subscription
+ * of f selects ev (live or replaying), and every one that does asked to
+ * coalesce.
+ */
+bool ntf_feed_coalesces(const struct ntf_feed *f, const struct ntf_msg *ev);
 
 /*
  * True when a LIVE filter of f other than `except` delivers ev: it selects

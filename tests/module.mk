@@ -62,6 +62,13 @@ $(BUILD)/tests/notifier_integration: $(BUILD)/tests/notifier/it/test_notifier.o 
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS_COMMON)
 
+# subscribe's coalesce (SPEC 5): a stack of its own whose queue caps hold a backlog past the kernel's buffers.
+INTEGRATION_TEST_BINS += $(BUILD)/tests/notifier_coalesce_integration
+$(BUILD)/tests/notifier_coalesce_integration: $(BUILD)/tests/notifier/it/test_coalesce.o \
+		$(NOTIFIER_IT_SUPPORT) $(LIBTANDEM)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS_COMMON)
+
 # Auth on sockets and the Redis ACL users: a stack of its own with auth on.
 $(BUILD)/tests/notifier_auth_integration: $(BUILD)/tests/notifier/it/test_auth.o $(NOTIFIER_IT_SUPPORT) \
 		$(LIBTANDEM)

@@ -414,12 +414,19 @@ export interface SubscribeOptions {
   id?: string;
   /** Replay the logged events after this seq first (a read's `Tandem-Seq`). */
   since?: string;
+  /**
+   * While the socket lags, the server merges a document's queued events
+   * into its latest state (SPEC 5): fewer events, the same end state.
+   */
+  coalesce?: boolean;
 }
 
 export interface FilteredSubscribeOptions {
   /** Only events of matching documents, with `entered` / `left` (SPEC 8). Not with `id`. */
   where: Where;
   since?: string;
+  /** As SubscribeOptions.coalesce: `entered` + `updated` arrive as one `entered`, and so on. */
+  coalesce?: boolean;
 }
 
 export type Unsubscribe = () => void;
@@ -481,6 +488,8 @@ export interface LiveViewOptions {
   pageSize?: number;
   /** Keep only the matching documents (a filtered list, then a filtered subscription). */
   where?: Where;
+  /** Subscribe with coalesce: a lagging view catches up with the state, not every step. */
+  coalesce?: boolean;
 }
 
 /** A write result given to `apply`/`applyDeleted`: it has no log position. */
@@ -511,6 +520,8 @@ export class LiveView<T extends object = JsonObject> {
   readonly pageSize: number;
   /** The filter the view keeps (null: the whole collection). */
   readonly where: Where | null;
+  /** Whether the view subscribes with coalesce. */
+  readonly coalesce: boolean;
   /** true once the first load is in. */
   readonly loaded: boolean;
   readonly closed: boolean;
@@ -594,6 +605,7 @@ export interface LocalSub {
   onReset: ((notice: ResetNotice) => void) | null;
   where: Where | null;
   sid: string | null;
+  coalesce: boolean;
 }
 
 /** @internal */
@@ -604,6 +616,7 @@ export interface SubscribeFrame {
   sid?: string;
   where?: Where;
   since?: string;
+  coalesce?: true;
 }
 
 /** @internal */
@@ -620,7 +633,7 @@ export class SubscriptionBook {
   nextHandle: number;
   add(
     collection: string,
-    opts?: { id?: string | null; since?: string | null; where?: Where | null },
+    opts?: { id?: string | null; since?: string | null; where?: Where | null; coalesce?: boolean },
     onEvent?: (event: any) => void,
     onReset?: ((notice: ResetNotice) => void) | null,
   ): LocalSub;

@@ -409,18 +409,22 @@ export class SubscriptionBook {
    * @returns {LocalSub}
    * A `where` makes it a filtered subscription (SPEC 8): a server-side
    * subscription of its own, named by a sid the book chooses, never shared.
+   * `coalesce` asks the server to merge queued events of a document while
+   * the socket lags (SPEC 5); a target shared by several local
+   * subscriptions coalesces only when all of them ask.
    * @typedef {{handle: number, collection: string, id: string|null, lastSeq: string|null,
    *            status: 'pending'|'live'|'reset', onEvent: Function, onReset: Function|null,
-   *            where: object|null, sid: string|null}} LocalSub
+   *            where: object|null, sid: string|null, coalesce: boolean}} LocalSub
    */
-  add(collection, { id = null, since = null, where = null } = {}, onEvent = () => {}, onReset = null) {
+  add(collection, { id = null, since = null, where = null, coalesce = false } = {}, onEvent = () => {}, onReset = null) {
     if (since != null && !parseSeq(since)) throw new TypeError(`tandem: malformed since ${JSON.stringify(since)}`);
     if (where != null && (typeof where !== 'object' || Array.isArray(where))) throw new TypeError('tandem: where must be an object');
     if (where != null && id != null) throw new TypeError('tandem: where cannot be combined with id');
+    if (coalesce != null && typeof coalesce !== 'boolean') throw new TypeError('tandem: coalesce must be a boolean');
     const handle = this.nextHandle++;
     const sub = {
       handle, collection, id: id ?? null, lastSeq: since ?? null, status: 'pending', onEvent, onReset,
-      where: where ?? null, sid: where != null ? `w${handle}` : null,
+      where: where ?? null, sid: where != null ? `w${handle}` : null, coalesce: coalesce === true,
     };
     this.subs.set(sub.handle, sub);
     return sub;
@@ -445,6 +449,9 @@ export class SubscriptionBook {
     if (sub.id != null) msg.id = sub.id;
     if (sub.sid != null) { msg.sid = sub.sid; msg.where = sub.where; }
     if (sub.lastSeq != null) msg.since = sub.lastSeq;
+    // The server takes a repeated subscribe's option as the target's: ask only when every sharer does.
+    const key = keyOf(sub);
+    if ([...this.subs.values()].every((s) => keyOf(s) !== key || s.coalesce) && sub.coalesce) msg.coalesce = true;
     return msg;
   }
 
@@ -843,8 +850,11 @@ export class Client {
    * Receive the change events of a collection (or of one document).
    *
    * @param {string} collection
-   * @param {{id?: string, since?: string, where?: Where, onReset?: (info: {collection: string, id: string|null, resume: (since?: string|null) => void}) => void}} [opts]
+   * @param {{id?: string, since?: string, where?: Where, coalesce?: boolean, onReset?: (info: {collection: string, id: string|null, resume: (since?: string|null) => void}) => void}} [opts]
    *   since: replay events after this seq (a Tandem-Seq from a read) first.
+   *   coalesce: while the socket lags, the server merges the queued events
+   *   of a document into its latest state (SPEC 5): fewer events, the same
+   *   end state; positions still only grow.
    *   where: a filtered subscription (SPEC 8): only events of matching
    *   documents, with `entered` (an update made it match, with doc) and
    *   `left` (it stopped matching, no doc); not with `id`.
@@ -857,7 +867,8 @@ export class Client {
    */
   subscribe(collection, opts = {}, onEvent) {
     if (typeof opts === 'function') { onEvent = opts; opts = {}; }
-    const sub = this.book.add(collection, { id: opts.id, since: opts.since, where: opts.where }, onEvent, opts.onReset ?? null);
+    const sub = this.book.add(collection, { id: opts.id, since: opts.since, where: opts.where, coalesce: opts.coalesce ?? false },
+      onEvent, opts.onReset ?? null);
     if (this._isOpen()) this._send(this.book.subscribeMessage(sub));
     else this._ensureConnecting();
     let done = false;
@@ -874,7 +885,7 @@ export class Client {
    * matching `where` (kept exact as documents enter and leave the filter).
    * See LiveView.
    * @param {string} collection
-   * @param {{pageSize?: number, where?: Where}} [opts]
+   * @param {{pageSize?: number, where?: Where, coalesce?: boolean}} [opts]
    * @returns {LiveView}
    */
   live(collection, opts = {}) {
@@ -1119,10 +1130,12 @@ export class Client {
  * keeps a draft while a save is in flight.
  */
 export class LiveView {
-  constructor(client, collection, { pageSize = 100, where = null } = {}) {
+  constructor(client, collection, { pageSize = 100, where = null, coalesce = false } = {}) {
     this.client = client;
     this.collection = collection;
     this.pageSize = pageSize;
+    /** Subscribe with coalesce (SPEC 5): a lagging view catches up with the state, not every step. */
+    this.coalesce = coalesce;
     /** The filter the view keeps (null: the whole collection). */
     this.where = where;
     this.state = stateFromPages([]);
@@ -1242,6 +1255,7 @@ export class LiveView {
       this.unsubscribe = this.client.subscribe(this.collection, {
         since,
         ...(this.where != null ? { where: this.where } : {}),
+        ...(this.coalesce ? { coalesce: true } : {}),
         onReset: ({ resume: r }) => {
           if (this.closed) return;
           this.listeners.reset.emit();

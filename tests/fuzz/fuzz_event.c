@@ -35,6 +35,30 @@ static bool inside(const char *p, size_t len, const char *lo, size_t lo_len)
 	return p >= lo && p + len <= lo + lo_len;
 }
 
+/*
+ * Coalescing's frame rebuild (ntf_proto_event_retype): any type and back
+ * gives the same bytes, so type_off and doc_off stay right.
+ */
+static void check_retype(struct ntf_msg *m)
+{
+	FUZZ_CHECK(m->ev_type == NTF_EV_CREATED || m->ev_type == NTF_EV_UPDATED ||
+		   m->ev_type == NTF_EV_DELETED);
+	for (int t = NTF_EV_CREATED; t < NTF_EV__MAX; t++) {
+		struct ntf_msg *r = ntf_proto_event_retype(m, (enum ntf_ev_type)t), *back;
+
+		if (!r)
+			continue; /* out of memory */
+		FUZZ_CHECK(r->ev_type == t && (r->doc_off == 0) == (m->doc_off == 0));
+		back = ntf_proto_event_retype(r, (enum ntf_ev_type)m->ev_type);
+		if (back) {
+			FUZZ_CHECK(back->len == m->len && !memcmp(ntf_msg_payload(back), ntf_msg_payload(m), m->len));
+			FUZZ_CHECK(back->doc_off == m->doc_off && back->type_off == m->type_off);
+		}
+		ntf_msg_unref(back);
+		ntf_msg_unref(r);
+	}
+}
+
 /* Decodes one event and checks it; returns the message (the caller's) or NULL. */
 static struct ntf_msg *check_event(const char *seq, size_t seq_len, const char *body,
 				   size_t len)
@@ -72,6 +96,7 @@ static struct ntf_msg *check_event(const char *seq, size_t seq_len, const char *
 	FUZZ_CHECK(!memcmp(f + pre + seq_len, "\",", 2));
 	FUZZ_CHECK(!memcmp(f + pre + seq_len + 2, body + 1, client_len - 1));
 	FUZZ_CHECK(f[m->len] == '\0');
+	check_retype(m);
 	return m;
 }
 

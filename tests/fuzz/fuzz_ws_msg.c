@@ -57,6 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (size > NTF_CLIENT_MSG_MAX)
 			FUZZ_CHECK(err == TND_ERR_INVALID_JSON);
 		check_frame(ntf_proto_error(err, why));
+		ntf_request_release(&req);
 		return 0;
 	}
 	FUZZ_CHECK(size <= NTF_CLIENT_MSG_MAX);
@@ -67,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(tnd_valid_collection(req.collection, strlen(req.collection)));
 		FUZZ_CHECK(req.id[0] == '\0' || tnd_valid_doc_id(req.id, strlen(req.id)));
 		if (req.op == NTF_OP_UNSUBSCRIBE)
-			FUZZ_CHECK(!req.has_since);
+			FUZZ_CHECK(!req.has_since && !req.coalesce);
 		if (req.op == NTF_OP_SUBSCRIBE)
 			check_frame(ntf_proto_subscribed(req.collection, req.id, req.sid, &req.since));
 		else
@@ -83,5 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	default:
 		break;
 	}
+	/* A subscribe's compiled where is the request's (ntf_proto.h). */
+	ntf_request_release(&req);
 	return 0;
 }

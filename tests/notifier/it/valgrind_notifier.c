@@ -1,8 +1,9 @@
 /*
  * notifier_valgrind: tandem-notifier under valgrind through 1,000
- * connect / subscribe / event / close cycles (plus a few replays, a Redis
- * link kill and abrupt disconnects), then SIGTERM; the test fails when
- * valgrind reports an error or a definite/indirect leak (--error-exitcode).
+ * connect / subscribe / event / close cycles (plus a few replays, some
+ * of them coalescing, a Redis link kill and abrupt disconnects), then
+ * SIGTERM; the test fails when valgrind reports an error or a
+ * definite/indirect leak (--error-exitcode).
  *
  * Auth is on (an HS256 secret file) and Redis wants a password (a password
  * file): every cycle authenticates, by the auth op or access_token, some
@@ -282,8 +283,12 @@ Test(valgrind, a_thousand_cycles_leave_no_leak, .timeout = 900, .fini = stop)
 			if (i % 7 == 3)
 				send_auth(&c, tok); /* a refresh */
 		}
+		/* Replays with coalesce: a page of log entries queued at once merges (index, holes). */
 		if (i % 100 == 7)
-			wsc_send_text(&c, "{\"op\":\"subscribe\",\"collection\":\"vg\",\"since\":\"0-0\"}");
+			wsc_send_text(&c, "{\"op\":\"subscribe\",\"collection\":\"vg\",\"since\":\"0-0\",\"coalesce\":true}");
+		else if (i % 100 == 57)
+			wsc_send_text(&c, "{\"op\":\"subscribe\",\"collection\":\"vg\",\"sid\":\"v\",\"since\":\"0-0\","
+					  "\"where\":{\"id\":{\"$prefix\":\"d\"}},\"coalesce\":true}");
 		else
 			wsc_send_text(&c, i % 2 ? "{\"op\":\"subscribe\",\"collection\":\"vg\"}"
 						: "{\"op\":\"subscribe\",\"collection\":\"vg\",\"id\":\"d0\"}");

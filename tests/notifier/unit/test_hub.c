@@ -5,6 +5,7 @@
  * the races (live events arriving while a read is in flight) are exact.
  */
 #include <criterion/criterion.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -750,5 +751,201 @@ Test(hub, a_filtered_replay_reads_like_the_live_stream)
 	EXPECT_V(conn, "open:ack@5 open:created:a@3 open:left:a@5 open:entered:a@6");
 	publish_body('d', "a", -1, 0, 7);
 	EXPECT_V(conn, "open:deleted:a@7 a@7");
+	ntf_hub_conn_free(conn);
+}
+
+/* ---- coalescing subscriptions (SPEC 5) ------------------------------------ */
+
+/*
+ * Frames as "type:id@ms" for events ("sid/type:id@ms" for a view's), the
+ * other frames as drain_views writes them. The fake transport writes
+ * nothing until a test drains, so a connection is backlogged exactly
+ * while its frames wait here.
+ */
+static void drain_types(struct ntf_conn *conn, char *out, size_t size)
+{
+	struct ntf_msg *m;
+	size_t o = 0;
+
+	out[0] = '\0';
+	while ((m = ntf_hub_conn_next(conn)) != NULL) {
+		const char *p = ntf_msg_payload(m), *sid = strstr(p, "\"sid\":\""), *t;
+		char tok[256], sidb[80] = "";
+		struct json_object *o_ = json_tokener_parse(p);
+
+		cr_assert_not_null(o_, "every frame is JSON: %s", p);
+		json_object_put(o_);
+		if (sid)
+			snprintf(sidb, sizeof(sidb), "%.*s/", (int)strcspn(sid + 7, "\""), sid + 7);
+		if (m->is_event) {
+			t = strstr(p, "\"type\":\"") + 8;
+			snprintf(tok, sizeof(tok), "%s%.*s:%s@%llu", sidb, (int)strcspn(t, "\""), t,
+				 m->doc_id, (unsigned long long)m->seq.ms);
+			cr_assert_eq(strstr(p, "\"doc\"") != NULL, *t != 'l' && *t != 'd', "%s", p);
+			cr_assert_eq(m->ev_type, *t == 'c' ? NTF_EV_CREATED : *t == 'u' ? NTF_EV_UPDATED :
+				     *t == 'd' ? NTF_EV_DELETED : *t == 'e' ? NTF_EV_ENTERED : NTF_EV_LEFT);
+		} else if (strstr(p, "\"op\":\"subscribed\"")) {
+			snprintf(tok, sizeof(tok), "%sack@%llu", sidb,
+				 strtoull(strstr(p, "\"seq\":\"") + 7, NULL, 10));
+		} else if (strstr(p, "\"op\":\"error\"")) {
+			t = strstr(p, "\"code\":\"") + 8;
+			snprintf(tok, sizeof(tok), "%serr:%.*s", sidb, (int)strcspn(t, "\""), t);
+		} else {
+			snprintf(tok, sizeof(tok), "?");
+		}
+		o += (size_t)snprintf(out + o, size - o, "%s%s", o ? " " : "", tok);
+		ntf_hub_conn_sent(conn);
+	}
+}
+
+#define EXPECT_T(conn, want)                                                                \
+	do {                                                                                \
+		char got_[2048];                                                            \
+		drain_types(conn, got_, sizeof(got_));                                      \
+		cr_assert_str_eq(got_, want);                                               \
+	} while (0)
+
+/* A connection subscribed to "c" with the subscribe message's extra members. */
+static struct ntf_conn *conn_with(const char *extra)
+{
+	struct ntf_conn *conn = ntf_hub_conn_new(&hub, NULL);
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "{\"op\":\"subscribe\",\"collection\":\"c\"%s}", extra);
+	send_msg(conn, msg);
+	if (fk.n_queries)
+		answer(take_query(), 5, false, 1, NULL);
+	EXPECT_T(conn, "ack@5");
+	return conn;
+}
+
+/* Every plain row of the table, interleaved, published while both clients are backlogged. */
+static void publish_plain_rows(void)
+{
+	publish_body('c', "a", 0, -1, 6);  /* created + updated -> created */
+	publish_body('u', "b", 0, 0, 7);   /* updated + updated -> updated */
+	publish_body('u', "a", 1, 0, 8);
+	publish_body('u', "b", 1, 0, 9);
+	publish_body('u', "d", 1, 0, 10);  /* updated + deleted -> deleted */
+	publish_body('c', "x", 0, -1, 11); /* created + deleted -> nothing */
+	publish_body('d', "e", -1, 0, 12); /* deleted + created -> both */
+	publish_body('d', "d", -1, 1, 13);
+	publish_body('d', "x", -1, 0, 14);
+	publish_body('c', "e", 0, -1, 15);
+}
+
+Test(hub, coalescing_merges_every_plain_row_while_backlogged_and_others_see_all)
+{
+	struct ntf_conn *co = conn_with(",\"coalesce\":true"), *plain = conn_with("");
+
+	publish_plain_rows();
+	/* Each merged frame takes the later event's place and seq. */
+	EXPECT_T(co, "created:a@8 updated:b@9 deleted:e@12 deleted:d@13 created:e@15");
+	EXPECT_T(plain, "created:a@6 updated:b@7 updated:a@8 updated:b@9 updated:d@10 created:x@11 "
+			"deleted:e@12 deleted:d@13 deleted:x@14 created:e@15");
+	cr_assert_eq(hub.metrics.coalesced_events, 5);
+	/* A merged result merges again: created + updated + updated -> one created. */
+	publish_body('c', "f", 0, -1, 16);
+	publish_body('u', "f", 0, 0, 17);
+	publish_body('u', "f", 1, 0, 18);
+	EXPECT_T(co, "created:f@18");
+	/* Not backlogged: nothing is queued to merge with. */
+	publish_body('u', "f", 0, 1, 19);
+	EXPECT_T(co, "updated:f@19");
+	publish_body('u', "f", 1, 0, 20);
+	EXPECT_T(co, "updated:f@20");
+	ntf_hub_conn_free(co);
+	ntf_hub_conn_free(plain);
+}
+
+#define COALESCED_VIEW                                                                      \
+	"{\"op\":\"subscribe\",\"collection\":\"c\",\"sid\":\"v\",\"coalesce\":true,"          \
+	"\"where\":{\"done\":false}}"
+
+Test(hub, coalescing_merges_every_filtered_row_with_its_sid)
+{
+	struct ntf_conn *conn = ntf_hub_conn_new(&hub, NULL);
+
+	send_msg(conn, COALESCED_VIEW);
+	answer(take_query(), 5, false, 1, NULL);
+	EXPECT_T(conn, "v/ack@5");
+	publish_body('u', "a", 0, 1, 6);  /* entered + updated -> entered */
+	publish_body('u', "b", 0, 0, 7);  /* updated + left -> left */
+	publish_body('u', "c", 0, 1, 8);  /* entered + left -> nothing */
+	publish_body('u', "d", 1, 0, 9);  /* left + entered -> updated */
+	publish_body('u', "a", 0, 0, 10);
+	publish_body('u', "b", 1, 0, 11);
+	publish_body('u', "c", 1, 0, 12);
+	publish_body('u', "d", 0, 1, 13);
+	publish_body('c', "g", 0, -1, 14); /* created + left -> nothing */
+	publish_body('u', "g", 1, 0, 15);
+	publish_body('u', "h", 0, 1, 16);  /* entered + deleted -> nothing */
+	publish_body('d', "h", -1, 0, 17);
+	EXPECT_T(conn, "v/entered:a@10 v/left:b@11 v/updated:d@13");
+	ntf_hub_conn_free(conn);
+}
+
+Test(hub, an_event_merges_only_when_every_subscription_selecting_it_coalesces)
+{
+	struct ntf_conn *conn = conn_with(",\"coalesce\":true");
+
+	send_msg(conn, "{\"op\":\"subscribe\",\"collection\":\"c\",\"id\":\"a\"}");
+	EXPECT_T(conn, "ack@5");
+	publish_body('u', "a", 0, 0, 6);
+	publish_body('u', "b", 0, 0, 7);
+	publish_body('u', "a", 1, 0, 8);
+	publish_body('u', "b", 1, 0, 9);
+	EXPECT_T(conn, "updated:a@6 updated:a@8 updated:b@9");
+	/* A repeated subscription takes the latest request's option. */
+	send_msg(conn, "{\"op\":\"subscribe\",\"collection\":\"c\",\"id\":\"a\",\"coalesce\":true}");
+	publish_body('u', "a", 0, 0, 10);
+	publish_body('u', "a", 1, 0, 11);
+	EXPECT_T(conn, "ack@9 updated:a@11");
+	/* A frame queued while the option was off is never merged into later. */
+	send_msg(conn, "{\"op\":\"subscribe\",\"collection\":\"c\",\"id\":\"a\"}");
+	publish_body('u', "a", 0, 0, 12);
+	send_msg(conn, "{\"op\":\"subscribe\",\"collection\":\"c\",\"id\":\"a\",\"coalesce\":true}");
+	publish_body('u', "a", 1, 0, 13);
+	publish_body('u', "a", 0, 0, 14);
+	EXPECT_T(conn, "ack@11 updated:a@12 ack@12 updated:a@14");
+	ntf_hub_conn_free(conn);
+}
+
+Test(hub, a_coalescing_replay_merges_the_log_entries_it_queues)
+{
+	struct ntf_conn *conn = ntf_hub_conn_new(&hub, NULL);
+	const struct entry log[] = {
+		{'c', "a", 0, -1, 3}, {'c', "b", 0, -1, 4}, {'u', "a", 1, 0, 5}, {'d', "b", -1, 0, 6},
+	};
+
+	send_msg(conn, "{\"op\":\"subscribe\",\"collection\":\"c\",\"since\":\"2-0\",\"coalesce\":true}");
+	answer(take_query(), 6, false, 1, NULL); /* the collection's tail */
+	publish_body('u', "a", 0, 1, 7);          /* live during the replay: held, then merged */
+	answer_entries(take_query(), 6, log, 4);
+	EXPECT_T(conn, "ack@6 created:a@7");
+	ntf_hub_conn_free(conn);
+}
+
+Test(hub, a_malformed_coalesce_is_invalid_query_and_views_merge_only_their_own_frames)
+{
+	struct ntf_conn *conn = conn_with("");
+
+	send_msg(conn, "{\"op\":\"subscribe\",\"collection\":\"c\",\"coalesce\":1}");
+	send_msg(conn, "{\"op\":\"subscribe\",\"collection\":\"c\",\"coalesce\":\"true\"}");
+	send_msg(conn, "{\"op\":\"subscribe\",\"collection\":\"c\",\"coalesce\":null}");
+	send_msg(conn, "{\"op\":\"subscribe\",\"collection\":\"c\",\"coalesce\":false}");
+	EXPECT_T(conn, "err:invalid_query err:invalid_query err:invalid_query ack@5");
+	/* A coalescing view beside a plain feed that does not coalesce. */
+	send_msg(conn, COALESCED_VIEW);
+	EXPECT_T(conn, "v/ack@5");
+	publish_body('c', "a", 0, -1, 6);
+	publish_body('u', "a", 0, 0, 7);
+	/* Feeds are offered an event newest first: the view's frame, then the plain one. */
+	EXPECT_T(conn, "created:a@6 v/created:a@7 updated:a@7");
+	/* A view replaced by a repeated sid does not merge its predecessor's frames. */
+	publish_body('u', "a", 0, 0, 8);
+	send_msg(conn, COALESCED_VIEW);
+	publish_body('u', "a", 0, 0, 9);
+	EXPECT_T(conn, "v/updated:a@8 updated:a@8 v/ack@8 v/updated:a@9 updated:a@9");
 	ntf_hub_conn_free(conn);
 }

@@ -98,9 +98,14 @@ export function events(): () => void {
     if (ev.type === 'reset') ev.resume();
     else console.log(compareSeq(ev.seq, '0-0'));
   });
+  // Coalescing: a lagging socket gets a document's latest state, not every step.
+  const off3 = client.subscribe<Todo>('todos', { coalesce: true, onReset: ({ resume }) => resume(null) },
+    (ev) => console.log(ev.type, ev.version));
+  // @ts-expect-error coalesce is a boolean
+  client.subscribe('todos', { coalesce: 'yes' }, () => {});
   client.onState((s: ConnectionState) => console.log(s));
   client.onError(({ code, message }) => console.log(code, message));
-  return () => { off(); off2(); };
+  return () => { off(); off2(); off3(); };
 }
 
 export const openTodos: Where = { done: false };
@@ -118,7 +123,8 @@ export const badOperator: Where = { title: { $regex: '^Buy' } };
 export const badOr: Where = { $or: { done: true } };
 
 export async function views(): Promise<void> {
-  const view: LiveView<Todo> = client.live<Todo>('todos', { pageSize: 200 });
+  const view: LiveView<Todo> = client.live<Todo>('todos', { pageSize: 200, coalesce: true });
+  const coalesces: boolean = view.coalesce;
   await view.ready;
   const open: number = view.items.filter((t) => !t.done).length;
   view.on('change', (items, change: ViewChange<Todo>) => {
@@ -126,7 +132,7 @@ export async function views(): Promise<void> {
   });
   view.on('error', (err) => console.log(err.code));
   view.on('reset', () => console.log('reloaded'));
-  const off = view.subscribe((items) => console.log(items.length, open));
+  const off = view.subscribe((items) => console.log(items.length, open, coalesces));
   // @ts-expect-error views emit change, reset and error only
   view.on('update', () => {});
 

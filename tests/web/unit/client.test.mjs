@@ -367,3 +367,37 @@ test('without baseUrl the ws URL follows the page location (wss on https)', () =
     if (saved) Object.defineProperty(globalThis, 'location', saved); else delete globalThis.location;
   }
 });
+
+/* -- coalesce (SPEC 5) ------------------------------------------------------ */
+
+test('book: coalesce goes on a subscribe only when every local subscription of the target asks', () => {
+  const b = new SubscriptionBook();
+  const s1 = b.add('todos', { coalesce: true });
+  assert.deepEqual(b.subscribeMessage(s1), { op: 'subscribe', collection: 'todos', coalesce: true });
+  const s2 = b.add('todos');
+  assert.deepEqual(b.subscribeMessage(s2), { op: 'subscribe', collection: 'todos' }, 'a sharer wants every event');
+  const v = b.add('todos', { where: { done: false }, coalesce: true });
+  assert.deepEqual(b.subscribeMessage(v),
+    { op: 'subscribe', collection: 'todos', sid: v.sid, where: { done: false }, coalesce: true }, 'a view is its own');
+  assert.deepEqual(b.resubscribeMessages(), [
+    { op: 'subscribe', collection: 'todos' },
+    { op: 'subscribe', collection: 'todos', sid: v.sid, where: { done: false }, coalesce: true },
+  ]);
+  b.remove(s2.handle);
+  assert.deepEqual(b.resubscribeMessages()[0], { op: 'subscribe', collection: 'todos', coalesce: true });
+  assert.throws(() => b.add('todos', { coalesce: 'yes' }), TypeError);
+});
+
+test('subscribe and live pass coalesce to the server', async () => {
+  const { server, client } = fixture();
+  client.subscribe('todos', { coalesce: true }, () => {});
+  await subscribed(server);
+  assert.equal(socket(server).received.find((m) => m.op === 'subscribe').coalesce, true);
+  const view = client.live('notes', { coalesce: true });
+  assert.equal(view.coalesce, true);
+  await waitFor(() => socket(server).received.some((m) => m.op === 'subscribe' && m.collection === 'notes'),
+    { what: 'the view subscribes' });
+  assert.equal(socket(server).received.find((m) => m.collection === 'notes').coalesce, true);
+  view.close();
+  client.close();
+});
