@@ -131,7 +131,7 @@ static void health_update(struct ntf_cluster *cl)
 {
 	bool healthy = cl->link_up && cl->map && cl->n_subscribed == cl->n_watches;
 
-	if (healthy != cl->healthy) {
+	if (healthy != cl->healthy && !cl->closing) {
 		cl->healthy = healthy;
 		if (healthy)
 			tnd_log_info("redis cluster: every watched collection (%u) is subscribed",
@@ -689,8 +689,8 @@ static void on_tick(uv_timer_t *t)
 				if (w->state == W_NEED && watch_subscribe(cl, w) < 0)
 					failed = true;
 				else if (w->state == W_SUBSCRIBED && w->resync_due && !w->syncs_out &&
-					 !w->deferred)
-					ntf_hub_coll_resync(cl->hub, w->name, w->name_len);
+					 !w->deferred && !ntf_hub_coll_resync(cl->hub, w->name, w->name_len))
+					failed = true; /* the read could not start: again after a backoff */
 			}
 		}
 	}

@@ -50,7 +50,7 @@ $(BUILD)/tests/rest_valgrind: $(BUILD)/tests/rest/it/valgrind_rest.o $(TEST_SUPP
 UNIT_TEST_BINS += $(BUILD)/tests/notifier_unit
 INTEGRATION_TEST_BINS += $(BUILD)/tests/notifier_integration $(BUILD)/tests/notifier_auth_integration \
 	$(BUILD)/tests/notifier_tls_integration $(BUILD)/tests/shard_integration \
-	$(BUILD)/tests/shard_cluster_integration
+	$(BUILD)/tests/shard_cluster_integration $(BUILD)/tests/notifier_cluster_integration
 
 $(BUILD)/tests/notifier_unit: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/notifier/unit/*.c)) \
 		$(NOTIFIER_LIB_OBJ) $(LIBTANDEM)
@@ -78,6 +78,7 @@ $(BUILD)/tests/notifier_tls_integration: $(BUILD)/tests/notifier/it/test_tls.o \
 # redis-server, and with shared/tnd_cluster against a real 3-master cluster
 # (scripts/run-cluster.sh), slot moves and a failover.
 SHARD_TEST_SUPPORT := $(BUILD)/tests/notifier/it/shard_rec.o $(BUILD)/tests/support/stack.o
+CLUSTER_TEST_SUPPORT := $(SHARD_TEST_SUPPORT) $(BUILD)/tests/notifier/it/cluster_fix.o
 
 $(BUILD)/tests/shard_integration: $(BUILD)/tests/notifier/it/test_shard.o $(SHARD_TEST_SUPPORT) \
 		$(NOTIFIER_LIB_OBJ) $(LIBTANDEM)
@@ -85,9 +86,19 @@ $(BUILD)/tests/shard_integration: $(BUILD)/tests/notifier/it/test_shard.o $(SHAR
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcriterion $(NOTIFIER_LIBS)
 
 $(BUILD)/tests/shard_cluster_integration: $(BUILD)/tests/notifier/it/test_shard_cluster.o \
-		$(SHARD_TEST_SUPPORT) $(NOTIFIER_LIB_OBJ) $(LIBTANDEM)
+		$(CLUSTER_TEST_SUPPORT) $(NOTIFIER_LIB_OBJ) $(LIBTANDEM)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcriterion $(NOTIFIER_LIBS)
+
+# tandem-notifier on redis-cluster:// (notifier/ntf_cluster): live events
+# and since on collections of two masters, a slot move and a failover
+# while events flow, each on a fresh 3+3 cluster; events are written as
+# the REST scripts do (XADD + SPUBLISH in one script on the owner).
+$(BUILD)/tests/notifier_cluster_integration: $(BUILD)/tests/notifier/it/test_notifier_cluster.o \
+		$(BUILD)/tests/notifier/it/cluster_fix.o $(BUILD)/tests/notifier/it/shard_rec.o \
+		$(NOTIFIER_IT_SUPPORT) $(NOTIFIER_LIB_OBJ) $(LIBTANDEM)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(NOTIFIER_LIBS)
 
 # valgrind: 1,000 connect/subscribe/close cycles with no leak (own Redis, no stack).
 $(BUILD)/tests/notifier_valgrind: $(BUILD)/tests/notifier/it/valgrind_notifier.o $(WS_CLIENT_OBJ) \
