@@ -37,6 +37,9 @@ struct cnode {
 	int port;
 	struct ntf_shard *sh;   /* subscriber, NULL when none */
 	redisAsyncContext *cmd; /* log reads and CLUSTER SLOTS, NULL when none */
+	bool cmd_connected;
+	uint64_t cmd_opened;    /* loop ms: a connect still pending after the timeout is dropped */
+	uint64_t down_until;    /* loop ms: a connect failed, not a refresh candidate before */
 	uint32_t n_watch;       /* watches subscribed or subscribing on sh */
 };
 
@@ -220,6 +223,11 @@ static void node_addr(const struct ntf_cluster *cl, const struct cnode *n, struc
 
 /* --- command connections --------------------------------------------------- */
 
+static void node_down(struct cnode *n)
+{
+	n->down_until = uv_now(n->cl->loop) + NTF_CLUSTER_CONNECT_TIMEOUT_MS;
+}
+
 static void cmd_gone(const redisAsyncContext *ac, const char *why)
 {
 	struct cnode *n = ac->data;
@@ -227,14 +235,42 @@ static void cmd_gone(const redisAsyncContext *ac, const char *why)
 	if (n->cmd != ac)
 		return; /* our own teardown */
 	n->cmd = NULL;
+	if (!n->cmd_connected)
+		node_down(n);
 	if (!n->cl->closing)
 		tnd_log_warn("redis %s:%d: command connection lost (%s)", n->host, n->port, why);
 }
 
 static void on_cmd_connect(const redisAsyncContext *ac, int status)
 {
+	struct cnode *n = ac->data;
+
 	if (status != REDIS_OK)
 		cmd_gone(ac, ac->errstr[0] ? ac->errstr : "connect failed");
+	else if (n->cmd == ac)
+		n->cmd_connected = true;
+}
+
+/*
+ * hiredis 0.14's libuv adapter ignores a poll error, so a refused connect
+ * never reports: a connect pending past the timeout is dropped here (its
+ * reads fail, a refresh asks the next candidate). Not from a callback of ac.
+ */
+static void cmd_check_connect(struct cnode *n)
+{
+	redisAsyncContext *ac = n->cmd;
+	uint64_t waited = uv_now(n->cl->loop) - n->cmd_opened;
+
+	if (!ac || n->cmd_connected)
+		return;
+	if (waited < NTF_CLUSTER_CONNECT_TIMEOUT_MS) {
+		schedule(n->cl, (unsigned)(NTF_CLUSTER_CONNECT_TIMEOUT_MS - waited) + 1);
+		return;
+	}
+	tnd_log_warn("redis %s:%d: connect timed out", n->host, n->port);
+	n->cmd = NULL;
+	node_down(n);
+	redisAsyncFree(ac);
 }
 
 static void on_cmd_disconnect(const redisAsyncContext *ac, int status)
@@ -281,6 +317,9 @@ static redisAsyncContext *node_cmd(struct cnode *n)
 	redisAsyncSetConnectCallback(ac, on_cmd_connect);
 	redisAsyncSetDisconnectCallback(ac, on_cmd_disconnect);
 	n->cmd = ac;
+	n->cmd_connected = false;
+	n->cmd_opened = uv_now(n->cl->loop);
+	schedule(n->cl, NTF_CLUSTER_CONNECT_TIMEOUT_MS + 1); /* cmd_check_connect */
 	n_auth = tnd_redis_auth_argv(&a, auth, auth_lens);
 	if (n_auth > 0 &&
 	    redisAsyncCommandArgv(ac, on_cmd_auth, NULL, n_auth, auth, auth_lens) != REDIS_OK) {
@@ -335,7 +374,7 @@ static void refresh_start(struct ntf_cluster *cl)
 	int masters[TND_CLUSTER_SEEDS_MAX];
 	int n_masters = 0, total;
 	unsigned pick;
-	struct cnode *n;
+	struct cnode *n = NULL;
 	redisAsyncContext *ac;
 
 	if (cl->refreshing)
@@ -346,13 +385,18 @@ static void refresh_start(struct ntf_cluster *cl)
 			n_masters = TND_CLUSTER_SEEDS_MAX;
 	}
 	total = n_masters + (int)cl->target.n_seeds;
-	pick = cl->probe++ % (unsigned)total;
-	if ((int)pick < n_masters) {
-		const struct tnd_cluster_node *m = tnd_cluster_map_node(cl->map, masters[pick]);
-		n = node_get(cl, m->host, m->port);
-	} else {
-		const struct tnd_redis_node *s = &cl->target.seeds[pick - (unsigned)n_masters];
-		n = node_get(cl, s->host, s->port);
+	/* The next candidate whose last connect did not just fail (or the next one at all). */
+	for (int tries = 0; tries < total; tries++) {
+		pick = cl->probe++ % (unsigned)total;
+		if ((int)pick < n_masters) {
+			const struct tnd_cluster_node *m = tnd_cluster_map_node(cl->map, masters[pick]);
+			n = node_get(cl, m->host, m->port);
+		} else {
+			const struct tnd_redis_node *s = &cl->target.seeds[pick - (unsigned)n_masters];
+			n = node_get(cl, s->host, s->port);
+		}
+		if (n && n->down_until <= uv_now(cl->loop))
+			break;
 	}
 	ac = n ? node_cmd(n) : NULL;
 	if (!ac || redisAsyncCommand(ac, on_slots, n, "CLUSTER SLOTS") != REDIS_OK) {
@@ -554,8 +598,10 @@ static void on_shard_connect(struct ntf_shard *sh, int status, void *data)
 {
 	struct cnode *n = data;
 
-	if (status < 0 && n->sh == sh)
+	if (status < 0 && n->sh == sh) {
+		node_down(n);
 		shard_lost(n->cl, n, ntf_shard_errstr(sh));
+	}
 }
 
 static void on_shard_disconnect(struct ntf_shard *sh, int status, void *data)
@@ -680,6 +726,8 @@ static void on_tick(uv_timer_t *t)
 
 	if (cl->closing)
 		return;
+	for (struct cnode *n = cl->nodes; n; n = n->next)
+		cmd_check_connect(n); /* may end reads, and so collections */
 	if (!cl->map || cl->refresh_wanted)
 		refresh_start(cl);
 	/* After a loss, subscribe where the new map says (a MOVED would correct a stale one). */

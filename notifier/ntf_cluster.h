@@ -49,6 +49,7 @@
 #define NTF_CLUSTER_BACKOFF_MIN_MS 50
 #define NTF_CLUSTER_BACKOFF_MAX_MS 2000
 #define NTF_CLUSTER_REDIRECTS_MAX 5   /* MOVED / ASK followed by one read */
+#define NTF_CLUSTER_CONNECT_TIMEOUT_MS 1000 /* a command connection's connect */
 #define NTF_CLUSTER_BUCKETS 256       /* hash buckets of watched collections */
 
 struct ntf_cluster;

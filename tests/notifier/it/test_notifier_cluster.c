@@ -15,7 +15,9 @@
  *     MIGRATING, MIGRATE of its keys, SETSLOT NODE on every master) while
  *     events are written before, during and after each step;
  *   - a manual failover (CLUSTER FAILOVER on the owner's replica) while
- *     events are written.
+ *     events are written;
+ *   - the owner master killed (SIGKILL) after its replica confirmed the
+ *     events (WAIT): the replica takes over, writes resume there.
  * /healthz answers 200 again after each move. Bounded: every wait has a
  * deadline, every retry loop a count.
  */
@@ -178,6 +180,29 @@ static void writer_init(struct writer *w)
 	w->map = cluster_slot_map(writer_ctx(w, t.seeds[0].port));
 }
 
+/* A node went away: the map again from another master (it may still name the dead one for a while). */
+static void writer_refresh(struct writer *w, int bad_port)
+{
+	int masters[8], n = tnd_cluster_map_masters(w->map, masters, 8);
+
+	for (int i = 0; i < n && i < 8; i++) {
+		const struct tnd_cluster_node *m = tnd_cluster_map_node(w->map, masters[i]);
+		redisContext *c = m->port == bad_port ? NULL : writer_ctx(w, m->port);
+		redisReply *r = c && !c->err ? redisCommand(c, "CLUSTER SLOTS") : NULL;
+		struct tnd_cluster_map *fresh;
+		char err[200];
+
+		if (r && tnd_cluster_map_parse(r, "127.0.0.1", &fresh, err, sizeof(err)) == 0) {
+			freeReplyObject(r);
+			tnd_cluster_map_free(w->map);
+			w->map = fresh;
+			return;
+		}
+		if (r)
+			freeReplyObject(r);
+	}
+}
+
 static void writer_free(struct writer *w)
 {
 	for (int i = 0; i < w->n; i++)
@@ -216,6 +241,7 @@ static void write_event(struct writer *w, const char *col, int v, char *seq)
 
 		if (!c || c->err) {
 			writer_drop(w, port);
+			writer_refresh(w, port);
 			usleep(50000);
 			continue;
 		}
@@ -227,7 +253,8 @@ static void write_event(struct writer *w, const char *col, int v, char *seq)
 		}
 		r = redisCommand(c, "EVAL %s 1 %s %s %s %s %s", write_script, key, col, id, ver, channel);
 		if (!r) {
-			writer_drop(w, port); /* a node going away mid-failover */
+			writer_drop(w, port); /* a node going away */
+			writer_refresh(w, port);
 			usleep(50000);
 			continue;
 		}
@@ -487,5 +514,70 @@ Test(cluster, a_failover_while_events_flow_loses_and_repeats_nothing)
 	cr_assert(it_quiet(&c), "something more after the last event");
 	wsc_close(&c, 1000);
 	redisFree(cr);
+	writer_free(&w);
+}
+
+/* The pid of the cluster node on port, checked to be of the fixture's process group. */
+static pid_t node_pid(int port)
+{
+	char path[128];
+	int base = 0;
+	long pid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/ports", fix.dir);
+	f = fopen(path, "r");
+	cr_assert_not_null(f);
+	cr_assert_eq(fscanf(f, "%d", &base), 1);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/node%d/redis.pid", fix.dir, port - base);
+	f = fopen(path, "r");
+	cr_assert_not_null(f, "%s", path);
+	cr_assert_eq(fscanf(f, "%ld", &pid), 1);
+	fclose(f);
+	cr_assert_gt(pid, 1);
+	cr_assert_eq(getpgid((pid_t)pid), fix.pid, "node %d is not one of ours", port);
+	return (pid_t)pid;
+}
+
+Test(cluster, the_owner_master_killed_its_replica_takes_over_and_nothing_acknowledged_is_lost)
+{
+	const char *col = "killed";
+	int slot = tnd_cluster_collection_slot(NS, col, strlen(col)), reps[4], v = 0;
+	struct writer w;
+	struct wsc c;
+
+	writer_init(&w);
+	struct tnd_cluster_node master = *owner_of(&w, col);
+	cr_assert_eq(tnd_cluster_map_replicas(w.map, slot, reps, 4), 1);
+	struct tnd_cluster_node rep = *tnd_cluster_map_node(w.map, reps[0]);
+	redisContext *cm = redis_ctx(master.host, master.port);
+
+	open_ws(&c);
+	subscribe_ok(&c, col, NULL);
+	cr_assert(it_wait_health(&ntf, 200, HEALTH_WAIT_MS));
+	while (v < 20)
+		write_event(&w, col, ++v, NULL);
+	/* Acknowledged by the replica too: a crash after this loses none of them. */
+	redisReply *r = cluster_cmd(cm, "WAIT 1 5000");
+	cr_assert_eq(r->type, REDIS_REPLY_INTEGER);
+	cr_assert_geq(r->integer, 1, "the replica did not confirm");
+	freeReplyObject(r);
+	redisFree(cm);
+	struct expect e[1] = {{col, 1, 20}};
+	expect_events(&c, e, 1);
+
+	long long t0 = now_ms();
+	cr_assert_eq(kill(node_pid(master.port), SIGKILL), 0);
+	while (v < 40)
+		write_event(&w, col, ++v, NULL); /* retried until the replica is promoted */
+	cr_assert_eq(owner_of(&w, col)->port, rep.port);
+	fprintf(stderr, "notifier_cluster: writes resumed %lld ms after the master was killed\n",
+		now_ms() - t0);
+	e[0].last = v;
+	expect_events(&c, e, 1);
+	cr_assert(it_wait_health(&ntf, 200, HEALTH_WAIT_MS), "not healthy after the failover");
+	cr_assert(it_quiet(&c), "something more after the last event");
+	wsc_close(&c, 1000);
 	writer_free(&w);
 }
