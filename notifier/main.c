@@ -284,10 +284,11 @@ int main(int argc, char **argv)
 			tnd_log_error("out of memory");
 			goto out_hub;
 		}
-		ops.redis = (__typeof__(ops.redis)){
-			.data = n->cluster, .read_log = ntf_cluster_read_log,
-			.pause_input = ntf_cluster_pause, .watch = ntf_cluster_watch,
-			.is_up = ntf_cluster_is_up};
+		ops.redis.data = n->cluster;
+		ops.redis.read_log = ntf_cluster_read_log;
+		ops.redis.pause_input = ntf_cluster_pause;
+		ops.redis.watch = ntf_cluster_watch;
+		ops.redis.is_up = ntf_cluster_is_up;
 	}
 	if (!(n->hub = ntf_hub_new(&limits, &ops)) || ntf_hub_set_auth(n->hub, &auth) < 0) {
 		tnd_log_error("out of memory");
