@@ -9,6 +9,8 @@
  *
  * Each event of a collection carries version v = 1, 2, ...; a client must
  * see every v exactly once, in order:
+ *   - the first client of a collection subscribes while a writer thread
+ *     writes: it gets exactly the events after its ack's seq;
  *   - live events of collections on two (or three) masters, one socket;
  *   - `since` replays the log from a seq, then goes live;
  *   - the collection's slot moves to another master (SETSLOT IMPORTING /
@@ -23,6 +25,7 @@
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +38,7 @@
 #include "shard_rec.h"
 #include "tnd_cluster.h"
 #include "tnd_limits.h"
+#include "tnd_seq.h"
 
 #define NS "tandem"
 #define HEALTH_WAIT_MS 20000
@@ -221,8 +225,12 @@ static const struct tnd_cluster_node *owner_of(struct writer *w, const char *col
 	return tnd_cluster_map_node(w->map, idx);
 }
 
-/* Writes event v of col (on document d<v % 3>); its seq into seq (may be NULL). */
-static void write_event(struct writer *w, const char *col, int v, char *seq)
+/*
+ * Writes event v of col (on document d<v % 3>); its seq into seq (may be
+ * NULL). 0, or -1 when no attempt succeeded (no assertion: a writer thread
+ * uses it too).
+ */
+static int write_event_try(struct writer *w, const char *col, int v, char *seq)
 {
 	int slot = tnd_cluster_collection_slot(NS, col, strlen(col));
 	char key[TND_KEY_MAX], channel[TND_KEY_MAX], id[16], ver[16];
@@ -262,9 +270,12 @@ static void write_event(struct writer *w, const char *col, int v, char *seq)
 			if (seq)
 				snprintf(seq, TND_SEQ_STR_MAX, "%s", r->str);
 			freeReplyObject(r);
-			return;
+			return 0;
 		}
-		cr_assert_eq(r->type, REDIS_REPLY_ERROR);
+		if (r->type != REDIS_REPLY_ERROR) {
+			freeReplyObject(r);
+			return -1;
+		}
 		switch (tnd_cluster_redirect_parse(r->str, r->len, &rd)) {
 		case TND_CLUSTER_REDIR_MOVED:
 			tnd_cluster_map_moved(w->map, rd.slot, rd.host[0] ? rd.host : "127.0.0.1", rd.port);
@@ -278,7 +289,13 @@ static void write_event(struct writer *w, const char *col, int v, char *seq)
 		}
 		freeReplyObject(r);
 	}
-	cr_assert_fail("event %d of %s: no write in %d attempts", v, col, WRITE_ATTEMPTS);
+	return -1;
+}
+
+static void write_event(struct writer *w, const char *col, int v, char *seq)
+{
+	cr_assert_eq(write_event_try(w, col, v, seq), 0, "event %d of %s: no write in %d attempts", v,
+		     col, WRITE_ATTEMPTS);
 }
 
 /* --- the client side ---------------------------------------------------------- */
@@ -580,4 +597,80 @@ Test(cluster, the_owner_master_killed_its_replica_takes_over_and_nothing_acknowl
 	cr_assert(it_quiet(&c), "something more after the last event");
 	wsc_close(&c, 1000);
 	writer_free(&w);
+}
+
+/* A writer thread: events 1..n of col, as fast as they go, each seq kept. */
+#define RACE_EVENTS 400
+struct race {
+	const char *col;
+	char seqs[RACE_EVENTS + 1][TND_SEQ_STR_MAX];
+	int written;   /* events written so far (read after join) */
+	bool failed;
+};
+
+static void *race_writer(void *arg)
+{
+	struct race *r = arg;
+	struct writer w;
+	struct tnd_redis_target t;
+	char err[200];
+	redisContext *c;
+	redisReply *rep;
+
+	memset(&w, 0, sizeof(w));
+	if (tnd_redis_target_parse(fix.seeds, &t, err, sizeof(err)) < 0 ||
+	    !(c = writer_ctx(&w, t.seeds[0].port)) || c->err ||
+	    !(rep = redisCommand(c, "CLUSTER SLOTS"))) {
+		r->failed = true;
+		return NULL;
+	}
+	if (tnd_cluster_map_parse(rep, "127.0.0.1", &w.map, err, sizeof(err)) < 0)
+		r->failed = true;
+	freeReplyObject(rep);
+	for (int v = 1; v <= RACE_EVENTS && !r->failed; v++) {
+		if (write_event_try(&w, r->col, v, r->seqs[v]) < 0)
+			r->failed = true;
+		else
+			r->written = v;
+	}
+	writer_free(&w);
+	return NULL;
+}
+
+Test(cluster, a_first_subscription_while_events_flow_gets_every_event_after_its_ack_once)
+{
+	struct race *r = calloc(1, sizeof(*r));
+	struct json_object *o;
+	struct tnd_seq ack, s;
+	pthread_t th;
+	struct wsc c;
+	int first = 0;
+
+	cr_assert_not_null(r);
+	r->col = "racing";
+	open_ws(&c);
+	cr_assert_eq(pthread_create(&th, NULL, race_writer, r), 0);
+	usleep(20000); /* some events before the subscription, most after */
+	o = it_subscribe(&c, r->col, NULL, NULL);
+	cr_assert_not_null(o);
+	cr_assert_str_eq(it_str(o, "op"), "subscribed", "%s", json_object_to_json_string(o));
+	cr_assert_eq(tnd_seq_parse(it_str(o, "seq"), strlen(it_str(o, "seq")), &ack), 0,
+		     "%s", json_object_to_json_string(o));
+	json_object_put(o);
+	cr_assert_eq(pthread_join(th, NULL), 0);
+	cr_assert_not(r->failed, "the writer failed");
+	cr_assert_eq(r->written, RACE_EVENTS);
+	/* The first event due: the first one written after the ack's seq. */
+	for (int v = 1; v <= RACE_EVENTS && !first; v++) {
+		cr_assert_eq(tnd_seq_parse(r->seqs[v], strlen(r->seqs[v]), &s), 0);
+		if (tnd_seq_cmp(&s, &ack) > 0)
+			first = v;
+	}
+	fprintf(stderr, "notifier_cluster: subscribed after event %d of %d\n", first - 1, RACE_EVENTS);
+	cr_assert_gt(first, 0, "every event was written before the ack: no race to test");
+	struct expect e[1] = {{r->col, first, RACE_EVENTS}};
+	expect_events(&c, e, 1);
+	cr_assert(it_quiet(&c), "something more after the last event");
+	wsc_close(&c, 1000);
+	free(r);
 }
