@@ -91,9 +91,10 @@ $(BUILD)/tests/shard_cluster_integration: $(BUILD)/tests/notifier/it/test_shard_
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcriterion $(NOTIFIER_LIBS)
 
 # tandem-notifier on redis-cluster:// (notifier/ntf_cluster): live events
-# and since on collections of two masters, a slot move and a failover
-# while events flow, each on a fresh 3+3 cluster; events are written as
-# the REST scripts do (XADD + SPUBLISH in one script on the owner).
+# and since on collections of three masters, a first subscription racing
+# a writer, a slot move, a manual failover and a killed master while
+# events flow, each on a fresh 3+3 cluster; events are written as the REST
+# scripts do (XADD + SPUBLISH in one script on the owner).
 $(BUILD)/tests/notifier_cluster_integration: $(BUILD)/tests/notifier/it/test_notifier_cluster.o \
 		$(BUILD)/tests/notifier/it/cluster_fix.o $(BUILD)/tests/notifier/it/shard_rec.o \
 		$(NOTIFIER_IT_SUPPORT) $(NOTIFIER_LIB_OBJ) $(LIBTANDEM)
