@@ -3,7 +3,8 @@
  * event from Redis and pushes it to the browsers subscribed to it.
  *
  * main() reads the configuration, then owns one libuv loop on the one
- * thread; libwebsockets (ntf_ws) and hiredis (ntf_redis) both run on it,
+ * thread; libwebsockets (ntf_ws) and hiredis (ntf_redis, or ntf_cluster
+ * when TANDEM_REDIS_URL is redis-cluster://) both run on it,
  * and the hub (ntf_hub) between them does no I/O of its own. Loop
  * handles owned here: the pump (an idle handle that fans out queued
  * events a budget per turn), the signal watchers and the shutdown timer.
@@ -22,6 +23,7 @@
 
 #include <uv.h>
 
+#include "ntf_cluster.h"
 #include "ntf_hub.h"
 #include "ntf_redis.h"
 #include "ntf_ws.h"
@@ -83,6 +85,7 @@ struct notifier {
 	uv_loop_t loop;
 	struct ntf_hub *hub;
 	struct ntf_redis redis;
+	struct ntf_cluster *cluster;  /* instead of redis on a Redis Cluster */
 	struct ntf_ws ws;
 	uv_idle_t pump;
 	uv_signal_t sig_term, sig_int;
@@ -92,14 +95,22 @@ struct notifier {
 };
 
 /* Validates what the options table cannot. Returns 0, or -1 with err. */
-static int check_config(const struct notifier_config *cfg, struct tnd_redis_addr *addr,
+static int check_config(const struct notifier_config *cfg, struct tnd_redis_target *target,
 			struct ntf_ws_config *ws_cfg, char *err, size_t errlen)
 {
 	const struct tnd_common_config *c = &cfg->common;
 	char why[200];
 
-	/* TANDEM_JWT_* are tnd_auth_init()'s (main); Redis credentials are used on every (re)connect. */
-	if (tnd_common_redis_addr(c, addr, err, errlen) < 0)
+	/*
+	 * TANDEM_JWT_* are tnd_auth_init()'s (main); Redis credentials are used
+	 * on every (re)connect, to every node of a cluster.
+	 */
+	if (tnd_redis_target_parse(c->redis_url, target, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "TANDEM_REDIS_URL: %s", why);
+		return -1;
+	}
+	if (tnd_redis_set_credentials(&target->addr, c->redis_username, c->redis_password_file, err,
+				      errlen) < 0)
 		return -1;
 	if (ntf_ws_parse_listen(cfg->ws_listen, ws_cfg, why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "TANDEM_WS_LISTEN: %s", why);
@@ -148,7 +159,11 @@ static void finish(struct notifier *n)
 {
 	uv_timer_stop(&n->shutdown_timer);
 	ntf_ws_stop(&n->ws);
-	ntf_redis_close(&n->redis);
+	if (n->cluster)
+		ntf_cluster_close(n->cluster);
+	else
+		ntf_redis_close(&n->redis);
+	n->cluster = NULL;
 	uv_idle_stop(&n->pump);
 	uv_close((uv_handle_t *)&n->pump, NULL);
 	uv_close((uv_handle_t *)&n->sig_term, NULL);
@@ -203,7 +218,7 @@ static int setup_loop(struct notifier *n)
 int main(int argc, char **argv)
 {
 	struct notifier_config cfg;
-	struct tnd_redis_addr addr;
+	struct tnd_redis_target target;
 	struct ntf_ws_config ws_cfg = {0};
 	struct ntf_hub_limits limits;
 	struct ntf_hub_ops ops;
@@ -225,7 +240,7 @@ int main(int argc, char **argv)
 		tnd_config_man(stdout, options, N_OPTIONS);
 		return 0;
 	}
-	if (rc == TND_CONFIG_ERROR || check_config(&cfg, &addr, &ws_cfg, err, sizeof(err)) < 0) {
+	if (rc == TND_CONFIG_ERROR || check_config(&cfg, &target, &ws_cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tandem-notifier: %s\n", err);
 		return 2;
 	}
@@ -263,6 +278,18 @@ int main(int argc, char **argv)
 		.redis = {.data = &n->redis, .read_log = ntf_redis_read_log, .pause_input = ntf_redis_pause},
 		.loop = {.data = n, .schedule = schedule_pump},
 	};
+	if (target.cluster) {
+		n->cluster = ntf_cluster_new(&target, cfg.common.ns);
+		if (!n->cluster) {
+			tnd_log_error("out of memory");
+			goto out_hub;
+		}
+		ops.redis.data = n->cluster;
+		ops.redis.read_log = ntf_cluster_read_log;
+		ops.redis.pause_input = ntf_cluster_pause;
+		ops.redis.watch = ntf_cluster_watch;
+		ops.redis.is_up = ntf_cluster_is_up;
+	}
 	if (!(n->hub = ntf_hub_new(&limits, &ops)) || ntf_hub_set_auth(n->hub, &auth) < 0) {
 		tnd_log_error("out of memory");
 		goto out_hub;
@@ -271,21 +298,24 @@ int main(int argc, char **argv)
 		tnd_log_error("cannot set up the event loop");
 		goto out_hub;
 	}
-	if (ntf_redis_init(&n->redis, &n->loop, n->hub, &addr, cfg.common.ns) < 0 ||
+	if ((n->cluster ? ntf_cluster_start(n->cluster, &n->loop, n->hub)
+			: ntf_redis_init(&n->redis, &n->loop, n->hub, &target.addr, cfg.common.ns)) < 0 ||
 	    ntf_ws_start(&n->ws, &n->loop, n->hub, &ws_cfg) < 0) {
 		n->stopping = true;
 		finish(n);
 		uv_run(&n->loop, UV_RUN_DEFAULT);
 		goto out_loop;
 	}
-	ntf_redis_start(&n->redis);
+	if (!n->cluster)
+		ntf_redis_start(&n->redis);
 	/* Never the URL's credentials in a log line: what follows the '@' only. */
-	tnd_log_info("version %s, listening on %s (/ws, /healthz, /metrics%s), Redis at %s%s%s, "
+	tnd_log_info("version %s, listening on %s (/ws, /healthz, /metrics%s), Redis%s at %s%s%s, "
 		     "namespace %s", tnd_version(), cfg.ws_listen, cfg.tls_cert ? "; TLS" : "",
-		     strchr(cfg.common.redis_url, '@') ? "redis://***@" : "",
+		     target.cluster ? " Cluster" : "",
+		     strchr(cfg.common.redis_url, '@') ? "***@" : "",
 		     strchr(cfg.common.redis_url, '@') ? strrchr(cfg.common.redis_url, '@') + 1
 						       : cfg.common.redis_url,
-		     addr.has_password ? " (AUTH)" : "", cfg.common.ns);
+		     target.addr.has_password ? " (AUTH)" : "", cfg.common.ns);
 	uv_run(&n->loop, UV_RUN_DEFAULT);
 	tnd_log_info("stopped");
 	status = 0;
@@ -296,6 +326,7 @@ out_loop:
 	if (uv_loop_close(&n->loop) != 0)
 		tnd_log_warn("event loop closed with handles still open");
 out_hub:
+	ntf_cluster_close(n->cluster); /* never started: freed at once */
 	ntf_hub_free(n->hub);
 	free(n);
 	tnd_auth_free(&auth);

@@ -115,9 +115,23 @@ bool ntf_conn_has_room(const struct ntf_conn *conn)
 void ntf_hub_release_coll(struct ntf_hub *hub, struct ntf_coll *c)
 {
 	if (ntf_coll_unused(c)) {
+		if (hub->ops.redis.watch)
+			hub->ops.redis.watch(hub->ops.redis.data, c->name, c->name_len, false);
 		ntf_subs_remove(&hub->subs, c);
 		hub->metrics.collections = hub->subs.n_colls;
 	}
+}
+
+/* The collection of a new subscription; a new one is announced to the Redis side. NULL: no memory. */
+static struct ntf_coll *hub_coll_get(struct ntf_hub *hub, const char *name)
+{
+	uint32_t before = hub->subs.n_colls;
+	struct ntf_coll *c = ntf_subs_get(&hub->subs, name, strlen(name));
+
+	hub->metrics.collections = hub->subs.n_colls;
+	if (c && hub->subs.n_colls != before && hub->ops.redis.watch)
+		hub->ops.redis.watch(hub->ops.redis.data, c->name, c->name_len, true);
+	return c;
 }
 
 /* --- requests ------------------------------------------------------------- */
@@ -154,10 +168,9 @@ static void hub_subscribe_view(struct ntf_conn *conn, struct ntf_request *req)
 		request_error(conn, req, TND_ERR_TOO_MANY_SUBSCRIPTIONS, NULL);
 		return;
 	}
-	c = ntf_subs_get(&hub->subs, req->collection, strlen(req->collection));
+	c = hub_coll_get(hub, req->collection);
 	if (!c)
 		goto oom;
-	hub->metrics.collections = hub->subs.n_colls;
 	f = ntf_feed_new(c, conn);
 	filt = f ? ntf_filter_new(NULL) : NULL;
 	if (!filt) {
@@ -195,10 +208,9 @@ static void hub_subscribe(struct ntf_conn *conn, const struct ntf_request *req)
 
 	if (!ntf_access_may_subscribe(conn, req))
 		return;
-	c = ntf_subs_get(&hub->subs, req->collection, strlen(req->collection));
+	c = hub_coll_get(hub, req->collection);
 	if (!c)
 		goto oom;
-	hub->metrics.collections = hub->subs.n_colls;
 	f = ntf_deliver_conn_feed(conn, c);
 	if (!f) {
 		f = ntf_feed_new(c, conn);
@@ -535,7 +547,7 @@ struct ntf_metrics *ntf_hub_metrics(struct ntf_hub *hub)
 
 bool ntf_hub_link_is_up(const struct ntf_hub *hub)
 {
-	return hub->link_up;
+	return hub->link_up && (!hub->ops.redis.is_up || hub->ops.redis.is_up(hub->ops.redis.data));
 }
 
 bool ntf_hub_is_shutting_down(const struct ntf_hub *hub)

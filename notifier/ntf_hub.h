@@ -118,6 +118,14 @@ struct ntf_hub_ops {
 		int (*read_log)(void *data, struct ntf_query *q);
 		/* Stops / resumes reading live events from Redis. */
 		void (*pause_input)(void *data, bool pause);
+		/*
+		 * Optional (NULL: every collection is heard anyway, as with one
+		 * PSUBSCRIBE): collection[0..len) got its first local client
+		 * (on) or lost its last (off), so its channel is wanted or not.
+		 */
+		void (*watch)(void *data, const char *collection, size_t len, bool on);
+		/* Optional: false while the Redis side cannot hear every watched collection. */
+		bool (*is_up)(void *data);
 	} redis;
 	struct {
 		void *data;
@@ -198,6 +206,14 @@ void ntf_hub_publish(struct ntf_hub *hub, const char *payload, size_t len);
 void ntf_hub_link_up(struct ntf_hub *hub);
 /* Redis is gone: collections hold their state until the next link_up. */
 void ntf_hub_link_down(struct ntf_hub *hub);
+/*
+ * The Redis side lost collection[0..len)'s channel and has it again (a
+ * cluster slot move or failover): reads its log from the last event fanned
+ * out while its live events are held, as after link_up, for that one
+ * collection. Returns false when nothing started (no such collection, the
+ * link is down, or a sync read of it is in flight: ask again once it ended).
+ */
+bool ntf_hub_coll_resync(struct ntf_hub *hub, const char *collection, size_t len);
 /* A read ended; frees q. res->events are borrowed. */
 void ntf_hub_query_done(struct ntf_query *q, const struct ntf_log_result *res);
 /* Fans out queued events, about NTF_FANOUT_BUDGET deliveries. Returns true when more wait. */

@@ -332,6 +332,48 @@ static bool parse_head(const redisReply *reply, struct ntf_log_result *res)
 	return true;
 }
 
+int ntf_redis_log_parse(const struct ntf_query *q, const redisReply *reply,
+			struct ntf_log_result *res, struct ntf_msg ***events_out, const char **why)
+{
+	struct ntf_msg **events = NULL;
+
+	*events_out = NULL;
+	memset(res, 0, sizeof(*res));
+	if (!parse_head(reply, res)) {
+		*why = "unexpected answer to a log read";
+		return -1;
+	}
+	res->n_entries = reply->elements - HEAD_LEN;
+	if (res->n_entries) {
+		events = malloc(sizeof(*events) * res->n_entries);
+		if (!events) {
+			*why = "out of memory";
+			return -1;
+		}
+		res->events = events;
+	}
+	for (size_t i = 0; i < res->n_entries; i++) {
+		struct tnd_seq id;
+		bool id_ok;
+		struct ntf_msg *m = entry_event(q->coll->name, reply->element[HEAD_LEN + i], &id, &id_ok);
+
+		if (id_ok)
+			res->last_entry = id;
+		if (m)
+			events[res->n_events++] = m;
+	}
+	res->ok = true;
+	*events_out = events;
+	return 0;
+}
+
+void ntf_redis_log_release(struct ntf_log_result *res, struct ntf_msg **events)
+{
+	for (size_t i = 0; i < res->n_events; i++)
+		ntf_msg_unref(events[i]);
+	free(events);
+}
+
 static void on_read(redisAsyncContext *ac, void *reply_, void *privdata)
 {
 	struct ntf_redis *r = ac->data;
@@ -339,6 +381,7 @@ static void on_read(redisAsyncContext *ac, void *reply_, void *privdata)
 	redisReply *reply = reply_;
 	struct ntf_log_result res = {.ok = false};
 	struct ntf_msg **events = NULL;
+	const char *why;
 
 	if (!reply || ac != r->cmd)
 		goto done;
@@ -347,68 +390,48 @@ static void on_read(redisAsyncContext *ac, void *reply_, void *privdata)
 		link_kill_later(r, "a log read failed");
 		goto done;
 	}
-	if (!parse_head(reply, &res)) {
-		link_kill_later(r, "unexpected answer to a log read");
-		goto done;
-	}
-	res.n_entries = reply->elements - HEAD_LEN;
-	if (res.n_entries) {
-		events = malloc(sizeof(*events) * res.n_entries);
-		if (!events) {
-			link_kill_later(r, "out of memory");
-			goto done;
-		}
-		res.events = events;
-	}
-	for (size_t i = 0; i < res.n_entries; i++) {
-		struct tnd_seq id;
-		bool id_ok;
-		struct ntf_msg *m = entry_event(q->coll->name, reply->element[HEAD_LEN + i], &id, &id_ok);
-
-		if (id_ok)
-			res.last_entry = id;
-		if (m)
-			events[res.n_events++] = m;
-	}
-	res.ok = true;
+	if (ntf_redis_log_parse(q, reply, &res, &events, &why) < 0)
+		link_kill_later(r, why);
 done:
 	ntf_hub_query_done(q, &res);
-	for (size_t i = 0; i < res.n_events; i++)
-		ntf_msg_unref(events[i]);
-	free(events);
+	ntf_redis_log_release(&res, events);
+}
+
+int ntf_redis_log_argv(const struct ntf_query *q, const char *ns, struct ntf_redis_log_args *a)
+{
+	int klen = tnd_key(a->key, sizeof(a->key), TND_KEY_LOG, ns, q->coll->name, q->coll->name_len);
+
+	if (klen < 0)
+		return -1;
+	snprintf(a->since, sizeof(a->since), "%s", "");
+	snprintf(a->end, sizeof(a->end), "%s", "+");
+	if (q->has_since)
+		tnd_seq_format(&q->since, a->since);
+	if (q->has_end)
+		tnd_seq_format(&q->end, a->end);
+	snprintf(a->count, sizeof(a->count), "%u", q->count);
+	a->argv[0] = "EVAL";
+	a->argv[1] = read_script;
+	a->argv[2] = "1";
+	a->argv[3] = a->key;
+	a->argv[4] = a->since;
+	a->argv[5] = a->end;
+	a->argv[6] = a->count;
+	a->argv[7] = q->check_since ? "1" : "0";
+	for (int i = 0; i < NTF_REDIS_LOG_ARGC; i++)
+		a->lens[i] = strlen(a->argv[i]);
+	a->lens[3] = (size_t)klen;
+	return 0;
 }
 
 int ntf_redis_read_log(void *data, struct ntf_query *q)
 {
 	struct ntf_redis *r = data;
-	char key[TND_KEY_MAX], since[TND_SEQ_STR_MAX] = "", end[TND_SEQ_STR_MAX] = "+",
-					    count[16];
-	const char *argv[8];
-	size_t lens[8];
-	int klen;
+	struct ntf_redis_log_args a;
 
-	if (!r->up || !r->cmd)
+	if (!r->up || !r->cmd || ntf_redis_log_argv(q, r->ns, &a) < 0)
 		return -1;
-	klen = tnd_key(key, sizeof(key), TND_KEY_LOG, r->ns, q->coll->name, q->coll->name_len);
-	if (klen < 0)
-		return -1;
-	if (q->has_since)
-		tnd_seq_format(&q->since, since);
-	if (q->has_end)
-		tnd_seq_format(&q->end, end);
-	snprintf(count, sizeof(count), "%u", q->count);
-	argv[0] = "EVAL";
-	argv[1] = read_script;
-	argv[2] = "1";
-	argv[3] = key;
-	argv[4] = since;
-	argv[5] = end;
-	argv[6] = count;
-	argv[7] = q->check_since ? "1" : "0";
-	for (int i = 0; i < 8; i++)
-		lens[i] = strlen(argv[i]);
-	lens[3] = (size_t)klen;
-	if (redisAsyncCommandArgv(r->cmd, on_read, q, 8, argv, lens) != REDIS_OK)
+	if (redisAsyncCommandArgv(r->cmd, on_read, q, NTF_REDIS_LOG_ARGC, a.argv, a.lens) != REDIS_OK)
 		return -1;
 	return 0;
 }

@@ -59,4 +59,25 @@ void ntf_redis_close(struct ntf_redis *r);
 int ntf_redis_read_log(void *data, struct ntf_query *q);
 void ntf_redis_pause(void *data, bool pause);
 
+/*
+ * The log read, shared with ntf_cluster (the same script on a cluster
+ * node): the EVAL argv of q (pointers into a, valid while a lives), 0 or
+ * -1 when the names do not fit a key.
+ */
+#define NTF_REDIS_LOG_ARGC 8
+struct ntf_redis_log_args {
+	char key[TND_KEY_MAX], since[TND_SEQ_STR_MAX], end[TND_SEQ_STR_MAX], count[16];
+	const char *argv[NTF_REDIS_LOG_ARGC];
+	size_t lens[NTF_REDIS_LOG_ARGC];
+};
+int ntf_redis_log_argv(const struct ntf_query *q, const char *ns, struct ntf_redis_log_args *a);
+/*
+ * Reads the script's answer into res (res->ok set) with its events in
+ * *events (release both with ntf_redis_log_release after the hub is told).
+ * -1 with *why on a malformed answer or no memory (res->ok false).
+ */
+int ntf_redis_log_parse(const struct ntf_query *q, const redisReply *reply,
+			struct ntf_log_result *res, struct ntf_msg ***events, const char **why);
+void ntf_redis_log_release(struct ntf_log_result *res, struct ntf_msg **events);
+
 #endif

@@ -46,6 +46,7 @@ struct ntf_shard {
 	struct pending *head, *tail;
 	int dispatching;      /* callbacks on the stack */
 	bool close_requested; /* ntf_shard_close() was called */
+	bool paused;          /* ntf_shard_pause(): not reading */
 	int open_handles;     /* poll + timer not yet closed */
 	char errstr[256];
 };
@@ -128,10 +129,13 @@ static void update_poll(struct ntf_shard *sh)
 	if (sh->state == ST_DEAD || sh->close_requested)
 		return;
 	want = sh->state == ST_CONNECTING ? UV_WRITABLE
-					  : UV_READABLE | (sh->want_write ? UV_WRITABLE : 0);
+					  : (sh->paused ? 0 : UV_READABLE) | (sh->want_write ? UV_WRITABLE : 0);
 	if (want != sh->poll_events) {
 		sh->poll_events = want;
-		uv_poll_start(&sh->poll, want, poll_cb);
+		if (want)
+			uv_poll_start(&sh->poll, want, poll_cb);
+		else
+			uv_poll_stop(&sh->poll);
 	}
 }
 
@@ -456,6 +460,15 @@ void ntf_shard_close(struct ntf_shard *sh)
 	sh->close_requested = true;
 	if (sh->dispatching == 0)
 		start_teardown(sh);
+}
+
+void ntf_shard_pause(struct ntf_shard *sh, bool pause)
+{
+	if (sh->paused == pause)
+		return;
+	sh->paused = pause;
+	if (sh->dispatching == 0)
+		update_poll(sh);
 }
 
 bool ntf_shard_is_ready(const struct ntf_shard *sh)

@@ -98,6 +98,13 @@ int ntf_shard_unsubscribe(struct ntf_shard *sh, const char *channel, size_t len)
 /* Ends the shard (see the lifetime rules above). NULL is a no-op. */
 void ntf_shard_close(struct ntf_shard *sh);
 
+/*
+ * Stops (pause) or resumes reading the socket, so no message_cb runs
+ * while paused beyond the replies already read (one read's worth).
+ * Commands are still written.
+ */
+void ntf_shard_pause(struct ntf_shard *sh, bool pause);
+
 /* True between a successful connect_cb and a disconnect or close. */
 bool ntf_shard_is_ready(const struct ntf_shard *sh);
 

@@ -184,6 +184,16 @@ static void coll_link_down(struct ntf_hub *hub, struct ntf_coll *c)
 	c->state = NTF_COLL_STALE;
 }
 
+bool ntf_hub_coll_resync(struct ntf_hub *hub, const char *collection, size_t len)
+{
+	struct ntf_coll *c = ntf_subs_find(&hub->subs, collection, len);
+
+	if (!c || !hub->link_up || c->query)
+		return false;
+	ntf_sync_start(hub, c);
+	return c->query != NULL;
+}
+
 void ntf_hub_link_up(struct ntf_hub *hub)
 {
 	hub->link_up = true;

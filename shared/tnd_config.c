@@ -187,11 +187,12 @@ void tnd_config_usage(FILE *out, const char *program, const struct tnd_option *o
 	}
 }
 
+/* Any form a program may take; one that cannot route over a cluster refuses it in its own check. */
 int tnd_check_redis_url(const char *value, char *why, size_t whylen)
 {
-	struct tnd_redis_addr addr;
+	struct tnd_redis_target target;
 
-	return tnd_redis_url_parse(value, &addr, why, whylen);
+	return tnd_redis_target_parse(value, &target, why, whylen);
 }
 
 int tnd_check_namespace(const char *value, char *why, size_t whylen)

@@ -62,7 +62,8 @@ struct tnd_common_config {
 #define TND_COMMON_OPTIONS(type, member)                                                          \
 	{"redis-url", "TANDEM_REDIS_URL", TND_OPT_STRING, "redis://127.0.0.1:6379", 1, 1024,       \
 	 TND_COMMON_OPTION(type, member, redis_url),                                               \
-	 "redis://[user:password@]host:port[/db] or unix:///path", tnd_check_redis_url},          \
+	 "redis://[user:password@]host:port[/db], unix:///path or "                                \
+	 "redis-cluster://host:port[,host:port...]", tnd_check_redis_url},          \
 	{"redis-username", "TANDEM_REDIS_USERNAME", TND_OPT_STRING, NULL, 1, 128,                  \
 	 TND_COMMON_OPTION(type, member, redis_username), "Redis ACL user (overrides the URL's)",  \
 	 NULL},                                                                                    \

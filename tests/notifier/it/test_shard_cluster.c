@@ -30,112 +30,33 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cluster_fix.h"
 #include "ntf_shard.h"
 #include "shard_rec.h"
 #include "tnd_cluster.h"
 #include "tnd_error.h"
 #include "tnd_redis.h"
 
-#define READY_TIMEOUT_MS 90000
 #define MOVE_BOUND_MS 5000
 #define FAILOVER_BOUND_MS 15000
 
-static char dir[64];
-static pid_t script_pid = -1;
+static struct cluster_fix fix;
 static uv_loop_t loop;
 
 static void cluster_start(void)
 {
-	char ready[128];
-	long long deadline;
-
-	snprintf(dir, sizeof(dir), "/tmp/tandem-cluster-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	script_pid = fork();
-	if (script_pid == 0) {
-		char log[128];
-		int fd;
-
-		setpgid(0, 0);
-		snprintf(log, sizeof(log), "%s/cluster.log", dir);
-		fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		if (fd >= 0) {
-			dup2(fd, STDOUT_FILENO);
-			dup2(fd, STDERR_FILENO);
-			close(fd);
-		}
-		setenv("TANDEM_RUN_DIR", dir, 1);
-		setenv("TANDEM_CLUSTER_NODE_TIMEOUT", "1000", 1);
-		setenv("TANDEM_CLUSTER_APPENDONLY", "no", 1);
-		execl("/bin/bash", "bash", "scripts/run-cluster.sh", (char *)NULL);
-		_exit(127);
-	}
-	snprintf(ready, sizeof(ready), "%s/ready", dir);
-	deadline = now_ms() + READY_TIMEOUT_MS;
-	while (access(ready, F_OK) != 0) {
-		int st;
-		if (waitpid(script_pid, &st, WNOHANG) == script_pid) {
-			script_pid = -1;
-			cr_assert_fail("run-cluster.sh exited (see %s/cluster.log)", dir);
-		}
-		cr_assert_lt(now_ms(), deadline, "cluster not ready (see %s/cluster.log)", dir);
-		usleep(50000);
-	}
+	cluster_fix_start(&fix);
 	cr_assert_eq(uv_loop_init(&loop), 0);
 }
 
 static void cluster_stop(void)
 {
-	long long deadline = now_ms() + 20000;
-	char cmd[128];
-	int st;
-
-	if (script_pid > 0) {
-		kill(script_pid, SIGTERM);
-		while (waitpid(script_pid, &st, WNOHANG) == 0 && now_ms() < deadline)
-			usleep(50000);
-		kill(-script_pid, SIGKILL); /* only if something of ours outlived the script */
-		waitpid(script_pid, &st, WNOHANG);
-	}
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
+	cluster_fix_stop(&fix);
 }
 
-static redisReply *cmd(redisContext *c, const char *fmt, ...)
-{
-	va_list ap;
-	redisReply *r;
-
-	va_start(ap, fmt);
-	r = redisvCommand(c, fmt, ap);
-	va_end(ap);
-	cr_assert_not_null(r, "%s: %s", fmt, c->errstr);
-	return r;
-}
-
-static void cmd_ok(redisContext *c, const char *fmt, ...)
-{
-	va_list ap;
-	redisReply *r;
-
-	va_start(ap, fmt);
-	r = redisvCommand(c, fmt, ap);
-	va_end(ap);
-	cr_assert(r && r->type != REDIS_REPLY_ERROR, "%s: %s", fmt, r ? r->str : c->errstr);
-	freeReplyObject(r);
-}
-
-static struct tnd_cluster_map *slot_map(redisContext *c)
-{
-	struct tnd_cluster_map *m;
-	redisReply *r = cmd(c, "CLUSTER SLOTS");
-	char err[200];
-
-	cr_assert_eq(tnd_cluster_map_parse(r, "127.0.0.1", &m, err, sizeof(err)), 0, "%s", err);
-	freeReplyObject(r);
-	return m;
-}
+#define cmd cluster_cmd
+#define cmd_ok cluster_cmd_ok
+#define slot_map cluster_slot_map
 
 static struct ntf_shard *open_on(const struct tnd_cluster_node *n, struct rec *rec)
 {
@@ -185,17 +106,11 @@ Test(shard_cluster, follows_a_slot_move_and_a_failover, .init = cluster_start,
 {
 	const char *ch = "{tandem:todos}";
 	struct tnd_redis_target t;
-	char seeds[1024], err[200];
-	FILE *f;
+	char err[200];
 
 	/* 1. The seed URL and the slot map. */
-	snprintf(seeds, sizeof(seeds), "%s/seeds", dir);
-	f = fopen(seeds, "r");
-	cr_assert_not_null(f);
-	cr_assert_not_null(fgets(seeds, sizeof(seeds), f));
-	fclose(f);
-	seeds[strcspn(seeds, "\n")] = '\0';
-	cr_assert_eq(tnd_redis_target_parse(seeds, &t, err, sizeof(err)), 0, "%s: %s", seeds, err);
+	cr_assert_eq(tnd_redis_target_parse(fix.seeds, &t, err, sizeof(err)), 0, "%s: %s", fix.seeds,
+		     err);
 	cr_assert(t.cluster);
 	cr_assert_eq(t.n_seeds, 6);
 	redisContext *seed = redis_ctx(t.seeds[0].host, t.seeds[0].port);
