@@ -5,12 +5,15 @@
  * FCGX_Accept_r on one shared socket; every request gets a small JSON
  * answer and no other work.
  *
- *   hello-fcgi [--listen unix:/path | host:port] [--threads N]
+ *   hello-fcgi [--listen unix:/path | host:port] [--threads N] [--batch]
  *
+ * --batch runs the threads under SCHED_BATCH, as tandem-rest's workers
+ * run (rest-fcgi/main.c): the ceiling of a backend that does the same.
  * Without --listen it serves the socket inherited on fd 0 (spawn-fcgi).
  * HELLO_THREADS sets the default thread count (128). SIGTERM ends it at once.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +23,7 @@
 #include <fcgiapp.h>
 
 static int listen_fd;
+static int batch;
 
 static const char reply[] = "Status: 200 OK\r\n"
 			    "Content-Type: application/json\r\n"
@@ -32,6 +36,9 @@ static void *serve(void *arg)
 	FCGX_Request req;
 
 	(void)arg;
+	if (batch && pthread_setschedparam(pthread_self(), SCHED_BATCH,
+					   &(struct sched_param){.sched_priority = 0}) != 0)
+		fprintf(stderr, "hello-fcgi: SCHED_BATCH refused\n");
 	if (FCGX_InitRequest(&req, listen_fd, 0) != 0)
 		return NULL;
 	while (FCGX_Accept_r(&req) >= 0) {
@@ -43,7 +50,7 @@ static void *serve(void *arg)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: hello-fcgi [--listen unix:/path | host:port] [--threads N]\n");
+	fprintf(f, "usage: hello-fcgi [--listen unix:/path | host:port] [--threads N] [--batch]\n");
 }
 
 int main(int argc, char **argv)
@@ -57,6 +64,8 @@ int main(int argc, char **argv)
 			listen = argv[++i];
 		} else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
 			threads = strtol(argv[++i], NULL, 10);
+		} else if (!strcmp(argv[i], "--batch")) {
+			batch = 1;
 		} else if (!strcmp(argv[i], "--help")) {
 			usage(stdout);
 			return 0;
@@ -101,8 +110,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	fprintf(stderr, "hello-fcgi: serving with %ld threads on %s\n", threads,
-		listen ? listen : "the inherited socket");
+	fprintf(stderr, "hello-fcgi: serving with %ld threads%s on %s\n", threads,
+		batch ? " (SCHED_BATCH)" : "", listen ? listen : "the inherited socket");
 	for (long i = 0; i < threads; i++)
 		pthread_join(tids[i], NULL);
 	free(tids);
