@@ -426,8 +426,8 @@ done
 # without keep-conn (same thread count, same run: the reference of the
 # targets GET by id >= 0.85 and POST >= 0.6); "to keep-conn" = req/s / the
 # best hello row of all; p99 < 10 ms. Then GET and POST side by side: the
-# best-of ratio and the ratio of each round (the same round's rows, so the
-# spread of the noise shows).
+# best-of ratio, the median and the ratio of each round (the same round's
+# rows, so the spread of the noise shows), and the ratio of CPU per request.
 NPROC=$(nproc 2>/dev/null || echo "?")
 NGX_WORKERS=$NPROC
 WRK_VERSION=$( (wrk -v 2>&1 || true) | awk 'NR == 1 {print $2}')
@@ -457,12 +457,20 @@ order=$(for r in "${ROWS[@]}"; do printf '%s\n' "${r%%|*}"; done)
 	}
 	function fmt(a, b) { return b + 0 > 0 ? sprintf("%.2f", a / b) : "-" }
 	# side_row LABEL ROW REF TARGET: best-of ratio and per-round ratios.
-	function side_row(label, k, r, target,    s, j, v) {
+	# The median of the per-round ratios: one lucky round moves it less than the best-of.
+	function side_row(label, k, r, target,    s, j, v, m, q, a, b, t) {
 		if (!(k in rps) || !(r in rps)) return
 		v = rps[r] + 0 > 0 ? rps[k] / rps[r] : 0
 		s = ""
-		for (j = 1; j <= rounds; j++) s = s (j > 1 ? " " : "") fmt(per[k, j], per[r, j])
-		printf "%-40s %5s  %-22s %9s  %s\n", label, fmt(rps[k], rps[r]), s, fmt(cpu(r, "t"), cpu(k, "t")),
+		m = 0
+		for (j = 1; j <= rounds; j++) {
+			s = s (j > 1 ? " " : "") fmt(per[k, j], per[r, j])
+			if (per[r, j] + 0 > 0) q[++m] = per[k, j] / per[r, j]
+		}
+		for (a = 2; a <= m; a++)
+			for (b = a; b > 1 && q[b - 1] > q[b]; b--) { t = q[b]; q[b] = q[b - 1]; q[b - 1] = t }
+		t = m == 0 ? "-" : sprintf("%.2f", m % 2 ? q[(m + 1) / 2] : (q[m / 2] + q[m / 2 + 1]) / 2)
+		printf "%-36s %5s %6s  %-30s %9s  %s\n", label, fmt(rps[k], rps[r]), t, s, fmt(cpu(r, "t"), cpu(k, "t")),
 			target == "" ? "" : (v >= target ? "target " target " met" : "target " target " NOT met") > side
 	}
 	END {
@@ -491,7 +499,7 @@ order=$(for r in "${ROWS[@]}"; do printf '%s\n' "${r%%|*}"; done)
 			printf "| %s | %.0f | %.2f | %.2f | %s | %s | %s | %s | %s |\n", k, rps[k], p50[k], p99[k], r, rk,
 				c, t, all[k] > results
 		}
-		printf "%-40s %5s  %-22s %9s\n", "no keep-conn, same thread count", "best", "per round", "CPU ratio" > side
+		printf "%-36s %5s %6s  %-30s %9s\n", "no keep-conn, same thread count", "best", "median", "per round", "CPU ratio" > side
 		for (i = 1; i <= n; i++) {
 			k = names[i]
 			if (k !~ /^(tandem|base)\([0-9]+\) (GET by id|POST create), no keep-conn$/) continue
