@@ -5,10 +5,14 @@
  * FCGX_Accept_r on one shared socket; every request gets a small JSON
  * answer and no other work.
  *
- *   hello-fcgi [--listen unix:/path | host:port] [--threads N] [--batch]
+ *   hello-fcgi [--listen unix:/path | host:port] [--threads N] [--batch] [--plain-close]
  *
  * --batch runs the threads under SCHED_BATCH, as tandem-rest's workers
  * run (rest-fcgi/main.c): the ceiling of a backend that does the same.
+ * --plain-close ends each connection with a plain close() instead of
+ * libfcgi's lingering close, as tandem-rest does on a unix socket (only
+ * for unix sockets: on TCP unread input would reset the peer).
+ *
  * Without --listen it serves the socket inherited on fd 0 (spawn-fcgi).
  * HELLO_THREADS sets the default thread count (128). SIGTERM ends it at once.
  */
@@ -24,6 +28,7 @@
 
 static int listen_fd;
 static int batch;
+static int plain_close;
 
 static const char reply[] = "Status: 200 OK\r\n"
 			    "Content-Type: application/json\r\n"
@@ -43,6 +48,13 @@ static void *serve(void *arg)
 		return NULL;
 	while (FCGX_Accept_r(&req) >= 0) {
 		FCGX_PutStr(reply, (int)sizeof(reply) - 1, req.out);
+		if (plain_close) {
+			char sink[1024];
+			/* Unread input at close() would reset nginx: read to the end. */
+			while (!FCGX_HasSeenEOF(req.in) && FCGX_GetStr(sink, sizeof(sink), req.in) > 0)
+				;
+			req.detached = 1;
+		}
 		FCGX_Finish_r(&req);
 	}
 	return NULL;
@@ -50,7 +62,7 @@ static void *serve(void *arg)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: hello-fcgi [--listen unix:/path | host:port] [--threads N] [--batch]\n");
+	fprintf(f, "usage: hello-fcgi [--listen unix:/path | host:port] [--threads N] [--batch] [--plain-close]\n");
 }
 
 int main(int argc, char **argv)
@@ -66,6 +78,8 @@ int main(int argc, char **argv)
 			threads = strtol(argv[++i], NULL, 10);
 		} else if (!strcmp(argv[i], "--batch")) {
 			batch = 1;
+		} else if (!strcmp(argv[i], "--plain-close")) {
+			plain_close = 1;
 		} else if (!strcmp(argv[i], "--help")) {
 			usage(stdout);
 			return 0;
