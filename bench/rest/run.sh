@@ -219,7 +219,7 @@ BACKENDS+=("tandem($STACK_THREADS)|$STACK_DIR/rest.sock|$STACK_THREADS")
 
 # BPID[backend]: its process, whose CPU time each row samples.
 declare -A BPID
-BPID[tandem($STACK_THREADS)]=$(cat "$STACK_DIR/rest.pid")
+BPID["tandem($STACK_THREADS)"]=$(cat "$STACK_DIR/rest.pid")
 "$BIN_DIR/bench/hello-fcgi" --listen "unix:$DIR/hello.sock" --threads "$HELLO_THREADS" \
 	2>"$DIR/hello.log" &
 BG_PIDS+=($!)
@@ -227,18 +227,18 @@ BPID[hello]=$!
 "$BIN_DIR/bench/hello-fcgi" --listen "unix:$DIR/hello-t.sock" --threads "$STACK_THREADS" \
 	2>"$DIR/hello-t.log" &
 BG_PIDS+=($!)
-BPID[$HELLO_REF]=$!
+BPID["$HELLO_REF"]=$!
 if [ "$HELLO_BATCH" = 1 ]; then
 	"$BIN_DIR/bench/hello-fcgi" --listen "unix:$DIR/hello-b.sock" --threads "$STACK_THREADS" \
 		--batch 2>"$DIR/hello-b.log" &
 	BG_PIDS+=($!)
-	BPID[$HELLO_REF batch]=$!
+	BPID["$HELLO_REF batch"]=$!
 fi
 if [ -n "$BASELINE_BIN" ]; then
 	TANDEM_REDIS_URL="unix://$STACK_DIR/redis.sock" TANDEM_THREADS=$STACK_THREADS \
 		"$BASELINE_BIN" --listen "unix:$DIR/rest-base.sock" 2>"$DIR/rest-base.log" &
 	BG_PIDS+=($!)
-	BPID[base($STACK_THREADS)]=$!
+	BPID["base($STACK_THREADS)"]=$!
 	BACKENDS+=("base($STACK_THREADS)|$DIR/rest-base.sock|$STACK_THREADS")
 fi
 
@@ -247,7 +247,7 @@ for t in $EXTRA_THREADS; do
 	TANDEM_REDIS_URL="unix://$STACK_DIR/redis.sock" TANDEM_THREADS=$t \
 		"$BIN_DIR/tandem-rest" --listen "unix:$DIR/rest-$t.sock" 2>"$DIR/rest-$t.log" &
 	BG_PIDS+=($!)
-	BPID[tandem($t)]=$!
+	BPID["tandem($t)"]=$!
 	BACKENDS+=("tandem($t)|$DIR/rest-$t.sock|$t")
 done
 for b in "${BACKENDS[@]}"; do
@@ -408,6 +408,7 @@ measure() {
 		for (i = 1; i <= 3; i++) printf "%s%.1f", (i > 1 ? "\t" : ""), (n > 0 ? (y[i] - x[i]) * 1e6 / hz / n : 0)
 	}')
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$2" "$3" "$4" "$5" "$6" "$7" "$line" >>"$RAW"
+	# shellcheck disable=SC2086 # $line: the three figures, split on purpose
 	log "$(printf 'round %s  %-48s %7.0f req/s  p50 %6.2f ms  p99 %7.2f ms  CPU us/req nginx %5.1f backend %5.1f redis %5.1f%s' \
 		"$round" "$name" "$2" "$3" "$4" $line "$([ "$6$7" = 00 ] || echo "  errors $6, non-2xx $7")")"
 }
