@@ -190,10 +190,11 @@ static void finish_request(FCGX_Request *req, bool unix_socket)
  * woken worker preempt whatever runs on its CPU. Every request wakes a
  * worker twice (nginx's connect, Redis's reply), and on a host where
  * nginx, Redis and the workers share the cores each such preemption cut
- * nginx or Redis off in the middle of a batch of work: a request cost
- * about twice the CPU (docs/PERFORMANCE.md, "Where the time goes").
- * Workers get the same CPU share as before; a woken one waits for the
- * running task's slice instead. Any user may choose it; where a sandbox
+ * nginx or Redis off in the middle of a batch of work: a request cost up
+ * to twice the CPU, less so when other load fills the cores anyway
+ * (docs/PERFORMANCE.md, "Where the time goes"). Workers get the same CPU
+ * share as before; a woken one waits for the running task's slice
+ * instead. Any user may choose it; where a sandbox
  * refuses, the thread just stays as it was.
  */
 static void prefer_throughput(int index)
