@@ -44,6 +44,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -184,11 +185,33 @@ static void finish_request(FCGX_Request *req, bool unix_socket)
 	FCGX_Finish_r(req);
 }
 
+/*
+ * Worker threads run under SCHED_BATCH: the kernel then no longer lets a
+ * woken worker preempt whatever runs on its CPU. Every request wakes a
+ * worker twice (nginx's connect, Redis's reply), and on a host where
+ * nginx, Redis and the workers share the cores each such preemption cut
+ * nginx or Redis off in the middle of a batch of work: a request cost up
+ * to twice the CPU, less so when other load fills the cores anyway
+ * (docs/PERFORMANCE.md, "Where the time goes"). Workers get the same CPU
+ * share as before; a woken one waits for the running task's slice
+ * instead. Any user may choose it; where a sandbox
+ * refuses, the thread just stays as it was.
+ */
+static void prefer_throughput(int index)
+{
+	struct sched_param param = {.sched_priority = 0};
+	int rc = pthread_setschedparam(pthread_self(), SCHED_BATCH, &param);
+
+	if (rc != 0)
+		tnd_log_debug("worker %d: SCHED_BATCH refused: %s", index, strerror(rc));
+}
+
 static void *worker_main(void *arg)
 {
 	struct rest_thread *th = arg;
 	FCGX_Request req;
 
+	prefer_throughput(th->worker.index);
 	if (FCGX_InitRequest(&req, th->pool->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		tnd_log_error("worker %d: cannot set up a FastCGI request", th->worker.index);
 		goto out;

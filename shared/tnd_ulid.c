@@ -3,6 +3,7 @@
  */
 #include "tnd_ulid.h"
 
+#include <stdbool.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -51,25 +52,35 @@ static int rand_increment(uint8_t r[10])
 
 int tnd_ulid_next(struct tnd_ulid_gen *gen, uint64_t now_ms, char out[TND_ULID_LEN + 1])
 {
-	uint8_t r[10];
+	uint8_t r[10], fresh[10];
+	bool have_fresh = false;
 	uint64_t ms;
 	int rc = -1;
 
+	/*
+	 * The random bytes of a new millisecond are drawn before the lock: a
+	 * system call inside it kept every other thread that wanted an id
+	 * waiting on the mutex (futex sleeps and wake-ups on each POST). A
+	 * thread that loses the race to start the millisecond wasted a draw.
+	 */
+	if (now_ms > atomic_load_explicit(&gen->last_ms, memory_order_relaxed))
+		have_fresh = getrandom(fresh, sizeof(fresh), 0) == (ssize_t)sizeof(fresh);
 	pthread_mutex_lock(&gen->lock);
 	/* A clock that steps back keeps the last millisecond: order wins. */
-	if (now_ms > gen->last_ms) {
-		if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+	if (now_ms > atomic_load_explicit(&gen->last_ms, memory_order_relaxed)) {
+		if (!have_fresh && getrandom(fresh, sizeof(fresh), 0) != (ssize_t)sizeof(fresh))
 			goto out;
+		memcpy(r, fresh, sizeof(r));
 		/* Leave headroom so increments within the ms cannot wrap soon. */
 		r[0] &= 0x7f;
-		gen->last_ms = now_ms;
+		atomic_store_explicit(&gen->last_ms, now_ms, memory_order_relaxed);
 	} else {
 		memcpy(r, gen->last_rand, sizeof(r));
 		if (rand_increment(r) < 0)
 			goto out;
 	}
 	memcpy(gen->last_rand, r, sizeof(r));
-	ms = gen->last_ms;
+	ms = atomic_load_explicit(&gen->last_ms, memory_order_relaxed);
 	rc = 0;
 out:
 	pthread_mutex_unlock(&gen->lock);

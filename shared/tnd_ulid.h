@@ -8,13 +8,14 @@
 #define TND_ULID_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #define TND_ULID_LEN 26
 
 struct tnd_ulid_gen {
 	pthread_mutex_t lock;
-	uint64_t last_ms;
+	_Atomic uint64_t last_ms; /* written under lock; read before it as a hint */
 	uint8_t last_rand[10];
 };
 

@@ -5,12 +5,19 @@
  * FCGX_Accept_r on one shared socket; every request gets a small JSON
  * answer and no other work.
  *
- *   hello-fcgi [--listen unix:/path | host:port] [--threads N]
+ *   hello-fcgi [--listen unix:/path | host:port] [--threads N] [--batch] [--plain-close]
+ *
+ * --batch runs the threads under SCHED_BATCH, as tandem-rest's workers
+ * run (rest-fcgi/main.c): the ceiling of a backend that does the same.
+ * --plain-close ends each connection with a plain close() instead of
+ * libfcgi's lingering close, as tandem-rest does on a unix socket (only
+ * for unix sockets: on TCP unread input would reset the peer).
  *
  * Without --listen it serves the socket inherited on fd 0 (spawn-fcgi).
  * HELLO_THREADS sets the default thread count (128). SIGTERM ends it at once.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +27,8 @@
 #include <fcgiapp.h>
 
 static int listen_fd;
+static int batch;
+static int plain_close;
 
 static const char reply[] = "Status: 200 OK\r\n"
 			    "Content-Type: application/json\r\n"
@@ -32,10 +41,20 @@ static void *serve(void *arg)
 	FCGX_Request req;
 
 	(void)arg;
+	if (batch && pthread_setschedparam(pthread_self(), SCHED_BATCH,
+					   &(struct sched_param){.sched_priority = 0}) != 0)
+		fprintf(stderr, "hello-fcgi: SCHED_BATCH refused\n");
 	if (FCGX_InitRequest(&req, listen_fd, 0) != 0)
 		return NULL;
 	while (FCGX_Accept_r(&req) >= 0) {
 		FCGX_PutStr(reply, (int)sizeof(reply) - 1, req.out);
+		if (plain_close) {
+			char sink[1024];
+			/* Unread input at close() would reset nginx: read to the end. */
+			while (!FCGX_HasSeenEOF(req.in) && FCGX_GetStr(sink, sizeof(sink), req.in) > 0)
+				;
+			req.detached = 1;
+		}
 		FCGX_Finish_r(&req);
 	}
 	return NULL;
@@ -43,7 +62,7 @@ static void *serve(void *arg)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: hello-fcgi [--listen unix:/path | host:port] [--threads N]\n");
+	fprintf(f, "usage: hello-fcgi [--listen unix:/path | host:port] [--threads N] [--batch] [--plain-close]\n");
 }
 
 int main(int argc, char **argv)
@@ -57,6 +76,10 @@ int main(int argc, char **argv)
 			listen = argv[++i];
 		} else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
 			threads = strtol(argv[++i], NULL, 10);
+		} else if (!strcmp(argv[i], "--batch")) {
+			batch = 1;
+		} else if (!strcmp(argv[i], "--plain-close")) {
+			plain_close = 1;
 		} else if (!strcmp(argv[i], "--help")) {
 			usage(stdout);
 			return 0;
@@ -101,8 +124,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	fprintf(stderr, "hello-fcgi: serving with %ld threads on %s\n", threads,
-		listen ? listen : "the inherited socket");
+	fprintf(stderr, "hello-fcgi: serving with %ld threads%s on %s\n", threads,
+		batch ? " (SCHED_BATCH)" : "", listen ? listen : "the inherited socket");
 	for (long i = 0; i < threads; i++)
 		pthread_join(tids[i], NULL);
 	free(tids);

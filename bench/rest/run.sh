@@ -7,7 +7,14 @@
 #   - one more tandem-rest per BENCH_EXTRA_THREADS value (own socket, same
 #     Redis), to compare thread counts;
 #   - build/bench/hello-fcgi, the trivial libfcgi worker: the ceiling for any
-#     FastCGI backend on this machine;
+#     FastCGI backend on this machine; once with HELLO_THREADS threads (with
+#     and without keep-conn), once with TANDEM_THREADS threads (without: the
+#     reference of the ratio targets), and once more with TANDEM_THREADS
+#     threads under SCHED_BATCH as tandem-rest's workers run
+#     (BENCH_HELLO_BATCH=0: not);
+#   - with BENCH_BASELINE_BIN, one more tandem-rest from that binary (own
+#     socket, same Redis, TANDEM_THREADS threads): an A/B of two builds in
+#     one run, rows interleaved;
 #   - a benchmark nginx of our own with, per backend, one port without and
 #     one with fastcgi_keep_conn (upstream keepalive 32).
 # Then wrk -t1 -c$BENCH_CONNECTIONS through that nginx: hello, and for each
@@ -16,13 +23,16 @@
 # The benchmark nginx is started afresh for every measurement, so
 # connections kept by one row never pin worker threads in the next.
 # Each row: warm-up, then a measured run; BENCH_ROUNDS rounds, interleaved,
-# and the round with the most req/s is reported. Ratios are to the better
-# of the two hello rows.
+# and the round with the most req/s is reported. The ratio targets (GET by
+# id >= 0.85, POST >= 0.6) are to hello(TANDEM_THREADS) without keep-conn,
+# the connection model we ship; a last block puts GET and POST side by
+# side with that ratio per round (the spread).
 #
 # Environment (defaults): BENCH_DURATION (10) and BENCH_WARMUP (2) seconds
-# per row, BENCH_ROUNDS (2), BENCH_CONNECTIONS (64), TANDEM_THREADS (16),
-# BENCH_EXTRA_THREADS ("64"; "" for none), HELLO_THREADS (128), BENCH_DOCS
-# (1000), BENCH_KEEPALIVE (32), BENCH_ONLY (regex on row names, e.g.
+# per row, BENCH_ROUNDS (3), BENCH_CONNECTIONS (64), TANDEM_THREADS (16),
+# BENCH_EXTRA_THREADS ("" for none; e.g. "4 64 128"), HELLO_THREADS (128),
+# BENCH_HELLO_BATCH (1), BENCH_BASELINE_BIN (none), BENCH_DOCS (1000),
+# BENCH_KEEPALIVE (32), BENCH_ONLY (regex on row names, e.g.
 # 'hello|GET by id'), BENCH_OUT_DIR (a new /tmp/tandem-bench.XXXXXX),
 # TANDEM_BIN_DIR (build). Results: stdout and $BENCH_OUT_DIR/results.md.
 set -euo pipefail
@@ -34,11 +44,13 @@ case "$BIN_DIR" in /*) ;; *) BIN_DIR=$ROOT/$BIN_DIR ;; esac
 
 DURATION=${BENCH_DURATION:-10}
 WARMUP=${BENCH_WARMUP:-2}
-ROUNDS=${BENCH_ROUNDS:-2}
+ROUNDS=${BENCH_ROUNDS:-3}
 CONNS=${BENCH_CONNECTIONS:-64}
 STACK_THREADS=${TANDEM_THREADS:-16}
-EXTRA_THREADS=${BENCH_EXTRA_THREADS-64}
+EXTRA_THREADS=${BENCH_EXTRA_THREADS:-}
 HELLO_THREADS=${HELLO_THREADS:-128}
+HELLO_BATCH=${BENCH_HELLO_BATCH:-1}
+BASELINE_BIN=${BENCH_BASELINE_BIN:-}
 DOCS=${BENCH_DOCS:-1000}
 KEEPALIVE=${BENCH_KEEPALIVE:-32}
 ONLY=${BENCH_ONLY:-}
@@ -50,6 +62,8 @@ is_uint() { case "$1" in '' | *[!0-9]*) return 1 ;; *) return 0 ;; esac; }
 for v in DURATION WARMUP ROUNDS CONNS STACK_THREADS HELLO_THREADS DOCS KEEPALIVE; do
 	is_uint "${!v}" || die "$v must be a whole number (got '${!v}')"
 done
+case "$HELLO_BATCH" in 0 | 1) ;; *) die "BENCH_HELLO_BATCH must be 0 or 1" ;; esac
+if [ -n "$BASELINE_BIN" ] && [ ! -x "$BASELINE_BIN" ]; then die "BENCH_BASELINE_BIN: $BASELINE_BIN is not executable"; fi
 for t in $EXTRA_THREADS; do is_uint "$t" || die "BENCH_EXTRA_THREADS: '$t' is not a number"; done
 if [ "$DURATION" -lt 1 ] || [ "$ROUNDS" -lt 1 ] || [ "$CONNS" -lt 1 ] || [ "$DOCS" -lt 1 ]; then
 	die "BENCH_DURATION, BENCH_ROUNDS, BENCH_CONNECTIONS and BENCH_DOCS must be at least 1"
@@ -194,18 +208,46 @@ for try in 1 2 3; do
 	fi
 done
 
-# Backends: name, socket, thread count (for the table).
-BACKENDS=("hello|$DIR/hello.sock|$HELLO_THREADS" "tandem($STACK_THREADS)|$STACK_DIR/rest.sock|$STACK_THREADS")
+# Backends: name, socket, thread count (for the table). The first is the
+# keep-conn ceiling; hello(N) and hello(N) batch are measured without
+# keep-conn only; every tandem backend gets the three kinds of rows.
+HELLO_REF="hello($STACK_THREADS)"
+BACKENDS=("hello|$DIR/hello.sock|$HELLO_THREADS" "$HELLO_REF|$DIR/hello-t.sock|$STACK_THREADS")
+[ "$HELLO_BATCH" = 1 ] && BACKENDS+=("$HELLO_REF batch|$DIR/hello-b.sock|$STACK_THREADS")
+N_HELLO=${#BACKENDS[@]}
+BACKENDS+=("tandem($STACK_THREADS)|$STACK_DIR/rest.sock|$STACK_THREADS")
 
+# BPID[backend]: its process, whose CPU time each row samples.
+declare -A BPID
+BPID["tandem($STACK_THREADS)"]=$(cat "$STACK_DIR/rest.pid")
 "$BIN_DIR/bench/hello-fcgi" --listen "unix:$DIR/hello.sock" --threads "$HELLO_THREADS" \
 	2>"$DIR/hello.log" &
 BG_PIDS+=($!)
+BPID[hello]=$!
+"$BIN_DIR/bench/hello-fcgi" --listen "unix:$DIR/hello-t.sock" --threads "$STACK_THREADS" \
+	2>"$DIR/hello-t.log" &
+BG_PIDS+=($!)
+BPID["$HELLO_REF"]=$!
+if [ "$HELLO_BATCH" = 1 ]; then
+	"$BIN_DIR/bench/hello-fcgi" --listen "unix:$DIR/hello-b.sock" --threads "$STACK_THREADS" \
+		--batch 2>"$DIR/hello-b.log" &
+	BG_PIDS+=($!)
+	BPID["$HELLO_REF batch"]=$!
+fi
+if [ -n "$BASELINE_BIN" ]; then
+	TANDEM_REDIS_URL="unix://$STACK_DIR/redis.sock" TANDEM_THREADS=$STACK_THREADS \
+		"$BASELINE_BIN" --listen "unix:$DIR/rest-base.sock" 2>"$DIR/rest-base.log" &
+	BG_PIDS+=($!)
+	BPID["base($STACK_THREADS)"]=$!
+	BACKENDS+=("base($STACK_THREADS)|$DIR/rest-base.sock|$STACK_THREADS")
+fi
 
 for t in $EXTRA_THREADS; do
 	[ "$t" = "$STACK_THREADS" ] && continue
 	TANDEM_REDIS_URL="unix://$STACK_DIR/redis.sock" TANDEM_THREADS=$t \
 		"$BIN_DIR/tandem-rest" --listen "unix:$DIR/rest-$t.sock" 2>"$DIR/rest-$t.log" &
 	BG_PIDS+=($!)
+	BPID["tandem($t)"]=$!
 	BACKENDS+=("tandem($t)|$DIR/rest-$t.sock|$t")
 done
 for b in "${BACKENDS[@]}"; do
@@ -294,59 +336,99 @@ curl -fsS "http://127.0.0.1:$STACK_PORT/api/v1/bench?limit=100" | grep -q '"next
 	die "the list page of 100 does not look right"
 
 # --- rows ------------------------------------------------------------------------
-# name|port|path|script
+# name|port|path|script|backend
 ROWS=()
-add_row() { # add_row NAME PORT PATH SCRIPT
+add_row() { # add_row NAME PORT PATH SCRIPT BACKEND
 	if [ -n "$ONLY" ] && ! printf '%s\n' "$1" | grep -Eq -- "$ONLY"; then return 0; fi
-	ROWS+=("$1|$2|$3|$4")
+	ROWS+=("$1|$2|$3|$4|$5")
 }
-add_row "hello, no keep-conn" "${PORT[hello,close]}" / plain.lua
-add_row "hello, keep-conn" "${PORT[hello,keep]}" / plain.lua
-for b in "${BACKENDS[@]:1}"; do
+add_row "hello($HELLO_THREADS), no keep-conn" "${PORT[hello,close]}" / plain.lua hello
+add_row "hello($HELLO_THREADS), keep-conn" "${PORT[hello,keep]}" / plain.lua hello
+for b in "${BACKENDS[@]:1:N_HELLO-1}"; do
+	IFS='|' read -r name _ _ <<<"$b"
+	add_row "$name, no keep-conn" "${PORT[$name,close]}" / plain.lua "$name"
+done
+for b in "${BACKENDS[@]:N_HELLO}"; do
 	IFS='|' read -r name _ _ <<<"$b"
 	for what in "GET by id|/api/v1/bench/d0000|get.lua" "POST create|/api/v1/benchpost|post.lua" \
 		"list of 100|/api/v1/bench?limit=100|plain.lua"; do
 		IFS='|' read -r label path script <<<"$what"
-		add_row "$name $label, no keep-conn" "${PORT[$name,close]}" "$path" "$script"
-		add_row "$name $label, keep-conn" "${PORT[$name,keep]}" "$path" "$script"
+		add_row "$name $label, no keep-conn" "${PORT[$name,close]}" "$path" "$script" "$name"
+		add_row "$name $label, keep-conn" "${PORT[$name,keep]}" "$path" "$script" "$name"
 	done
 done
-add_row "tandem($STACK_THREADS) GET by id, stack nginx as shipped" "$STACK_PORT" /api/v1/bench/d0000 get.lua
+add_row "tandem($STACK_THREADS) GET by id, stack nginx as shipped" "$STACK_PORT" /api/v1/bench/d0000 get.lua \
+	"tandem($STACK_THREADS)"
 [ ${#ROWS[@]} -gt 0 ] || die "BENCH_ONLY='$ONLY' matches no row"
 
 export BENCH_LUA_DIR=$HERE BENCH_DOCS=$DOCS BENCH_COLLECTION=bench BENCH_POST_COLLECTION=benchpost
 
-# measure NAME PORT PATH SCRIPT ROUND: warm-up, then one measured run.
+# cpu_ticks PID...: user + system clock ticks of these processes (all
+# their threads), 0 for any that is gone.
+cpu_ticks() {
+	local p t=0 v
+	for p in "$@"; do
+		v=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null) || v=0
+		t=$((t + ${v:-0}))
+	done
+	echo "$t"
+}
+REDIS_PID=$(cat "$STACK_DIR/redis.pid")
+HZ=$(getconf CLK_TCK)
+
+# measure NAME PORT PATH SCRIPT ROUND BACKEND: warm-up, then one measured
+# run, with the CPU time nginx's workers, the backend and Redis spent in it
+# (per request: where the time goes; steadier than req/s on a shared machine).
 measure() {
-	local name=$1 url="http://127.0.0.1:$2$3" script=$HERE/$4 round=$5 out line
-	[ "$2" = "$STACK_PORT" ] || start_bench_nginx
+	local name=$1 url="http://127.0.0.1:$2$3" script=$HERE/$4 round=$5 backend=$6 out line ngx
+	local -a t0 t1
+	if [ "$2" = "$STACK_PORT" ]; then
+		ngx=$(pgrep -P "$(cat "$STACK_DIR/nginx/nginx.pid")" | tr '\n' ' ')
+	else
+		start_bench_nginx
+		ngx=$(pgrep -P "$NGX_PID" | tr '\n' ' ')
+	fi
 	if [ "$WARMUP" -gt 0 ]; then
 		timeout $((WARMUP + 30)) wrk -t1 -c"$CONNS" -d"${WARMUP}s" -s "$script" "$url" >/dev/null 2>&1 || true
 	fi
+	# shellcheck disable=SC2086
+	t0=("$(cpu_ticks $ngx)" "$(cpu_ticks "${BPID[$backend]}")" "$(cpu_ticks "$REDIS_PID")")
 	out=$(timeout $((DURATION + 30)) wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 2s -s "$script" "$url" 2>&1) || true
+	# shellcheck disable=SC2086
+	t1=("$(cpu_ticks $ngx)" "$(cpu_ticks "${BPID[$backend]}")" "$(cpu_ticks "$REDIS_PID")")
 	[ "$2" = "$STACK_PORT" ] || stop_bench_nginx
 	printf '== round %s: %s (%s)\n%s\n\n' "$round" "$name" "$url" "$out" >>"$DIR/wrk.log"
 	line=$(printf '%s\n' "$out" | grep '^RESULT ' | tail -1)
 	[ -n "$line" ] || { log "$name: wrk gave no result (see $DIR/wrk.log)"; line="RESULT 0 0 0 0 0 0"; }
 	# shellcheck disable=SC2086
 	set -- $line
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$2" "$3" "$4" "$5" "$6" "$7" >>"$RAW"
-	log "$(printf 'round %s  %-52s %9.0f req/s  p50 %7.2f ms  p99 %8.2f ms%s' "$round" "$name" "$2" "$3" "$4" \
-		"$([ "$6$7" = 00 ] || echo "  errors $6, non-2xx $7")")"
+	# µs of CPU per request: nginx, backend, Redis.
+	line=$(awk -v n="$5" -v hz="$HZ" -v a="${t0[*]}" -v b="${t1[*]}" 'BEGIN {
+		split(a, x, " "); split(b, y, " ")
+		for (i = 1; i <= 3; i++) printf "%s%.1f", (i > 1 ? "\t" : ""), (n > 0 ? (y[i] - x[i]) * 1e6 / hz / n : 0)
+	}')
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$2" "$3" "$4" "$5" "$6" "$7" "$line" >>"$RAW"
+	# shellcheck disable=SC2086 # $line: the three figures, split on purpose
+	log "$(printf 'round %s  %-48s %7.0f req/s  p50 %6.2f ms  p99 %7.2f ms  CPU us/req nginx %5.1f backend %5.1f redis %5.1f%s' \
+		"$round" "$name" "$2" "$3" "$4" $line "$([ "$6$7" = 00 ] || echo "  errors $6, non-2xx $7")")"
 }
 
 total=$(( ${#ROWS[@]} * ROUNDS * (DURATION + WARMUP) ))
 log "${#ROWS[@]} rows x $ROUNDS rounds x $((DURATION + WARMUP)) s: about $((total / 60)) min $((total % 60)) s"
 for round in $(seq 1 "$ROUNDS"); do
 	for r in "${ROWS[@]}"; do
-		IFS='|' read -r name port path script <<<"$r"
-		measure "$name" "$port" "$path" "$script" "$round"
+		IFS='|' read -r name port path script backend <<<"$r"
+		measure "$name" "$port" "$path" "$script" "$round" "$backend"
 	done
 done
 
 # --- table -----------------------------------------------------------------------
-# Best round per row (most req/s); ratio to the better hello row; the
-# issue's targets: GET by id >= 0.85, POST >= 0.5, p99 < 10 ms.
+# Best round per row (most req/s). ratio = req/s / hello(TANDEM_THREADS)
+# without keep-conn (same thread count, same run: the reference of the
+# targets GET by id >= 0.85 and POST >= 0.6); "to keep-conn" = req/s / the
+# best hello row of all; p99 < 10 ms. Then GET and POST side by side: the
+# best-of ratio, the median and the ratio of each round (the same round's
+# rows, so the spread of the noise shows), and the ratio of CPU per request.
 NPROC=$(nproc 2>/dev/null || echo "?")
 NGX_WORKERS=$NPROC
 WRK_VERSION=$( (wrk -v 2>&1 || true) | awk 'NR == 1 {print $2}')
@@ -354,54 +436,106 @@ order=$(for r in "${ROWS[@]}"; do printf '%s\n' "${r%%|*}"; done)
 {
 	printf '%s\n' "$order" | sed 's/^/ORDER\t/'
 	cat "$RAW"
-} | awk -F'\t' -v rounds="$ROUNDS" -v results="$RESULTS" '
+} | awk -F'\t' -v rounds="$ROUNDS" -v results="$RESULTS" -v ref="$HELLO_REF, no keep-conn" \
+	-v bref="$HELLO_REF batch, no keep-conn" -v sref="$HELLO_REF" -v side="$DIR/side.txt" '
 	$1 == "ORDER" { names[++n] = $2; next }
 	{
 		k = $2
 		if (!(k in rps) || $3 + 0 > rps[k] + 0) {
 			rps[k] = $3; p50[k] = $4; p99[k] = $5; errs[k] = $7; st[k] = $8
 		}
+		per[k, $1] = $3
 		all[k] = all[k] (all[k] == "" ? "" : " / ") sprintf("%.0f", $3)
+		if ($6 + 0 > 0) { cn[k]++; cng[k] += $9; cbe[k] += $10; crd[k] += $11 }
+	}
+	# CPU µs per request, mean of the rounds: nginx, backend, Redis, their sum.
+	function cpu(k, what) {
+		if (!cn[k]) return 0
+		if (what == "n") return cng[k] / cn[k]
+		if (what == "b") return cbe[k] / cn[k]
+		if (what == "r") return crd[k] / cn[k]
+		return (cng[k] + cbe[k] + crd[k]) / cn[k]
+	}
+	function fmt(a, b) { return b + 0 > 0 ? sprintf("%.2f", a / b) : "-" }
+	# side_row LABEL ROW REF TARGET: best-of ratio and per-round ratios.
+	# The median of the per-round ratios: one lucky round moves it less than the best-of.
+	function side_row(label, k, r, target,    s, j, v, m, q, a, b, t) {
+		if (!(k in rps) || !(r in rps)) return
+		v = rps[r] + 0 > 0 ? rps[k] / rps[r] : 0
+		s = ""
+		m = 0
+		for (j = 1; j <= rounds; j++) {
+			s = s (j > 1 ? " " : "") fmt(per[k, j], per[r, j])
+			if (per[r, j] + 0 > 0) q[++m] = per[k, j] / per[r, j]
+		}
+		for (a = 2; a <= m; a++)
+			for (b = a; b > 1 && q[b - 1] > q[b]; b--) { t = q[b]; q[b] = q[b - 1]; q[b - 1] = t }
+		t = m == 0 ? "-" : sprintf("%.2f", m % 2 ? q[(m + 1) / 2] : (q[m / 2] + q[m / 2 + 1]) / 2)
+		printf "%-36s %5s %6s  %-30s %9s  %s\n", label, fmt(rps[k], rps[r]), t, s, fmt(cpu(r, "t"), cpu(k, "t")),
+			target == "" ? "" : (v >= target ? "target " target " met" : "target " target " NOT met") > side
 	}
 	END {
 		ceil = 0
 		for (i = 1; i <= n; i++)
 			if (names[i] ~ /^hello/ && rps[names[i]] + 0 > ceil) ceil = rps[names[i]] + 0
-		printf "%-58s %9s %8s %9s %6s  %s\n", "row", "req/s", "p50 ms", "p99 ms", "ratio", "target"
-		print "| row | req/s | p50 ms | p99 ms | ratio | target | req/s per round |" > results
-		print "|---|---:|---:|---:|---:|---|---|" > results
+		base = rps[ref] + 0
+		printf "%-52s %8s %7s %8s %6s %6s %22s  %s\n", "row", "req/s", "p50 ms", "p99 ms", "ratio", "to k-c",
+			"CPU us/req ngx+be+rds", "target"
+		print "| row | req/s | p50 ms | p99 ms | ratio | to keep-conn | CPU µs/req nginx + backend + Redis = total | target | req/s per round |" > results
+		print "|---|---:|---:|---:|---:|---:|---|---|---|" > results
 		for (i = 1; i <= n; i++) {
 			k = names[i]
-			ratio = ceil > 0 ? rps[k] / ceil : 0
-			r = ceil > 0 ? sprintf("%.2f", ratio) : "-"
+			ratio = base > 0 ? rps[k] / base : 0
+			r = fmt(rps[k], base)
+			rk = fmt(rps[k], ceil)
 			t = ""
-			if (k ~ /^tandem/) {
-				if (ceil > 0 && k ~ /GET by id/) t = ratio >= 0.85 ? "ratio ok" : "ratio < 0.85"
-				else if (ceil > 0 && k ~ /POST/) t = ratio >= 0.5 ? "ratio ok" : "ratio < 0.5"
+			if (k ~ /^(tandem|base)/) {
+				if (base > 0 && k ~ /GET by id, no keep-conn/) t = ratio >= 0.85 ? "ratio ok" : "ratio < 0.85"
+				else if (base > 0 && k ~ /POST create, no keep-conn/) t = ratio >= 0.6 ? "ratio ok" : "ratio < 0.6"
 				t = t (t == "" ? "" : ", ") (p99[k] + 0 < 10 ? "p99 ok" : "p99 >= 10 ms")
 			}
 			if (errs[k] + st[k] > 0) t = t (t == "" ? "" : ", ") sprintf("%d errors, %d non-2xx", errs[k], st[k])
-			printf "%-58s %9.0f %8.2f %9.2f %6s  %s\n", k, rps[k], p50[k], p99[k], r, t
-			printf "| %s | %.0f | %.2f | %.2f | %s | %s | %s |\n", k, rps[k], p50[k], p99[k], r, t, all[k] > results
+			c = sprintf("%.0f+%.0f+%.0f=%.0f", cpu(k, "n"), cpu(k, "b"), cpu(k, "r"), cpu(k, "t"))
+			printf "%-52s %8.0f %7.2f %8.2f %6s %6s %22s  %s\n", k, rps[k], p50[k], p99[k], r, rk, c, t
+			printf "| %s | %.0f | %.2f | %.2f | %s | %s | %s | %s | %s |\n", k, rps[k], p50[k], p99[k], r, rk,
+				c, t, all[k] > results
+		}
+		printf "%-36s %5s %6s  %-30s %9s\n", "no keep-conn, same thread count", "best", "median", "per round", "CPU ratio" > side
+		for (i = 1; i <= n; i++) {
+			k = names[i]
+			if (k !~ /^(tandem|base)\([0-9]+\) (GET by id|POST create), no keep-conn$/) continue
+			sub(/, no keep-conn$/, "", k)
+			sub(/ by id| create/, "", k)
+			side_row(k " / " sref, names[i], ref, k ~ /GET/ ? 0.85 : 0.6)
+			side_row(k " / " sref " batch", names[i], bref, "")
 		}
 	}' >"$DIR/table.txt"
 
 {
 	printf '\nREST benchmark: %s, %s cores, wrk %s -t1 -c%s, %s s per row (+%s s warm-up), best of %s rounds\n' \
 		"$(date -u +%Y-%m-%dT%H:%MZ)" "$NPROC" "$WRK_VERSION" "$CONNS" "$DURATION" "$WARMUP" "$ROUNDS"
-	printf 'tandem-rest threads: TANDEM_THREADS=%s (stack)%s; hello-fcgi threads: %s; nginx workers: %s; upstream keepalive %s\n\n' \
+	printf 'tandem-rest threads: TANDEM_THREADS=%s (stack)%s%s; hello-fcgi threads: %s and %s%s; nginx workers: %s; upstream keepalive %s\n\n' \
 		"$STACK_THREADS" "$(for t in $EXTRA_THREADS; do [ "$t" = "$STACK_THREADS" ] || printf ', %s (extra)' "$t"; done)" \
-		"$HELLO_THREADS" "$NGX_WORKERS" "$KEEPALIVE"
+		"${BASELINE_BIN:+, base = $BASELINE_BIN}" "$HELLO_THREADS" "$STACK_THREADS" \
+		"$([ "$HELLO_BATCH" = 1 ] && echo " (also SCHED_BATCH)")" "$NGX_WORKERS" "$KEEPALIVE"
 	cat "$DIR/table.txt"
-	printf '\nratio = req/s / the better hello row. Results: %s (wrk output: %s)\n' "$RESULTS" "$DIR/wrk.log"
+	printf '\n'
+	cat "$DIR/side.txt"
+	printf '\nratio = req/s / %s, no keep-conn (same run); to k-c = req/s / the best hello row;\n' "$HELLO_REF"
+	printf 'CPU us/req: nginx workers + backend + Redis, mean of the rounds; CPU ratio = the reference row'"'"'s sum / this row'"'"'s.\n'
+	printf 'Results: %s (wrk output: %s)\n' "$RESULTS" "$DIR/wrk.log"
 } | tee "$DIR/summary.txt"
 
 {
 	printf '# REST benchmark results\n\n'
 	printf -- '- date: %s; machine: %s cores (%s)\n' "$(date -u +%Y-%m-%dT%H:%MZ)" "$NPROC" "$(uname -sr)"
 	printf -- '- wrk %s -t1 -c%s, %s s per row after a %s s warm-up, best of %s rounds\n' "$WRK_VERSION" "$CONNS" "$DURATION" "$WARMUP" "$ROUNDS"
-	printf -- '- tandem-rest TANDEM_THREADS=%s (stack)%s; hello-fcgi %s threads; nginx %s workers, upstream keepalive %s\n\n' \
+	printf -- '- tandem-rest TANDEM_THREADS=%s (stack)%s%s; hello-fcgi %s and %s threads%s; nginx %s workers, upstream keepalive %s\n\n' \
 		"$STACK_THREADS" "$(for t in $EXTRA_THREADS; do [ "$t" = "$STACK_THREADS" ] || printf ', %s (extra)' "$t"; done)" \
-		"$HELLO_THREADS" "$NGX_WORKERS" "$KEEPALIVE"
+		"${BASELINE_BIN:+, base = $BASELINE_BIN}" "$HELLO_THREADS" "$STACK_THREADS" \
+		"$([ "$HELLO_BATCH" = 1 ] && echo " (also SCHED_BATCH)")" "$NGX_WORKERS" "$KEEPALIVE"
 	cat "$RESULTS"
+	printf '\n```\n'
+	cat "$DIR/side.txt"
+	printf '```\n'
 } >"$RESULTS.tmp" && mv "$RESULTS.tmp" "$RESULTS"
