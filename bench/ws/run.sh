@@ -129,8 +129,10 @@ OPEN_DUR=${BENCH_OPEN_DURATION:-3}
 run "tandem-rest-open" --duration "$OPEN_DUR" --port "$WS_PORT" --feed rest --pub-port "$HTTP_PORT" --subscribers "$SMALL" --rate 0 --window 0 --collection "${C}o"
 run "nchan-mem-open" --duration "$OPEN_DUR" --port "$NCHAN_PORT" --path "/sub/${C}o" --no-subscribe-op --feed nchan --pub-port "$NCHAN_PORT" --subscribers "$SMALL" --rate 0 --window 0 --collection "${C}o"
 
-# Latency at $BIG subscribers x 2 messages/s.
+# Latency at $BIG subscribers x 2 messages/s: the notifier direct, through
+# the stack's nginx /ws as shipped, and nchan (which is nginx).
 run "tandem-redis-big" --port "$WS_PORT" --feed redis --redis-sock "$SOCK" --subscribers "$BIG" --rate 2 --collection "${C}b"
+run "tandem-nginx-big" --port "$HTTP_PORT" --feed redis --redis-sock "$SOCK" --subscribers "$BIG" --rate 2 --collection "${C}n"
 run "nchan-mem-big" --port "$NCHAN_PORT" --path "/sub/${C}b" --no-subscribe-op --feed nchan --pub-port "$NCHAN_PORT" --subscribers "$BIG" --rate 2 --collection "${C}b"
 
 # End to end at $SMALL subscribers x 20 writes/s (through nginx both ways).
@@ -141,7 +143,7 @@ get() { grep "^$1 " "$RESULTS" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k {print
 {
 	echo "| run | subscribers | rate (msg/s) | published/s | deliveries/s | p50 ms | p99 ms | max ms | lost | drain ms |"
 	echo "|---|---|---|---|---|---|---|---|---|---|"
-	for r in tandem-redis-flat nchan-mem-flat nchan-redis-flat tandem-rest-open nchan-mem-open tandem-redis-big nchan-mem-big tandem-rest-e2e; do
+	for r in tandem-redis-flat nchan-mem-flat nchan-redis-flat tandem-rest-open nchan-mem-open tandem-redis-big tandem-nginx-big nchan-mem-big tandem-rest-e2e; do
 		echo "| $r | $(get $r subscribers) | $(get $r rate) | $(get $r events_per_s) | $(get $r deliveries_per_s) | $(get $r p50_ms) | $(get $r p99_ms) | $(get $r max_ms) | $(get $r lost_connections) | $(get $r drain_ms) |"
 	done
 	echo
