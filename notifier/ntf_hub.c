@@ -53,6 +53,15 @@ static bool conn_below_low(const struct ntf_conn *conn)
 	return conn->out.count <= caps->max_msgs / 4 && conn->out.bytes <= caps->max_bytes / 4;
 }
 
+/* Clears conn's lagging mark (drained, or going). */
+static void conn_unlag(struct ntf_conn *conn)
+{
+	if (conn->lagging) {
+		conn->lagging = false;
+		conn->hub->n_lagging--;
+	}
+}
+
 /* The pump no longer waits for conn; the last holder gone, it runs again. */
 static void conn_release(struct ntf_conn *conn)
 {
@@ -82,6 +91,7 @@ void ntf_hub_conn_fail(struct ntf_conn *conn, uint16_t code, const char *why)
 	ntf_queue_clear(&conn->out);
 	drop_pending(conn);
 	conn_release(conn);
+	conn_unlag(conn);
 	if (code == NTF_CLOSE_SLOW_CONSUMER)
 		hub->metrics.slow_consumer_closes++;
 	if (code != NTF_CLOSE_GOING_AWAY)
@@ -393,6 +403,7 @@ void ntf_hub_conn_free(struct ntf_conn *conn)
 	struct ntf_hub *hub = conn->hub;
 
 	conn_release(conn);
+	conn_unlag(conn);
 	while (conn->feeds)
 		ntf_deliver_feed_destroy(conn->feeds);
 	hub->metrics.subscriptions -= conn->n_subs;
@@ -425,7 +436,8 @@ bool ntf_hub_conn_sent(struct ntf_conn *conn)
 		conn->progress_tick = conn->hub->tick;
 		conn->sent_in_tick++;
 		if (conn->backed && conn_below_low(conn)) {
-			conn->backed = conn->lagging = false;
+			conn->backed = false;
+			conn_unlag(conn);
 			conn_release(conn);
 		}
 	}
@@ -573,22 +585,28 @@ static bool conn_stuck(const struct ntf_conn *conn)
 /*
  * Once a second. The stall timer: frames waited and the socket took
  * nothing for more than stall_ticks ticks (so at least that many
- * seconds): 4008. The lag marks: a stuck connection that took nothing
- * during the last tick, or that is one of a few (at most 1 in
- * NTF_LAG_SHARE connections) stuck while the rest drain, is not drained
- * by a notifier that is too slow, since the notifier drains the others:
- * the intake stops waiting for it. When most connections are stuck, the
- * notifier is the bottleneck, and it keeps waiting for all of them.
+ * seconds): 4008.
+ *
+ * The lag marks. A stuck connection that took nothing during the last
+ * tick, or that is one of a few stuck (at most 1 in NTF_LAG_SHARE
+ * connections) while the others drain, is not held back by a notifier too
+ * slow to write: the intake stops waiting for it. At most 1 in
+ * NTF_LAG_SHARE connections (at least one) lag at a time, so when most
+ * connections are stuck, the notifier is the bottleneck and keeps waiting
+ * for most of them; a lagging connection is then fed only as fast as the
+ * holders drain, which a reader keeps up with (and drains out of the mark).
  */
 void ntf_hub_tick(struct ntf_hub *hub)
 {
-	uint64_t n_stuck = 0;
+	uint64_t n_stuck = 0, max_lagging = hub->metrics.connections / NTF_LAG_SHARE;
 	bool few;
 
 	hub->tick++;
 	for (struct ntf_conn *conn = hub->conns; conn; conn = conn->next)
 		n_stuck += conn_stuck(conn);
 	few = n_stuck * NTF_LAG_SHARE <= hub->metrics.connections;
+	if (max_lagging == 0)
+		max_lagging = 1;
 	for (struct ntf_conn *conn = hub->conns; conn; conn = conn->next) {
 		uint32_t sent = conn->sent_in_tick;
 
@@ -602,8 +620,9 @@ void ntf_hub_tick(struct ntf_hub *hub)
 					  "slow consumer: the socket took nothing while frames waited");
 			continue;
 		}
-		if (conn_stuck(conn) && (sent == 0 || few)) {
+		if (conn_stuck(conn) && (sent == 0 || few) && hub->n_lagging < max_lagging) {
 			conn->lagging = true;
+			hub->n_lagging++;
 			hub->metrics.lagging_marks++;
 			tnd_log_info("conn %llu: lagging: %u frames queued, %u written in the last "
 				     "second; fed up to the caps without holding the intake",

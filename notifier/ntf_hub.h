@@ -40,8 +40,10 @@
  *  - the intake does not wait for a connection that does not drain while
  *    others do. ntf_hub_tick(), once a second, marks "lagging" a backed-up
  *    connection that stayed backed up for a whole second and either took
- *    no bytes in it or is one of at most a quarter of the connections so
- *    stuck. A lagging connection is fed past the watermark; at the caps it
+ *    no bytes in it, or is one of at most a quarter of the connections so
+ *    stuck; at most a quarter of the connections (at least one) lag at a
+ *    time, so the intake keeps waiting for most of them when they are all
+ *    behind. A lagging connection is fed past the watermark; at the caps it
  *    is closed with 4008; draining to the low watermark clears the mark;
  *  - a connection whose socket took no bytes for limits.stall_ticks
  *    seconds while frames waited is closed with 4008 by the tick.
@@ -68,7 +70,7 @@
 #define NTF_INBOUND_LOW 5000       /* ... and resume below this */
 #define NTF_INBOUND_HIGH_BYTES (64u << 20) /* ... or above this many payload bytes */
 #define NTF_INBOUND_LOW_BYTES (16u << 20)  /* ... resuming below this too */
-#define NTF_LAG_SHARE 4            /* lagging: stuck, and at most 1 in this many connections are */
+#define NTF_LAG_SHARE 4            /* at most 1 in this many connections lag (ntf_hub_tick) */
 #define NTF_REPLAY_PAGE 200        /* log entries per replay read */
 #define NTF_SYNC_PAGE 1000         /* log entries per sync read */
 #define NTF_COLL_PENDING_MAX 100000 /* live events held per collection during a sync */

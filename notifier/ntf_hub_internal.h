@@ -71,6 +71,7 @@ struct ntf_hub {
 	size_t in_bytes;              /* payload bytes in the ring */
 	uint32_t tick;                /* ntf_hub_tick() calls so far: the hub's clock, in seconds */
 	uint32_t n_holding;           /* connections the pump waits for; nonzero: the intake is held */
+	uint64_t n_lagging;           /* connections marked lagging */
 };
 
 static inline bool ntf_seq_gt(const struct tnd_seq *a, const struct tnd_seq *b)

@@ -648,7 +648,8 @@ Test(hub, a_connection_that_takes_nothing_lags_after_a_tick_and_is_closed_at_the
 	cr_assert_eq(got, 32);
 	ntf_hub_tick(&hub); /* backed up less than a whole tick: nothing yet */
 	cr_assert_not(slow->lagging);
-	ntf_hub_tick(&hub); /* a whole tick without a byte written */
+	got += write_events(fast, 0, &last);
+	ntf_hub_tick(&hub); /* a whole tick without a byte written, while the other one read */
 	cr_assert(slow->lagging);
 	cr_assert_eq(hub.metrics.lagging_marks, 1);
 	cr_assert_eq(hub.n_holding, 0);
@@ -669,13 +670,14 @@ Test(hub, a_connection_that_takes_nothing_lags_after_a_tick_and_is_closed_at_the
 
 Test(hub, a_lagging_connection_that_catches_up_holds_the_intake_again)
 {
-	struct ntf_conn *conn = subscribed_conn();
-	uint64_t last = 5;
+	struct ntf_conn *conn = subscribed_conn(), *other = another_conn();
+	uint64_t last = 5, last_other = 5;
 
 	for (uint64_t i = 0; i < 40; i++)
 		publish_only("a", 10 + i);
 	pump_all();
 	ntf_hub_tick(&hub);
+	write_events(other, 0, &last_other);
 	ntf_hub_tick(&hub);
 	cr_assert(conn->lagging);
 	pump_all();
@@ -684,6 +686,30 @@ Test(hub, a_lagging_connection_that_catches_up_holds_the_intake_again)
 	cr_assert_not(conn->lagging, "down to the low watermark: a reader again");
 	cr_assert_not(conn->backed);
 	ntf_hub_conn_free(conn);
+	ntf_hub_conn_free(other);
+}
+
+Test(hub, at_most_a_quarter_of_the_connections_lag_at_a_time)
+{
+	struct ntf_conn *c[8];
+
+	c[0] = subscribed_conn();
+	for (int i = 1; i < 8; i++)
+		c[i] = another_conn();
+	for (uint64_t i = 0; i < 40; i++)
+		publish_only("a", 10 + i);
+	pump_all();
+	ntf_hub_tick(&hub);
+	ntf_hub_tick(&hub); /* all stuck, none took anything: the notifier may be the one stalled */
+	int lagging = 0;
+	for (int i = 0; i < 8; i++)
+		lagging += c[i]->lagging;
+	cr_assert_eq(lagging, 2);
+	cr_assert_eq(hub.n_holding, 6, "the intake still waits for the others");
+	for (int i = 0; i < 8; i++)
+		ntf_hub_conn_free(c[i]);
+	cr_assert_eq(hub.n_holding, 0, "holders that go release the intake");
+	cr_assert_eq(hub.n_lagging, 0);
 }
 
 Test(hub, when_every_connection_is_stuck_the_notifier_is_the_bottleneck_and_nobody_lags)
