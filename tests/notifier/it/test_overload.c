@@ -331,16 +331,17 @@ static void reader_frame(struct reader *r, const struct wsc_frame *f)
 	r->count++;
 }
 
-/* Reads what the socket holds. */
+/* Reads what the socket holds: one read per readiness unless it filled the buffer. */
 static void reader_read(struct reader *r)
 {
 	for (int rounds = 0; rounds < 64 && !r->eof && !r->close_code; rounds++) {
+		size_t room = r->cap - r->len;
 		struct wsc_frame f;
 		size_t o = 0;
 		ssize_t n;
 		int rc;
 
-		n = read(r->fd, r->buf + r->len, r->cap - r->len);
+		n = read(r->fd, r->buf + r->len, room);
 		if (n == 0)
 			r->eof = true;
 		if (n <= 0)
@@ -356,6 +357,8 @@ static void reader_read(struct reader *r)
 			r->bad = true; /* a frame larger than the buffer: not one of ours */
 			return;
 		}
+		if ((size_t)n < room)
+			return; /* the socket is empty: saves the read that would say EAGAIN */
 	}
 }
 
