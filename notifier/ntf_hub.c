@@ -575,22 +575,22 @@ bool ntf_hub_pump(struct ntf_hub *hub)
 	return true;
 }
 
-/* Stayed backed up for a whole tick without being marked lagging. */
-static bool conn_stuck(const struct ntf_conn *conn)
+/* Backed up, not marked lagging, for at least ticks whole ticks. */
+static bool conn_backed_for(const struct ntf_conn *conn, uint32_t ticks)
 {
 	return conn->backed && !conn->lagging && !conn->close_code &&
-	       conn->hub->tick - conn->backed_tick >= 2;
+	       conn->hub->tick - conn->backed_tick > ticks;
 }
 
 /*
- * Once a second. The stall timer: frames waited and the socket took
- * nothing for more than stall_ticks ticks (so at least that many
- * seconds): 4008.
+ * Every NTF_TICK_MS. The stall timer: frames waited and the socket took
+ * nothing for more than stall_ticks ticks: 4008.
  *
- * The lag marks. A stuck connection that took nothing during the last
- * tick, or that is one of a few stuck (at most 1 in NTF_LAG_SHARE
- * connections) while the others drain, is not held back by a notifier too
- * slow to write: the intake stops waiting for it. At most 1 in
+ * The lag marks. A backed-up connection that took nothing for a whole
+ * tick while frames waited, or that stayed backed up for a whole tick and
+ * is one of a few so stuck (at most 1 in NTF_LAG_SHARE connections) while the
+ * others drain, is not held back by a notifier too slow to write: the
+ * intake stops waiting for it. At most 1 in
  * NTF_LAG_SHARE connections (at least one) lag at a time, so when most
  * connections are stuck, the notifier is the bottleneck and keeps waiting
  * for most of them; a lagging connection is then fed only as fast as the
@@ -603,7 +603,7 @@ void ntf_hub_tick(struct ntf_hub *hub)
 
 	hub->tick++;
 	for (struct ntf_conn *conn = hub->conns; conn; conn = conn->next)
-		n_stuck += conn_stuck(conn);
+		n_stuck += conn_backed_for(conn, 1);
 	few = n_stuck * NTF_LAG_SHARE <= hub->metrics.connections;
 	if (max_lagging == 0)
 		max_lagging = 1;
@@ -620,13 +620,14 @@ void ntf_hub_tick(struct ntf_hub *hub)
 					  "slow consumer: the socket took nothing while frames waited");
 			continue;
 		}
-		if (conn_stuck(conn) && (sent == 0 || few) && hub->n_lagging < max_lagging) {
+		if (hub->n_lagging < max_lagging && conn_backed_for(conn, 0) &&
+		    (hub->tick - conn->progress_tick > 1 || (few && conn_backed_for(conn, 1)))) {
 			conn->lagging = true;
 			hub->n_lagging++;
 			hub->metrics.lagging_marks++;
 			tnd_log_info("conn %llu: lagging: %u frames queued, %u written in the last "
-				     "second; fed up to the caps without holding the intake",
-				     (unsigned long long)conn->id, conn->out.count, sent);
+				     "%d ms; fed up to the caps without holding the intake",
+				     (unsigned long long)conn->id, conn->out.count, sent, NTF_TICK_MS);
 			conn_release(conn);
 		}
 	}

@@ -38,15 +38,15 @@
  *    log sync (paced by the same inbound queue) fills the gap, exactly
  *    once and in seq order;
  *  - the intake does not wait for a connection that does not drain while
- *    others do. ntf_hub_tick(), once a second, marks "lagging" a backed-up
- *    connection that stayed backed up for a whole second and either took
- *    no bytes in it, or is one of at most a quarter of the connections so
- *    stuck; at most a quarter of the connections (at least one) lag at a
+ *    others do. ntf_hub_tick(), every NTF_TICK_MS, marks "lagging" a
+ *    backed-up connection that took no bytes for a whole tick while frames
+ *    waited, or that stayed backed up for a whole tick and is one of at
+ *    most a quarter of the connections so stuck; at most a quarter of the connections (at least one) lag at a
  *    time, so the intake keeps waiting for most of them when they are all
  *    behind. A lagging connection is fed past the watermark; at the caps it
  *    is closed with 4008; draining to the low watermark clears the mark;
  *  - a connection whose socket took no bytes for limits.stall_ticks
- *    seconds while frames waited is closed with 4008 by the tick.
+ *    ticks while frames waited is closed with 4008 by the tick.
  *
  * So a client that keeps reading is never closed because the notifier is
  * slow: when every client is behind, none of them is lagging, the caps
@@ -70,6 +70,7 @@
 #define NTF_INBOUND_LOW 5000       /* ... and resume below this */
 #define NTF_INBOUND_HIGH_BYTES (64u << 20) /* ... or above this many payload bytes */
 #define NTF_INBOUND_LOW_BYTES (16u << 20)  /* ... resuming below this too */
+#define NTF_TICK_MS 500            /* the hub's clock: ntf_hub_tick() this often */
 #define NTF_LAG_SHARE 4            /* at most 1 in this many connections lag (ntf_hub_tick) */
 #define NTF_REPLAY_PAGE 200        /* log entries per replay read */
 #define NTF_SYNC_PAGE 1000         /* log entries per sync read */
@@ -237,7 +238,7 @@ void ntf_hub_query_done(struct ntf_query *q, const struct ntf_log_result *res);
  * empty or the intake is held (a drain or the tick schedules it again).
  */
 bool ntf_hub_pump(struct ntf_hub *hub);
-/* Once a second: the stall timer (4008) and the lagging marks (see above). */
+/* Every NTF_TICK_MS: the stall timer (4008) and the lagging marks (see above). */
 void ntf_hub_tick(struct ntf_hub *hub);
 /* SIGTERM: every connection closes with 1001. */
 void ntf_hub_shutdown(struct ntf_hub *hub);

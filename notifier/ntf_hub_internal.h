@@ -69,7 +69,7 @@ struct ntf_hub {
 	struct ntf_inbound_item *in; /* ring of events to fan out */
 	uint32_t in_cap, in_head, in_count;
 	size_t in_bytes;              /* payload bytes in the ring */
-	uint32_t tick;                /* ntf_hub_tick() calls so far: the hub's clock, in seconds */
+	uint32_t tick;                /* ntf_hub_tick() calls so far: the hub's clock, in NTF_TICK_MS */
 	uint32_t n_holding;           /* connections the pump waits for; nonzero: the intake is held */
 	uint64_t n_lagging;           /* connections marked lagging */
 };

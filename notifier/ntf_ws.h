@@ -42,7 +42,6 @@
 #define NTF_CLOSE_GRACE_S 5     /* a closing peer that does not read is dropped after this */
 #define NTF_WS_PATH "/ws"
 #define NTF_WRITE_BATCH 65536   /* bytes of queued frames coalesced into one write */
-#define NTF_TICK_MS 1000        /* one hub tick (ntf_hub_tick) */
 
 struct ntf_ws_config {
 	char host[64];              /* bind address; "" = every interface */
