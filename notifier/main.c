@@ -45,6 +45,7 @@ struct notifier_config {
 	long long ping_interval;
 	long long queue_bytes;
 	long long queue_messages;
+	long long stall_seconds;
 	const char *tls_cert;
 	const char *tls_key;
 };
@@ -73,6 +74,8 @@ static const struct tnd_option options[] = {
 	 OPT(queue_bytes), "outbound bytes queued per connection before it is closed with 4008", NULL},
 	{"ws-queue-messages", "TANDEM_WS_QUEUE_MESSAGES", TND_OPT_INT, "1024", 8, 1000000,
 	 OPT(queue_messages), "outbound messages queued per connection before 4008", NULL},
+	{"ws-stall-seconds", "TANDEM_WS_STALL_SECONDS", TND_OPT_INT, "10", 1, 3600, OPT(stall_seconds),
+	 "4008 for a socket that takes no bytes this long while frames wait", NULL},
 	{"ws-tls-cert", "TANDEM_WS_TLS_CERT", TND_OPT_STRING, NULL, 1, 4096, OPT(tls_cert),
 	 "PEM certificate chain: serve wss:// and https:// (with TANDEM_WS_TLS_KEY)", check_readable},
 	{"ws-tls-key", "TANDEM_WS_TLS_KEY", TND_OPT_STRING, NULL, 1, 4096, OPT(tls_key),
@@ -141,9 +144,10 @@ static void on_pump(uv_idle_t *idle)
 
 	ntf_ws_begin_fanout(&n->ws);
 	more = ntf_hub_pump(n->hub);
-	ntf_ws_flush(&n->ws);
+	/* Before the flush: its writes may release a held intake, which restarts the pump. */
 	if (!more)
 		uv_idle_stop(idle);
+	ntf_ws_flush(&n->ws);
 }
 
 static void schedule_pump(void *data)
@@ -272,6 +276,7 @@ int main(int argc, char **argv)
 	limits = (struct ntf_hub_limits){
 		.max_subs = (uint32_t)cfg.max_subscriptions,
 		.queue = {.max_msgs = (uint32_t)cfg.queue_messages, .max_bytes = (size_t)cfg.queue_bytes},
+		.stall_ticks = (uint32_t)(cfg.stall_seconds * 1000 / NTF_TICK_MS),
 	};
 	ops = (struct ntf_hub_ops){
 		.ws = {.data = &n->ws, .wake = ntf_ws_wake, .set_timer = ntf_ws_set_timer},

@@ -25,6 +25,55 @@ static void wake(struct ntf_conn *conn)
 	conn->hub->ops.ws.wake(conn->hub->ops.ws.data, conn->handle, conn->close_code != 0);
 }
 
+/* Wants ntf_hub_pump() on a coming turn (once until it runs). */
+static void hub_schedule(struct ntf_hub *hub)
+{
+	if (hub->pump_scheduled || !hub->in_count)
+		return;
+	hub->pump_scheduled = true;
+	hub->ops.loop.schedule(hub->ops.loop.data);
+}
+
+/*
+ * The watermarks of the intake (ntf_hub.h): half the caps and a quarter.
+ * Between the two a connection stays what it was, so the pump fills a
+ * queue by a quarter of the caps between two stops, not by one event.
+ */
+static bool conn_above_high(const struct ntf_conn *conn)
+{
+	const struct ntf_queue_caps *caps = &conn->hub->limits.queue;
+
+	return conn->out.count >= caps->max_msgs / 2 || conn->out.bytes >= caps->max_bytes / 2;
+}
+
+static bool conn_below_low(const struct ntf_conn *conn)
+{
+	const struct ntf_queue_caps *caps = &conn->hub->limits.queue;
+
+	return conn->out.count <= caps->max_msgs / 4 && conn->out.bytes <= caps->max_bytes / 4;
+}
+
+/* Clears conn's lagging mark (drained, or going). */
+static void conn_unlag(struct ntf_conn *conn)
+{
+	if (conn->lagging) {
+		conn->lagging = false;
+		conn->hub->n_lagging--;
+	}
+}
+
+/* The pump no longer waits for conn; the last holder gone, it runs again. */
+static void conn_release(struct ntf_conn *conn)
+{
+	struct ntf_hub *hub = conn->hub;
+
+	if (!conn->holding)
+		return;
+	conn->holding = false;
+	if (--hub->n_holding == 0)
+		hub_schedule(hub);
+}
+
 static void drop_pending(struct ntf_conn *conn)
 {
 	for (struct ntf_feed *f = conn->feeds; f; f = f->conn_next)
@@ -41,6 +90,8 @@ void ntf_hub_conn_fail(struct ntf_conn *conn, uint16_t code, const char *why)
 	/* Nothing queued will be sent: free it now, so the close frame goes out first. */
 	ntf_queue_clear(&conn->out);
 	drop_pending(conn);
+	conn_release(conn);
+	conn_unlag(conn);
 	if (code == NTF_CLOSE_SLOW_CONSUMER)
 		hub->metrics.slow_consumer_closes++;
 	if (code != NTF_CLOSE_GOING_AWAY)
@@ -51,10 +102,13 @@ void ntf_hub_conn_fail(struct ntf_conn *conn, uint16_t code, const char *why)
 
 /*
  * Queues msg on the connection (msg stays the caller's). A full queue is
- * a slow consumer: the connection closes with 4008. Returns 0 or -1.
+ * a slow consumer: the connection closes with 4008. The pump stops before
+ * a connection it waits for gets there (ntf_hub.h), so only a lagging one,
+ * or one that keeps asking without reading, reaches the caps. Returns 0 or -1.
  */
 int ntf_conn_push(struct ntf_conn *conn, struct ntf_msg *msg, const struct ntf_queue_caps *caps)
 {
+	bool was_empty = conn->out.count == 0;
 	int rc;
 
 	if (conn->close_code)
@@ -71,6 +125,12 @@ int ntf_conn_push(struct ntf_conn *conn, struct ntf_msg *msg, const struct ntf_q
 	if (rc < 0) {
 		ntf_hub_conn_fail(conn, NTF_CLOSE_INTERNAL, "out of memory");
 		return -1;
+	}
+	if (was_empty)
+		conn->progress_tick = conn->hub->tick; /* the stall timer counts from here */
+	if (!conn->backed && conn_above_high(conn)) {
+		conn->backed = true;
+		conn->backed_tick = conn->hub->tick;
 	}
 	wake(conn);
 	return 0;
@@ -357,6 +417,8 @@ void ntf_hub_conn_free(struct ntf_conn *conn)
 {
 	struct ntf_hub *hub = conn->hub;
 
+	conn_release(conn);
+	conn_unlag(conn);
 	while (conn->feeds)
 		ntf_deliver_feed_destroy(conn->feeds);
 	hub->metrics.subscriptions -= conn->n_subs;
@@ -386,6 +448,13 @@ bool ntf_hub_conn_sent(struct ntf_conn *conn)
 		conn->hub->metrics.frames_out++;
 		conn->hub->metrics.bytes_out += m->len;
 		ntf_queue_pop(&conn->out);
+		conn->progress_tick = conn->hub->tick;
+		conn->sent_in_tick++;
+		if (conn->backed && conn_below_low(conn)) {
+			conn->backed = false;
+			conn_unlag(conn);
+			conn_release(conn);
+		}
 	}
 	if (conn->n_paused && ntf_conn_has_room(conn)) {
 		for (struct ntf_feed *f = conn->feeds; f; f = f->conn_next) {
@@ -448,21 +517,47 @@ void ntf_hub_publish(struct ntf_hub *hub, const char *payload, size_t len)
 	ntf_msg_unref(ev);
 }
 
+/*
+ * Whether the pump must stop before fanning out an event of c: a
+ * subscriber is backed up and not lagging. Such subscribers are marked
+ * holding and counted in hub->n_holding; each releases the pump when it
+ * drains, lags or goes (conn_release). Costs a walk of c's feeds, which
+ * the fan-out walks anyway.
+ */
+static bool hub_hold(struct ntf_hub *hub, struct ntf_coll *c)
+{
+	for (struct ntf_feed *f = c->feeds; f; f = f->coll_next) {
+		struct ntf_conn *conn = f->conn;
+
+		if (conn->backed && !conn->lagging && !conn->close_code && !conn->holding) {
+			conn->holding = true;
+			hub->n_holding++;
+		}
+	}
+	if (!hub->n_holding)
+		return false;
+	hub->metrics.intake_pauses++;
+	return true;
+}
+
 bool ntf_hub_pump(struct ntf_hub *hub)
 {
 	uint32_t done = 0;
 
 	hub->pump_scheduled = false;
+	if (hub->n_holding)
+		return false; /* the last holder to drain, lag or go schedules it */
 	while (hub->in_count && done < NTF_FANOUT_BUDGET) {
 		struct ntf_inbound_item it = hub->in[hub->in_head];
 		struct ntf_coll *c = it.coll;
 
-		hub->in_head = (hub->in_head + 1) % hub->in_cap;
-		hub->in_count--;
 		/* Rule 1: once per collection, in seq order. */
 		if (!c->head_known || ntf_seq_gt(&it.ev->seq, &c->head)) {
 			struct ntf_feed *f, *next;
 
+			/* Held: the event stays first in the queue, nothing of it was sent. */
+			if (hub_hold(hub, c))
+				break;
 			c->head = it.ev->seq;
 			c->head_known = true;
 			for (f = c->feeds; f; f = next) {
@@ -471,23 +566,87 @@ bool ntf_hub_pump(struct ntf_hub *hub)
 			}
 			done += c->n_feeds + 1;
 		}
+		hub->in_head = (hub->in_head + 1) % hub->in_cap;
+		hub->in_count--;
+		hub->in_bytes -= it.ev->len;
 		ntf_msg_unref(it.ev);
 		c->refs--;
 		ntf_hub_release_coll(hub, c);
 	}
 	hub->metrics.inbound_queue = hub->in_count;
-	if (hub->input_paused && hub->in_count < NTF_INBOUND_LOW) {
-		hub->input_paused = false;
-		hub->ops.redis.pause_input(hub->ops.redis.data, false);
-	}
+	hub->metrics.intake_held = hub->n_holding != 0;
+	if (hub->input_paused && hub->in_count < NTF_INBOUND_LOW &&
+	    hub->in_bytes < NTF_INBOUND_LOW_BYTES)
+		ntf_sync_resume(hub);
 	if (hub->in_count == 0) {
 		free(hub->in); /* a storm is over: give the ring back */
 		hub->in = NULL;
 		hub->in_cap = hub->in_head = 0;
 		return false;
 	}
+	if (hub->n_holding)
+		return false;
 	hub->pump_scheduled = true;
 	return true;
+}
+
+/* Backed up, not marked lagging, for at least ticks whole ticks. */
+static bool conn_backed_for(const struct ntf_conn *conn, uint32_t ticks)
+{
+	return conn->backed && !conn->lagging && !conn->close_code &&
+	       conn->hub->tick - conn->backed_tick > ticks;
+}
+
+/*
+ * Every NTF_TICK_MS. The stall timer: frames waited and the socket took
+ * nothing for more than stall_ticks ticks: 4008.
+ *
+ * The lag marks. A backed-up connection that took nothing for a whole
+ * tick while frames waited, or that stayed backed up for a whole tick and
+ * is one of a few so stuck (at most 1 in NTF_LAG_SHARE connections) while the
+ * others drain, is not held back by a notifier too slow to write: the
+ * intake stops waiting for it. At most 1 in
+ * NTF_LAG_SHARE connections (at least one) lag at a time, so when most
+ * connections are stuck, the notifier is the bottleneck and keeps waiting
+ * for most of them; a lagging connection is then fed only as fast as the
+ * holders drain, which a reader keeps up with (and drains out of the mark).
+ */
+void ntf_hub_tick(struct ntf_hub *hub)
+{
+	uint64_t n_stuck = 0, max_lagging = hub->metrics.connections / NTF_LAG_SHARE;
+	bool few;
+
+	hub->tick++;
+	for (struct ntf_conn *conn = hub->conns; conn; conn = conn->next)
+		n_stuck += conn_backed_for(conn, 1);
+	few = n_stuck * NTF_LAG_SHARE <= hub->metrics.connections;
+	if (max_lagging == 0)
+		max_lagging = 1;
+	for (struct ntf_conn *conn = hub->conns; conn; conn = conn->next) {
+		uint32_t sent = conn->sent_in_tick;
+
+		conn->sent_in_tick = 0;
+		if (conn->close_code)
+			continue;
+		if (hub->limits.stall_ticks && conn->out.count &&
+		    hub->tick - conn->progress_tick > hub->limits.stall_ticks) {
+			hub->metrics.stall_closes++;
+			ntf_hub_conn_fail(conn, NTF_CLOSE_SLOW_CONSUMER,
+					  "slow consumer: the socket took nothing while frames waited");
+			continue;
+		}
+		if (hub->n_lagging < max_lagging && conn_backed_for(conn, 0) &&
+		    (hub->tick - conn->progress_tick > 1 || (few && conn_backed_for(conn, 1)))) {
+			conn->lagging = true;
+			hub->n_lagging++;
+			hub->metrics.lagging_marks++;
+			tnd_log_info("conn %llu: lagging: %u frames queued, %u written in the last "
+				     "%d ms; fed up to the caps without holding the intake",
+				     (unsigned long long)conn->id, conn->out.count, sent, NTF_TICK_MS);
+			conn_release(conn);
+		}
+	}
+	hub->metrics.intake_held = hub->n_holding != 0;
 }
 
 /* --- setup and accessors -------------------------------------------------- */
@@ -510,6 +669,7 @@ void ntf_hub_destroy(struct ntf_hub *hub)
 
 		hub->in_head = (hub->in_head + 1) % hub->in_cap;
 		hub->in_count--;
+		hub->in_bytes -= it.ev->len;
 		ntf_msg_unref(it.ev);
 		it.coll->refs--;
 	}

@@ -24,6 +24,33 @@
  * finishing the event in hand): events read from Redis wait in an inbound
  * queue that ntf_hub_pump() drains, and reading from Redis pauses while
  * that queue is long. Runs on the loop thread only.
+ *
+ * Overload degrades, it does not disconnect (SPEC 5, 4008). When the
+ * notifier cannot write as fast as events arrive, it slows its intake
+ * instead of overrunning its clients' queues:
+ *
+ *  - a connection whose outbound queue passes the high watermark (half
+ *    the caps) is "backed up" until it drains to the low one (a quarter);
+ *  - the pump stops at an event while one of its subscribers is backed
+ *    up (it "holds" the intake) and resumes when the last holder drains;
+ *    the inbound queue grows meanwhile, Redis input pauses, and if Redis
+ *    then cuts the subscriber at its output-buffer limit, the reconnect's
+ *    log sync (paced by the same inbound queue) fills the gap, exactly
+ *    once and in seq order;
+ *  - the intake does not wait for a connection that does not drain while
+ *    others do. ntf_hub_tick(), every NTF_TICK_MS, marks "lagging" a
+ *    backed-up connection that took no bytes for a whole tick while frames
+ *    waited, or that stayed backed up for a whole tick and is one of at
+ *    most a quarter of the connections so stuck; at most a quarter of the connections (at least one) lag at a
+ *    time, so the intake keeps waiting for most of them when they are all
+ *    behind. A lagging connection is fed past the watermark; at the caps it
+ *    is closed with 4008; draining to the low watermark clears the mark;
+ *  - a connection whose socket took no bytes for limits.stall_ticks
+ *    ticks while frames waited is closed with 4008 by the tick.
+ *
+ * So a client that keeps reading is never closed because the notifier is
+ * slow: when every client is behind, none of them is lagging, the caps
+ * are never reached, and the intake waits.
  */
 #ifndef NTF_HUB_H
 #define NTF_HUB_H
@@ -41,6 +68,10 @@
 #define NTF_FANOUT_BUDGET 20000    /* deliveries per pump, give or take one event */
 #define NTF_INBOUND_HIGH 20000     /* pause reading Redis above this many queued events */
 #define NTF_INBOUND_LOW 5000       /* ... and resume below this */
+#define NTF_INBOUND_HIGH_BYTES (64u << 20) /* ... or above this many payload bytes */
+#define NTF_INBOUND_LOW_BYTES (16u << 20)  /* ... resuming below this too */
+#define NTF_TICK_MS 500            /* the hub's clock: ntf_hub_tick() this often */
+#define NTF_LAG_SHARE 4            /* at most 1 in this many connections lag (ntf_hub_tick) */
 #define NTF_REPLAY_PAGE 200        /* log entries per replay read */
 #define NTF_SYNC_PAGE 1000         /* log entries per sync read */
 #define NTF_COLL_PENDING_MAX 100000 /* live events held per collection during a sync */
@@ -137,6 +168,7 @@ struct ntf_hub_ops {
 struct ntf_hub_limits {
 	uint32_t max_subs;            /* per connection */
 	struct ntf_queue_caps queue;  /* per connection outbound, and per held feed */
+	uint32_t stall_ticks;         /* 4008 after this many ticks without a write while frames wait; 0 = never */
 };
 
 /* A new hub (the caller frees it with ntf_hub_free), or NULL when out of memory. ops are copied. */
@@ -216,8 +248,14 @@ void ntf_hub_link_down(struct ntf_hub *hub);
 bool ntf_hub_coll_resync(struct ntf_hub *hub, const char *collection, size_t len);
 /* A read ended; frees q. res->events are borrowed. */
 void ntf_hub_query_done(struct ntf_query *q, const struct ntf_log_result *res);
-/* Fans out queued events, about NTF_FANOUT_BUDGET deliveries. Returns true when more wait. */
+/*
+ * Fans out queued events, about NTF_FANOUT_BUDGET deliveries. Returns true
+ * when it wants to run again on the next turn; false when the queue is
+ * empty or the intake is held (a drain or the tick schedules it again).
+ */
 bool ntf_hub_pump(struct ntf_hub *hub);
+/* Every NTF_TICK_MS: the stall timer (4008) and the lagging marks (see above). */
+void ntf_hub_tick(struct ntf_hub *hub);
 /* SIGTERM: every connection closes with 1001. */
 void ntf_hub_shutdown(struct ntf_hub *hub);
 

@@ -38,6 +38,13 @@ struct ntf_conn {
 	uint32_t n_paused;            /* feeds whose replay waits for out to drain */
 	uint16_t close_code;          /* nonzero: closing, nothing more is queued */
 	bool wake_pending;
+	/* Overload (ntf_hub.h): ticks are hub->tick values. */
+	bool backed;                  /* out passed the high watermark, not yet down to the low one */
+	bool lagging;                 /* backed and not draining: the intake does not wait for it */
+	bool holding;                 /* counted in hub->n_holding: the pump waits for it */
+	uint32_t backed_tick;         /* when it became backed up */
+	uint32_t progress_tick;       /* its last write, or when frames began to wait */
+	uint32_t sent_in_tick;        /* frames written since the last tick */
 };
 
 struct ntf_inbound_item {
@@ -62,6 +69,10 @@ struct ntf_hub {
 	struct tnd_claims *claims;    /* scratch for one verification */
 	struct ntf_inbound_item *in; /* ring of events to fan out */
 	uint32_t in_cap, in_head, in_count;
+	size_t in_bytes;              /* payload bytes in the ring */
+	uint32_t tick;                /* ntf_hub_tick() calls so far: the hub's clock, in NTF_TICK_MS */
+	uint32_t n_holding;           /* connections the pump waits for; nonzero: the intake is held */
+	uint64_t n_lagging;           /* connections marked lagging */
 };
 
 static inline bool ntf_seq_gt(const struct tnd_seq *a, const struct tnd_seq *b)
@@ -148,6 +159,8 @@ void ntf_deliver_feed_destroy(struct ntf_feed *f);
 void ntf_sync_start(struct ntf_hub *hub, struct ntf_coll *c);
 /* Queues ev (a reference is taken) for ntf_hub_pump(); pauses Redis input when long. Returns 0 or -1. */
 int ntf_sync_push(struct ntf_hub *hub, struct ntf_coll *c, struct ntf_msg *ev);
+/* The inbound queue is short again: Redis input resumes, and so do the syncs waiting for room. */
+void ntf_sync_resume(struct ntf_hub *hub);
 /* A log read of c for feed f (NULL: a sync); counted in c->refs. NULL when out of memory. */
 struct ntf_query *ntf_query_new(struct ntf_hub *hub, struct ntf_coll *c, struct ntf_feed *f);
 /* Hands q to the Redis side; on refusal frees it. Returns 0 or -1. */

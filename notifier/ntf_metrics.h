@@ -29,11 +29,16 @@ struct ntf_metrics {
 	uint64_t auth_successes;      /* tokens accepted (auth op or access_token) */
 	uint64_t auth_failures;       /* tokens refused */
 	uint64_t token_expired_closes;/* connections closed with 4001 */
+	uint64_t intake_pauses;       /* fan-out stopped at an event for a backed-up subscriber */
+	uint64_t input_pauses;        /* reading from Redis paused for a long inbound queue */
+	uint64_t lagging_marks;       /* connections the intake stopped waiting for */
+	uint64_t stall_closes;        /* 4008 by TANDEM_WS_STALL_SECONDS (also in slow_consumer_closes) */
 	/* gauges */
 	uint64_t connections;
 	uint64_t subscriptions;
 	uint64_t collections;
 	uint64_t inbound_queue;       /* events read from Redis, not yet fanned out */
+	uint64_t intake_held;         /* 1 while fan-out waits for backed-up connections */
 	uint64_t redis_up;
 };
 

@@ -103,6 +103,14 @@ struct ntf_coll {
 	struct ntf_query *query;         /* the sync read in flight, or NULL */
 	bool pending_lost;               /* pending overflowed: read the log again */
 	struct ntf_queue pending;        /* live events held while not LIVE */
+	/*
+	 * The log is known up to heard: every event up to it is queued for
+	 * fan-out, fanned out, or was a malformed entry; a sync reads on from
+	 * there (ntf_sync.c). sync_deferred: the next read waits for room in
+	 * the hub's inbound queue.
+	 */
+	bool heard_known, sync_deferred;
+	struct tnd_seq heard;
 };
 
 struct ntf_subs {

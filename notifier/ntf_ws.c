@@ -19,7 +19,7 @@
 
 _Static_assert(LWS_PRE <= NTF_MSG_PRE, "ntf_msg headroom must hold the lws frame header");
 
-#define METRICS_MAX 8192
+#define METRICS_MAX 16384
 
 struct ntf_pss {
 	struct ntf_conn *conn;
@@ -447,6 +447,14 @@ void ntf_ws_set_timer(void *data, void *handle, long long usecs)
 	lws_set_timer_usecs(handle, (lws_usec_t)usecs);
 }
 
+/* The hub's clock: its stall timer and lag marks count these ticks. */
+static void on_tick(uv_timer_t *t)
+{
+	struct ntf_ws *ws = t->data;
+
+	ntf_hub_tick(ws->hub);
+}
+
 void ntf_ws_begin_fanout(struct ntf_ws *ws)
 {
 	ws->collecting = ws->flush != NULL;
@@ -493,6 +501,11 @@ int ntf_ws_start(struct ntf_ws *ws, uv_loop_t *loop, struct ntf_hub *hub,
 	void *loops[1] = {loop};
 
 	memset(ws, 0, sizeof(*ws));
+	if (uv_timer_init(loop, &ws->tick) < 0)
+		return -1;
+	ws->tick.data = ws;
+	ws->tick_on = true;
+	uv_timer_start(&ws->tick, on_tick, NTF_TICK_MS, NTF_TICK_MS);
 	ws->batch = malloc(LWS_PRE + NTF_WRITE_BATCH);
 	if (!ws->batch)
 		return -1;
@@ -552,6 +565,11 @@ int ntf_ws_start(struct ntf_ws *ws, uv_loop_t *loop, struct ntf_hub *hub,
 
 void ntf_ws_stop(struct ntf_ws *ws)
 {
+	if (ws->tick_on) {
+		ws->tick_on = false;
+		uv_timer_stop(&ws->tick);
+		uv_close((uv_handle_t *)&ws->tick, NULL);
+	}
 	if (ws->ctx)
 		lws_context_destroy(ws->ctx);
 }

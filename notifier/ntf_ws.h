@@ -16,6 +16,8 @@
  *    NTF_CLOSE_GRACE_S by an lws timeout;
  *  - keepalive: lws pings after TANDEM_PING_INTERVAL idle seconds and hangs
  *    up when no pong comes within the same interval again;
+ *  - the hub's clock: a timer calls ntf_hub_tick() every NTF_TICK_MS (the
+ *    stall timer, TANDEM_WS_STALL_SECONDS, and the lag marks count ticks);
  *  - TLS (TANDEM_WS_TLS_CERT/KEY): the one vhost serves wss:// and https://
  *    for all three paths with lws's OpenSSL; ALPN offers http/1.1 only, so
  *    no client gets HTTP/2 (Debian's lws has it built in), where a
@@ -62,6 +64,8 @@ struct ntf_ws {
 	struct lws **flush;
 	size_t n_flush, cap_flush;
 	bool collecting;
+	uv_timer_t tick;            /* ntf_hub_tick(), closed by ntf_ws_stop() */
+	bool tick_on;
 };
 
 /*

@@ -50,7 +50,8 @@ $(BUILD)/tests/rest_valgrind: $(BUILD)/tests/rest/it/valgrind_rest.o $(TEST_SUPP
 UNIT_TEST_BINS += $(BUILD)/tests/notifier_unit
 INTEGRATION_TEST_BINS += $(BUILD)/tests/notifier_integration $(BUILD)/tests/notifier_auth_integration \
 	$(BUILD)/tests/notifier_tls_integration $(BUILD)/tests/shard_integration \
-	$(BUILD)/tests/shard_cluster_integration $(BUILD)/tests/notifier_cluster_integration
+	$(BUILD)/tests/shard_cluster_integration $(BUILD)/tests/notifier_cluster_integration \
+	$(BUILD)/tests/notifier_overload_integration
 
 $(BUILD)/tests/notifier_unit: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/notifier/unit/*.c)) \
 		$(NOTIFIER_LIB_OBJ) $(LIBTANDEM)
@@ -74,6 +75,14 @@ $(BUILD)/tests/notifier_auth_integration: $(BUILD)/tests/notifier/it/test_auth.o
 		$(LIBTANDEM)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS_COMMON)
+
+# Overload degrades, it does not disconnect: 1,000 readers and a 2,000/s publisher
+# (tandem-rest's store, straight into Redis) against a notifier with small
+# queue caps, and the stall timer; its own redis-server, no stack.
+$(BUILD)/tests/notifier_overload_integration: $(BUILD)/tests/notifier/it/test_overload.o $(WS_CLIENT_OBJ) \
+		$(BUILD)/tests/support/stack.o $(BUILD)/tests/support/http.o $(REST_LIB_OBJ) $(LIBTANDEM)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(REST_LIBS)
 
 # wss:// and https:// (TANDEM_WS_TLS_CERT/KEY): a TLS notifier next to a stack, a throwaway certificate.
 $(BUILD)/tests/notifier_tls_integration: $(BUILD)/tests/notifier/it/test_tls.o \

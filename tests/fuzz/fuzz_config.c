@@ -48,6 +48,7 @@ struct fuzz_config {
 	const char *listen, *ws_listen;
 	long long max_body, log_len, threads, redis_timeout_ms, backlog;
 	long long max_subscriptions, max_connections, ping_interval, queue_bytes, queue_messages;
+	long long stall_seconds;
 	bool flag; /* no BOOL option in the programs yet; one keeps that path fuzzed */
 };
 
@@ -74,6 +75,8 @@ static const struct tnd_option options[] = {
 	 OPT(queue_bytes), "notifier", NULL},
 	{"ws-queue-messages", "TANDEM_WS_QUEUE_MESSAGES", TND_OPT_INT, "1024", 8, 1000000,
 	 OPT(queue_messages), "notifier", NULL},
+	{"ws-stall-seconds", "TANDEM_WS_STALL_SECONDS", TND_OPT_INT, "10", 1, 3600,
+	 OPT(stall_seconds), "notifier", NULL},
 	{"flag", "TANDEM_FUZZ_FLAG", TND_OPT_BOOL, "false", 0, 1, OPT(flag), "harness only", NULL},
 };
 #undef OPT

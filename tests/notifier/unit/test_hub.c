@@ -544,20 +544,292 @@ Test(hub, too_many_subscriptions_is_an_error)
 	ntf_hub_conn_free(conn);
 }
 
-Test(hub, a_full_queue_closes_the_connection_with_4008)
+/* ---- overload: the intake waits for backed-up connections (ntf_hub.h) ------------ */
+
+/* Queues an event without fanning it out. */
+static void publish_only(const char *id, uint64_t ms)
+{
+	char buf[256];
+
+	snprintf(buf, sizeof(buf),
+		 "%llu-0 {\"type\":\"updated\",\"collection\":\"c\",\"id\":\"%s\",\"version\":2,"
+		 "\"doc\":{\"id\":\"%s\"}}",
+		 (unsigned long long)ms, id, id);
+	ntf_hub_publish(&hub, buf, strlen(buf));
+}
+
+/*
+ * Writes up to max frames of conn (all: max 0) and checks that its events
+ * come in strictly rising seq order after *last (updated). Returns how
+ * many events were written.
+ */
+static uint32_t write_events(struct ntf_conn *conn, uint32_t max, uint64_t *last)
+{
+	struct ntf_msg *m;
+	uint32_t n = 0;
+
+	while ((!max || n < max) && (m = ntf_hub_conn_next(conn)) != NULL) {
+		cr_assert(m->is_event);
+		cr_assert_gt(m->seq.ms, *last, "event %llu after %llu", (unsigned long long)m->seq.ms,
+			     (unsigned long long)*last);
+		*last = m->seq.ms;
+		n++;
+		ntf_hub_conn_sent(conn);
+	}
+	return n;
+}
+
+/* One more subscriber of "c" once the collection is live. */
+static struct ntf_conn *another_conn(void)
+{
+	struct ntf_conn *conn = ntf_hub_conn_new(&hub, NULL);
+
+	send_msg(conn, "{\"op\":\"subscribe\",\"collection\":\"c\"}");
+	EXPECT(conn, "ack@5");
+	return conn;
+}
+
+static void pump_all(void)
+{
+	for (int i = 0; i < 100000 && ntf_hub_pump(&hub); i++)
+		;
+}
+
+Test(hub, a_backed_up_connection_holds_the_intake_instead_of_passing_the_caps)
+{
+	struct ntf_conn *a = subscribed_conn(), *b = another_conn();
+	uint64_t last_a = 5, last_b = 5;
+	uint32_t got_a = 0, got_b = 0;
+
+	for (uint64_t i = 0; i < 300; i++)
+		publish_only("a", 10 + i);
+	pump_all();
+	/* The caps are 64 frames: the pump stopped at the high watermark, 32. */
+	cr_assert_eq(a->out.count, 32);
+	cr_assert_eq(b->out.count, 32);
+	cr_assert(a->backed && a->holding && b->holding);
+	cr_assert_eq(hub.n_holding, 2);
+	cr_assert_eq(hub.metrics.intake_pauses, 1);
+	cr_assert_eq(hub.in_count, 300 - 32, "the rest waits in the inbound queue");
+	/* Draining one is not enough; both down to the low watermark (16) resume it. */
+	got_a += write_events(a, 0, &last_a);
+	cr_assert_eq(hub.n_holding, 1);
+	int before = fk.schedules;
+	got_b += write_events(b, 15, &last_b);
+	cr_assert_eq(hub.n_holding, 1, "17 frames left: still above the low watermark");
+	got_b += write_events(b, 1, &last_b);
+	cr_assert_eq(hub.n_holding, 0);
+	cr_assert_eq(fk.schedules, before + 1, "the last holder to drain restarts the pump");
+	for (int round = 0; round < 100 && (hub.in_count || a->out.count || b->out.count); round++) {
+		pump_all();
+		got_a += write_events(a, 0, &last_a);
+		got_b += write_events(b, 0, &last_b);
+	}
+	cr_assert_eq(got_a, 300, "every event once, in order");
+	cr_assert_eq(got_b, 300);
+	cr_assert_eq(a->close_code + b->close_code, 0, "nobody was closed");
+	cr_assert_eq(hub.metrics.slow_consumer_closes, 0);
+	cr_assert_eq(hub.metrics.lagging_marks, 0);
+	ntf_hub_conn_free(a);
+	ntf_hub_conn_free(b);
+}
+
+Test(hub, a_connection_that_takes_nothing_lags_after_a_tick_and_is_closed_at_the_caps)
+{
+	struct ntf_conn *slow = subscribed_conn(), *fast = another_conn();
+	uint64_t last = 5;
+	uint32_t got = 0;
+
+	for (uint64_t i = 0; i < 100; i++)
+		publish_only("a", 10 + i);
+	pump_all();
+	got += write_events(fast, 0, &last);
+	pump_all();
+	cr_assert(slow->holding, "the intake waits for the slow one too, at first");
+	cr_assert_eq(got, 32);
+	ntf_hub_tick(&hub); /* backed up less than a whole tick: nothing yet */
+	cr_assert_not(slow->lagging);
+	got += write_events(fast, 0, &last);
+	ntf_hub_tick(&hub); /* a whole tick without a byte written, while the other one read */
+	cr_assert(slow->lagging);
+	cr_assert_eq(hub.metrics.lagging_marks, 1);
+	cr_assert_eq(hub.n_holding, 0);
+	for (int round = 0; round < 100 && hub.in_count; round++) {
+		pump_all();
+		got += write_events(fast, 0, &last);
+	}
+	got += write_events(fast, 0, &last);
+	cr_assert_eq(got, 100, "the reader got everything");
+	cr_assert_eq(slow->close_code, NTF_CLOSE_SLOW_CONSUMER, "fed past the watermark up to the caps");
+	cr_assert_eq(slow->out.count, 0, "the backlog is released at once");
+	cr_assert_eq(fast->close_code, 0);
+	cr_assert_eq(hub.metrics.slow_consumer_closes, 1);
+	cr_assert_eq(fk.closes, 1);
+	ntf_hub_conn_free(slow);
+	ntf_hub_conn_free(fast);
+}
+
+Test(hub, a_lagging_connection_that_catches_up_holds_the_intake_again)
+{
+	struct ntf_conn *conn = subscribed_conn(), *other = another_conn();
+	uint64_t last = 5, last_other = 5;
+
+	for (uint64_t i = 0; i < 40; i++)
+		publish_only("a", 10 + i);
+	pump_all();
+	ntf_hub_tick(&hub);
+	write_events(other, 0, &last_other);
+	ntf_hub_tick(&hub);
+	cr_assert(conn->lagging);
+	pump_all();
+	cr_assert_eq(conn->out.count, 40);
+	cr_assert_eq(write_events(conn, 0, &last), 40);
+	cr_assert_not(conn->lagging, "down to the low watermark: a reader again");
+	cr_assert_not(conn->backed);
+	ntf_hub_conn_free(conn);
+	ntf_hub_conn_free(other);
+}
+
+Test(hub, at_most_a_quarter_of_the_connections_lag_at_a_time)
+{
+	struct ntf_conn *c[8];
+
+	c[0] = subscribed_conn();
+	for (int i = 1; i < 8; i++)
+		c[i] = another_conn();
+	for (uint64_t i = 0; i < 40; i++)
+		publish_only("a", 10 + i);
+	pump_all();
+	ntf_hub_tick(&hub);
+	ntf_hub_tick(&hub); /* all stuck, none took anything: the notifier may be the one stalled */
+	int lagging = 0;
+	for (int i = 0; i < 8; i++)
+		lagging += c[i]->lagging;
+	cr_assert_eq(lagging, 2);
+	cr_assert_eq(hub.n_holding, 6, "the intake still waits for the others");
+	for (int i = 0; i < 8; i++)
+		ntf_hub_conn_free(c[i]);
+	cr_assert_eq(hub.n_holding, 0, "holders that go release the intake");
+	cr_assert_eq(hub.n_lagging, 0);
+}
+
+Test(hub, when_every_connection_is_stuck_the_notifier_is_the_bottleneck_and_nobody_lags)
+{
+	struct ntf_conn *c[5];
+	uint64_t last[5] = {5, 5, 5, 5, 5};
+
+	c[0] = subscribed_conn();
+	for (int i = 1; i < 5; i++)
+		c[i] = another_conn();
+	for (uint64_t i = 0; i < 100; i++)
+		publish_only("a", 10 + i);
+	pump_all();
+	/* Each takes a frame a tick: progress, but never down to the low watermark. */
+	for (int t = 0; t < 5; t++) {
+		for (int i = 0; i < 5; i++)
+			cr_assert_eq(write_events(c[i], 1, &last[i]), 1);
+		ntf_hub_tick(&hub);
+	}
+	for (int i = 0; i < 5; i++)
+		cr_assert_not(c[i]->lagging, "conn %d", i);
+	cr_assert_eq(hub.n_holding, 5);
+	/* Now four drain and one still crawls: it lags, being 1 stuck in 5. */
+	for (int i = 0; i < 4; i++)
+		write_events(c[i], 0, &last[i]);
+	write_events(c[4], 1, &last[4]);
+	ntf_hub_tick(&hub);
+	cr_assert(c[4]->lagging);
+	cr_assert_eq(hub.n_holding, 0);
+	for (int i = 0; i < 5; i++) {
+		cr_assert_eq(c[i]->close_code, 0);
+		ntf_hub_conn_free(c[i]);
+	}
+}
+
+Test(hub, a_socket_that_takes_nothing_for_the_stall_time_is_closed_with_4008)
+{
+	struct ntf_conn *conn = subscribed_conn();
+	uint64_t last = 5;
+
+	hub.limits.stall_ticks = 3;
+	publish("a", 10);
+	for (int t = 0; t < 3; t++) {
+		ntf_hub_tick(&hub);
+		cr_assert_eq(conn->close_code, 0, "tick %d", t);
+	}
+	/* Progress restarts the count. */
+	cr_assert_eq(write_events(conn, 0, &last), 1);
+	publish("a", 11);
+	for (int t = 0; t < 3; t++)
+		ntf_hub_tick(&hub);
+	cr_assert_eq(conn->close_code, 0);
+	ntf_hub_tick(&hub); /* 3 whole ticks without a byte while a frame waited */
+	cr_assert_eq(conn->close_code, NTF_CLOSE_SLOW_CONSUMER);
+	cr_assert_eq(hub.metrics.stall_closes, 1);
+	cr_assert_eq(hub.metrics.slow_consumer_closes, 1);
+	ntf_hub_conn_free(conn);
+}
+
+Test(hub, an_idle_connection_never_stalls)
 {
 	struct ntf_conn *conn = subscribed_conn();
 
-	for (uint64_t i = 0; i < 64; i++)
-		publish("a", 10 + i);
+	hub.limits.stall_ticks = 1;
+	for (int t = 0; t < 5; t++)
+		ntf_hub_tick(&hub);
 	cr_assert_eq(conn->close_code, 0);
-	publish("a", 100);
-	cr_assert_eq(conn->close_code, NTF_CLOSE_SLOW_CONSUMER);
-	cr_assert_eq(conn->out.count, 0, "the backlog is released at once");
-	cr_assert_eq(hub.metrics.slow_consumer_closes, 1);
-	cr_assert_eq(fk.closes, 1);
-	publish("a", 101);
-	cr_assert_eq(conn->out.count, 0);
+	ntf_hub_conn_free(conn);
+}
+
+Test(hub, a_redis_loss_while_events_wait_is_read_from_the_last_queued_event)
+{
+	struct ntf_conn *conn = subscribed_conn();
+	struct ntf_query *q;
+
+	publish_only("a", 6); /* queued, not fanned out yet */
+	publish_only("b", 7);
+	ntf_hub_link_down(&hub);
+	ntf_hub_link_up(&hub);
+	q = take_query();
+	cr_assert(q->is_sync);
+	cr_assert_eq(q->since.ms, 7, "not from the head (5): 6 and 7 are queued already");
+	answer(q, 8, true, 7, (const char *const[]){"c@8", NULL});
+	EXPECT(conn, "a@6 b@7 c@8");
+	ntf_hub_conn_free(conn);
+}
+
+Test(hub, a_sync_waits_for_room_in_the_inbound_queue)
+{
+	struct ntf_conn *conn = subscribed_conn();
+	const uint64_t n = NTF_INBOUND_HIGH + 1;
+	uint64_t last = 5, got = 0;
+	struct ntf_query *q;
+
+	for (uint64_t i = 0; i < n; i++)
+		publish_only("a", 10 + i);
+	cr_assert(hub.input_paused);
+	cr_assert_eq(hub.metrics.input_pauses, 1);
+	ntf_hub_link_down(&hub); /* Redis cut the paused subscriber */
+	ntf_hub_link_up(&hub);
+	cr_assert_eq(fk.n_queries, 0, "no log read while the queue is long");
+	cr_assert(hub.subs.n_colls == 1);
+	for (int round = 0; round < 10000 && !fk.n_queries; round++) {
+		pump_all();
+		got += write_events(conn, 0, &last);
+	}
+	cr_assert_eq(fk.n_queries, 1, "the sync resumed once the queue was short");
+	cr_assert_not(hub.input_paused);
+	q = take_query();
+	cr_assert_eq(q->since.ms, 10 + n - 1, "from the last queued event");
+	publish_only("z", 10 + n + 1); /* live during the read: held */
+	answer(q, 10 + n, false, 1, (const char *const[]){"y@20011", NULL});
+	for (int round = 0; round < 10000 && (hub.in_count || conn->out.count); round++) {
+		pump_all();
+		got += write_events(conn, 0, &last);
+	}
+	cr_assert_eq(got, n + 2, "every event once, in order");
+	cr_assert_eq(last, 10 + n + 1);
+	cr_assert_eq(conn->close_code, 0);
 	ntf_hub_conn_free(conn);
 }
 
