@@ -14,7 +14,9 @@
 # subscribers, divided by 10,000.
 #
 # Environment: TANDEM_BIN_DIR (build), BENCH_DURATION (10 s per run),
-# BENCH_BIG (10000 subscribers), BENCH_SMALL (1000).
+# BENCH_BIG (10000 subscribers), BENCH_SMALL (1000), BENCH_ROUNDS (3: the
+# latency rows run that many times, interleaved, and report the median),
+# BENCH_OPEN_DURATION (3 s of open-loop publishing; the drain comes after).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -131,15 +133,29 @@ run "nchan-mem-open" --duration "$OPEN_DUR" --port "$NCHAN_PORT" --path "/sub/${
 
 # Latency at $BIG subscribers x 2 messages/s: the notifier direct, through
 # the stack's nginx /ws as shipped, and nchan (which is nginx).
-run "tandem-redis-big" --port "$WS_PORT" --feed redis --redis-sock "$SOCK" --subscribers "$BIG" --rate 2 --collection "${C}b"
-run "tandem-nginx-big" --port "$HTTP_PORT" --feed redis --redis-sock "$SOCK" --subscribers "$BIG" --rate 2 --collection "${C}n"
-run "nchan-mem-big" --port "$NCHAN_PORT" --path "/sub/${C}b" --no-subscribe-op --feed nchan --pub-port "$NCHAN_PORT" --subscribers "$BIG" --rate 2 --collection "${C}b"
+# BENCH_ROUNDS (3) rounds, interleaved; the table shows each row's median.
+ROUNDS=${BENCH_ROUNDS:-3}
+for r in $(seq 1 "$ROUNDS"); do
+	run "tandem-redis-big#$r" --port "$WS_PORT" --feed redis --redis-sock "$SOCK" --subscribers "$BIG" --rate 2 --collection "${C}b"
+	run "tandem-nginx-big#$r" --port "$HTTP_PORT" --feed redis --redis-sock "$SOCK" --subscribers "$BIG" --rate 2 --collection "${C}n"
+	run "nchan-mem-big#$r" --port "$NCHAN_PORT" --path "/sub/${C}b" --no-subscribe-op --feed nchan --pub-port "$NCHAN_PORT" --subscribers "$BIG" --rate 2 --collection "${C}b"
+done
 
 # End to end at $SMALL subscribers x 20 writes/s (through nginx both ways).
-run "tandem-rest-e2e" --port "$HTTP_PORT" --feed rest --pub-port "$HTTP_PORT" --subscribers "$SMALL" --rate 20 --collection "${C}e"
+for r in $(seq 1 "$ROUNDS"); do
+	run "tandem-rest-e2e#$r" --port "$HTTP_PORT" --feed rest --pub-port "$HTTP_PORT" --subscribers "$SMALL" --rate 20 --collection "${C}e"
+done
 
 # --- the table -----------------------------------------------------------------
-get() { grep "^$1 " "$RESULTS" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k {print $2}'; }
+get() {
+	case "$1" in
+	*-big | *-e2e) # the median of the rounds
+		grep "^$1#" "$RESULTS" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k {print $2}' | sort -g |
+			awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }' ;;
+	*) grep "^$1 " "$RESULTS" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k {print $2}' ;;
+	esac
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 {
 	echo "| run | subscribers | rate (msg/s) | published/s | deliveries/s | p50 ms | p99 ms | max ms | lost | drain ms |"
 	echo "|---|---|---|---|---|---|---|---|---|---|"
@@ -151,4 +167,9 @@ get() { grep "^$1 " "$RESULTS" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k {print
 	echo "|---|---|"
 	echo "| tandem-notifier | $(get tandem-idle rss_per_conn_bytes) |"
 	echo "| nginx + nchan (worker) | $(get nchan-idle rss_per_conn_bytes) |"
+	echo
+	echo "Ratios (latency rows: medians of $ROUNDS rounds):"
+	echo "- open loop, deliveries/s tandem / nchan in memory: $(ratio "$(get tandem-rest-open deliveries_per_s)" "$(get nchan-mem-open deliveries_per_s)") (tandem lost $(get tandem-rest-open lost_connections) connections)"
+	echo "- $BIG x 2/s p99, tandem direct / nchan: $(ratio "$(get tandem-redis-big p99_ms)" "$(get nchan-mem-big p99_ms)")"
+	echo "- $BIG x 2/s p99, tandem through nginx / nchan: $(ratio "$(get tandem-nginx-big p99_ms)" "$(get nchan-mem-big p99_ms)")"
 } | tee "${TANDEM_BENCH_OUT:-/dev/null}"
