@@ -28,7 +28,7 @@ $(BUILD)/tests/%.o: PROJECT_CFLAGS += -Irest-fcgi -Inotifier -Itests/support -It
 # --- shared/ and tandem-rest ----------------------------------------------------
 UNIT_TEST_BINS += $(BUILD)/tests/rest_unit
 INTEGRATION_TEST_BINS += $(BUILD)/tests/rest_integration $(BUILD)/tests/rest_auth_integration \
-	$(BUILD)/tests/rest_filter_integration
+	$(BUILD)/tests/rest_filter_integration $(BUILD)/tests/rest_cluster_integration
 
 $(BUILD)/tests/rest_unit: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/shared/*.c tests/rest/unit/*.c)) \
 		$(BUILD)/tests/support/jsongen.o $(REST_LIB_OBJ) $(LIBTANDEM)
@@ -41,6 +41,12 @@ $(BUILD)/tests/rest_auth_integration: $(BUILD)/tests/rest/it/test_auth.o $(TEST_
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS_COMMON)
 
 $(BUILD)/tests/rest_filter_integration: $(BUILD)/tests/rest/it/test_filter.o $(TEST_SUPPORT_OBJ) $(LIBTANDEM)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS_COMMON)
+
+# tandem-rest on a Redis Cluster: spread, a slot move under writes, WAIT
+# (its stack runs on scripts/run-cluster.sh; test-integration also runs the
+# core suite, rest_integration, once more on a cluster).
+$(BUILD)/tests/rest_cluster_integration: $(BUILD)/tests/rest/it/test_cluster.o $(TEST_SUPPORT_OBJ) $(LIBTANDEM)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS_COMMON)
 
 $(BUILD)/tests/rest_valgrind: $(BUILD)/tests/rest/it/valgrind_rest.o $(TEST_SUPPORT_OBJ) $(LIBTANDEM)
@@ -117,6 +123,8 @@ test-unit: build-all $(UNIT_TEST_BINS)
 
 test-integration: build-all $(INTEGRATION_TEST_BINS)
 	@for t in $(INTEGRATION_TEST_BINS); do echo "== $$t"; TANDEM_BIN_DIR=$(BUILD) $$t --jobs 1 || exit 1; done
+	@echo "== $(BUILD)/tests/rest_integration on a Redis Cluster"
+	@TANDEM_STACK_REDIS=cluster TANDEM_BIN_DIR=$(BUILD) $(BUILD)/tests/rest_integration --jobs 1
 
 # Each suite once normally, once under ASan + UBSan, then valgrind.
 test: deps-check-test
