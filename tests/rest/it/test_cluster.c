@@ -322,6 +322,24 @@ static int move_slot(const struct tnd_cluster_map *m, int slot, int src_idx, int
 	return moved;
 }
 
+/* The count of error kind (MOVED, ASK, TRYAGAIN) node has answered, from INFO errorstats. */
+static long long errorstat(const struct tnd_cluster_node *n, const char *kind)
+{
+	redisContext *c = node_connect(n->host, n->port);
+	redisReply *r = cmd_ok(c, "INFO errorstats");
+	char key[64];
+	const char *at;
+	long long count = 0;
+
+	snprintf(key, sizeof(key), "errorstat_%s:count=", kind);
+	at = strstr(r->str, key);
+	if (at)
+		count = atoll(at + strlen(key));
+	freeReplyObject(r);
+	redisFree(c);
+	return count;
+}
+
 static void assert_present(const struct stack *s, const char *col, const char *id)
 {
 	struct http_response res;
@@ -363,6 +381,10 @@ Test(cluster, a_slot_moves_under_writes_and_no_acknowledged_write_is_lost, .time
 		cr_assert_eq(pthread_create(&th[i], NULL, writer_main, &w[i]), 0);
 	}
 	usleep(300000); /* writes before the move */
+	long long redirects_before = errorstat(tnd_cluster_map_node(m, src), "ASK") +
+				     errorstat(tnd_cluster_map_node(m, src), "MOVED") +
+				     errorstat(tnd_cluster_map_node(m, src), "TRYAGAIN") +
+				     errorstat(tnd_cluster_map_node(m, dst), "TRYAGAIN");
 	t0 = stack_now_ms();
 	moved = move_slot(m, slot, src, dst);
 	move_ms = stack_now_ms() - t0;
@@ -386,6 +408,14 @@ Test(cluster, a_slot_moves_under_writes_and_no_acknowledged_write_is_lost, .time
 			assert_present(&g_stack, col, w[i].acked[k]);
 	}
 	cr_assert_gt(ok, 0);
+	/* The workers were redirected (so the writes above went through MOVED / ASK / TRYAGAIN). */
+	long long asks = errorstat(tnd_cluster_map_node(m, src), "ASK");
+	long long moves = errorstat(tnd_cluster_map_node(m, src), "MOVED");
+	long long tryagains = errorstat(tnd_cluster_map_node(m, src), "TRYAGAIN") +
+			      errorstat(tnd_cluster_map_node(m, dst), "TRYAGAIN");
+	cr_assert_gt(asks + moves + tryagains, redirects_before, "no write was redirected");
+	fprintf(stderr, "cluster: the old owner answered ASK %lld, MOVED %lld times; TRYAGAIN %lld (both)\n",
+		asks, moves, tryagains);
 	/* The old documents moved with the slot, and the new owner serves writes. */
 	assert_present(&g_stack, col, "seed0");
 	assert_present(&g_stack, col, "seed299");
