@@ -400,8 +400,12 @@ static void sleep_ms(int ms)
 	nanosleep(&(struct timespec){.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L}, NULL);
 }
 
-/* Attempts per request on a cluster; the Redis timeout bounds them in time too. */
-#define CLUSTER_ATTEMPTS_MAX 12
+/*
+ * Attempts per request on a cluster. The Redis timeout is the real bound
+ * (a TRYAGAIN backoff reaches it after about 10 waits); the cap only stops
+ * a loop of instant redirections (an ASK counts as one more attempt).
+ */
+#define CLUSTER_ATTEMPTS_MAX 32
 
 /*
  * What a cluster's answer asks for: NONE when r is the answer (error

@@ -117,7 +117,7 @@ if [ "$STACK_REDIS" = cluster ]; then
 		exec "$ROOT/scripts/run-cluster.sh" >"$RUN_DIR/cluster.log" 2>&1
 	) &
 	echo $! >"$RUN_DIR/cluster.pid"
-	wait_for "Redis Cluster" 90 test -e "$RUN_DIR/cluster/ready"
+	wait_for "Redis Cluster" 140 test -e "$RUN_DIR/cluster/ready"
 	TANDEM_REDIS_URL=$(cat "$RUN_DIR/cluster/seeds")
 	export TANDEM_REDIS_URL
 	rest_redis_user() { :; }

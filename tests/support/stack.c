@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #define START_TIMEOUT_MS 60000 /* valgrind-wrapped workers start slowly */
+#define CLUSTER_START_TIMEOUT_MS 150000 /* six redis-servers joined and in sync, on a busy host */
 #define STOP_TIMEOUT_MS 20000
 
 long long stack_now_ms(void)
@@ -130,6 +131,17 @@ static void exec_script(const struct stack *s, const char *const *extra_env)
 	_exit(127);
 }
 
+/* The stack will run on a cluster: TANDEM_STACK_REDIS=cluster in extra_env, else in ours. */
+static bool wants_cluster(const char *const *extra_env)
+{
+	const char *v = getenv("TANDEM_STACK_REDIS");
+
+	for (size_t i = 0; extra_env && extra_env[i]; i++)
+		if (!strncmp(extra_env[i], "TANDEM_STACK_REDIS=", 19))
+			v = extra_env[i] + 19;
+	return v && strcmp(v, "cluster") == 0;
+}
+
 int stack_start(struct stack *s, const char *const *extra_env)
 {
 	long long deadline;
@@ -150,7 +162,7 @@ int stack_start(struct stack *s, const char *const *extra_env)
 		return -1;
 	if (s->pid == 0)
 		exec_script(s, extra_env);
-	deadline = stack_now_ms() + START_TIMEOUT_MS;
+	deadline = stack_now_ms() + (wants_cluster(extra_env) ? CLUSTER_START_TIMEOUT_MS : START_TIMEOUT_MS);
 	while (!path_exists(s->dir, "ready")) {
 		if (waitpid(s->pid, &status, WNOHANG) == s->pid || stack_now_ms() > deadline) {
 			fprintf(stderr, "stack: did not start (run dir %s)\n", s->dir);

@@ -12,6 +12,9 @@
  *     redis-cli --cluster reshard does) while two writers write to it:
  *     every write is answered 2xx or a bounded 503, and every acknowledged
  *     write is there afterwards, on the new owner;
+ *   - a manual failover (CLUSTER FAILOVER on the replica of a collection's
+ *     master) while two writers write to it: the same promise, and the
+ *     promoted replica serves the collection afterwards;
  *   - TANDEM_REDIS_WAIT_REPLICAS=1: on the cluster (a replica per master)
  *     writes answer 2xx; on a single server without replicas they answer
  *     503 not_replicated, with ETag and Tandem-Seq, and the write is done.
@@ -235,7 +238,8 @@ static void *writer_main(void *arg)
 				w->other++;
 			}
 			json_object_put(obj);
-		} else if (res.status == 503 && strstr(res.body, "\"store_unavailable\"")) {
+		} else if (res.status == 503 && (strstr(res.body, "\"store_unavailable\"") ||
+						  strstr(res.body, "\"not_replicated\""))) {
 			w->unavailable++;
 		} else {
 			if (!w->other_text[0])
@@ -290,36 +294,69 @@ static int migrate_keys(redisContext *src, const struct tnd_cluster_node *dst, i
 	return moved;
 }
 
-/* Moves slot from master src_idx to master dst_idx of m, as redis-cli --cluster reshard does. */
-static int move_slot(const struct tnd_cluster_map *m, int slot, int src_idx, int dst_idx)
+/* The first half of a reshard: slot IMPORTING on dst, MIGRATING on src, every key MIGRATEd. Returns the keys moved. */
+static int begin_move(const struct tnd_cluster_map *m, int slot, int src_idx, int dst_idx)
 {
 	const struct tnd_cluster_node *src_n = tnd_cluster_map_node(m, src_idx);
 	const struct tnd_cluster_node *dst_n = tnd_cluster_map_node(m, dst_idx);
 	redisContext *src = node_connect(src_n->host, src_n->port);
 	redisContext *dst = node_connect(dst_n->host, dst_n->port);
 	char src_id[64], dst_id[64];
-	int masters[8], n, moved;
+	int moved;
 
 	node_id(src, src_id, sizeof(src_id));
 	node_id(dst, dst_id, sizeof(dst_id));
 	freeReplyObject(cmd_ok(dst, "CLUSTER SETSLOT %d IMPORTING %s", slot, src_id));
 	freeReplyObject(cmd_ok(src, "CLUSTER SETSLOT %d MIGRATING %s", slot, dst_id));
 	moved = migrate_keys(src, dst_n, slot);
-	/* The new owner first, then the old one, then every other master. */
-	freeReplyObject(cmd_ok(dst, "CLUSTER SETSLOT %d NODE %s", slot, dst_id));
-	freeReplyObject(cmd_ok(src, "CLUSTER SETSLOT %d NODE %s", slot, dst_id));
-	n = tnd_cluster_map_masters(m, masters, 8);
-	for (int i = 0; i < n && i < 8; i++) {
-		const struct tnd_cluster_node *o = tnd_cluster_map_node(m, masters[i]);
-		if (masters[i] == src_idx || masters[i] == dst_idx)
-			continue;
-		redisContext *c = node_connect(o->host, o->port);
-		freeReplyObject(cmd_ok(c, "CLUSTER SETSLOT %d NODE %s", slot, dst_id));
-		redisFree(c);
-	}
 	redisFree(src);
 	redisFree(dst);
 	return moved;
+}
+
+/* The second half: SETSLOT NODE on the new owner first, then the old one, then every other master. */
+static void finish_move(const struct tnd_cluster_map *m, int slot, int src_idx, int dst_idx)
+{
+	const struct tnd_cluster_node *dst_n = tnd_cluster_map_node(m, dst_idx);
+	int order[8], n = 0, masters[8], n_masters = tnd_cluster_map_masters(m, masters, 8);
+	char dst_id[64];
+	redisContext *c = node_connect(dst_n->host, dst_n->port);
+
+	node_id(c, dst_id, sizeof(dst_id));
+	redisFree(c);
+	order[n++] = dst_idx;
+	order[n++] = src_idx;
+	for (int i = 0; i < n_masters && i < 8 && n < 8; i++)
+		if (masters[i] != src_idx && masters[i] != dst_idx)
+			order[n++] = masters[i];
+	for (int i = 0; i < n; i++) {
+		const struct tnd_cluster_node *o = tnd_cluster_map_node(m, order[i]);
+
+		c = node_connect(o->host, o->port);
+		freeReplyObject(cmd_ok(c, "CLUSTER SETSLOT %d NODE %s", slot, dst_id));
+		redisFree(c);
+	}
+}
+
+/* Moves slot from master src_idx to master dst_idx of m, as redis-cli --cluster reshard does. */
+static int move_slot(const struct tnd_cluster_map *m, int slot, int src_idx, int dst_idx)
+{
+	int moved = begin_move(m, slot, src_idx, dst_idx);
+
+	finish_move(m, slot, src_idx, dst_idx);
+	return moved;
+}
+
+/* A master of m other than idx. */
+static int other_master(const struct tnd_cluster_map *m, int idx)
+{
+	int masters[8], n = tnd_cluster_map_masters(m, masters, 8);
+
+	for (int i = 0; i < n && i < 8; i++)
+		if (masters[i] != idx)
+			return masters[i];
+	cr_assert_fail("one master only");
+	return -1;
 }
 
 /* The count of error kind (MOVED, ASK, TRYAGAIN) node has answered, from INFO errorstats. */
@@ -359,15 +396,10 @@ Test(cluster, a_slot_moves_under_writes_and_no_acknowledged_write_is_lost, .time
 	struct writer w[WRITERS];
 	pthread_t th[WRITERS];
 	atomic_bool stop = false;
-	int slot = collection_slot(col), src = owner_of(m, col), dst = -1, masters[8], n, moved;
+	int slot = collection_slot(col), src = owner_of(m, col), dst = other_master(m, src), moved;
 	long long t0, move_ms;
 	char path[128], body[64];
 
-	n = tnd_cluster_map_masters(m, masters, 8);
-	for (int i = 0; i < n && dst < 0; i++)
-		if (masters[i] != src)
-			dst = masters[i];
-	cr_assert_geq(dst, 0);
 	for (int i = 0; i < MOVE_DOCS; i++) {
 		struct http_response res;
 
@@ -427,6 +459,133 @@ Test(cluster, a_slot_moves_under_writes_and_no_acknowledged_write_is_lost, .time
 	fprintf(stderr, "cluster: slot %d moved (%d keys) in %lld ms under %d writers: %d writes "
 			"acknowledged, %d answered 503, slowest answer %lld / %lld ms\n",
 		slot, moved, move_ms, WRITERS, ok, unavailable, w[0].slowest_ms, w[1].slowest_ms);
+	tnd_cluster_map_free(after);
+	tnd_cluster_map_free(m);
+}
+
+/*
+ * A migration held half-way (every key on the new owner, the slot still
+ * MIGRATING / IMPORTING): the old owner answers ASK for a document whose
+ * keys all moved, and tandem-rest follows it (ASKING + the script on the
+ * new owner); a create there is TRYAGAIN (its document keys exist nowhere
+ * yet) until the migration ends, so it gets a 503 within the Redis
+ * timeout's bound; once the slot is handed over, creates work again.
+ */
+Test(cluster, a_migration_held_half_way_is_followed_by_ask_and_bounded_by_tryagain, .timeout = 120)
+{
+	static const char col[] = "halfway";
+	struct tnd_cluster_map *m = slot_map();
+	int slot = collection_slot(col), src = owner_of(m, col), dst = other_master(m, src);
+	const struct tnd_cluster_node *src_n = tnd_cluster_map_node(m, src);
+	struct http_response res;
+	long long asks, t0, took;
+
+	cr_assert_eq(send_json(&g_stack, "PUT", "/api/v1/halfway/a", "{\"n\":1}", &res), 201, "%s", res.body);
+	http_response_free(&res);
+	cr_assert_eq(send_json(&g_stack, "PUT", "/api/v1/halfway/b", "{\"n\":1}", &res), 201, "%s", res.body);
+	http_response_free(&res);
+	cr_assert_gt(begin_move(m, slot, src, dst), 0);
+	asks = errorstat(src_n, "ASK");
+	cr_assert_eq(send_json(&g_stack, "GET", "/api/v1/halfway/a", NULL, &res), 200, "%s", res.body);
+	http_response_free(&res);
+	cr_assert_eq(send_json(&g_stack, "PUT", "/api/v1/halfway/a", "{\"n\":2}", &res), 200, "%s", res.body);
+	cr_assert_eq(body_int(&res, "version"), 2);
+	http_response_free(&res);
+	cr_assert_eq(send_json(&g_stack, "PATCH", "/api/v1/halfway/b", "{\"m\":1}", &res), 200, "%s", res.body);
+	http_response_free(&res);
+	cr_assert_eq(send_json(&g_stack, "GET", "/api/v1/halfway?limit=10", NULL, &res), 200, "%s", res.body);
+	cr_assert(strstr(res.body, "\"n\":2") && strstr(res.body, "\"m\":1"), "%s", res.body);
+	http_response_free(&res);
+	cr_assert_geq(errorstat(src_n, "ASK") - asks, 4, "the old owner did not answer ASK");
+	t0 = stack_now_ms();
+	cr_assert_eq(send_json(&g_stack, "PUT", "/api/v1/halfway/c", "{}", &res), 503, "%s", res.body);
+	took = stack_now_ms() - t0;
+	cr_assert(strstr(res.body, "\"store_unavailable\""), "%s", res.body);
+	http_response_free(&res);
+	cr_assert_lt(took, ANSWER_BOUND_MS);
+	finish_move(m, slot, src, dst);
+	cr_assert_eq(send_json(&g_stack, "PUT", "/api/v1/halfway/c", "{}", &res), 201, "%s", res.body);
+	http_response_free(&res);
+	cr_assert_eq(send_json(&g_stack, "GET", "/api/v1/halfway/a", NULL, &res), 200, "%s", res.body);
+	cr_assert_eq(body_int(&res, "n"), 2);
+	http_response_free(&res);
+	fprintf(stderr, "cluster: a create held by TRYAGAIN answered 503 after %lld ms\n", took);
+	tnd_cluster_map_free(m);
+}
+
+/* Waits until the node says role:master. Returns the ms it took, or -1 after bound_ms. */
+static long long wait_for_master(const struct tnd_cluster_node *n, long long bound_ms)
+{
+	long long t0 = stack_now_ms();
+	redisContext *c = node_connect(n->host, n->port);
+
+	while (stack_now_ms() - t0 < bound_ms) {
+		redisReply *r = cmd_ok(c, "INFO replication");
+		bool master = strstr(r->str, "role:master") != NULL;
+
+		freeReplyObject(r);
+		if (master) {
+			redisFree(c);
+			return stack_now_ms() - t0;
+		}
+		usleep(20000);
+	}
+	redisFree(c);
+	return -1;
+}
+
+Test(cluster, a_manual_failover_under_writes_loses_no_acknowledged_write, .timeout = 240)
+{
+	static const char col[] = "failing";
+	static char acked[WRITERS][WRITES_MAX][40];
+	struct tnd_cluster_map *m = slot_map(), *after;
+	const struct tnd_cluster_node *replica;
+	struct writer w[WRITERS];
+	pthread_t th[WRITERS];
+	atomic_bool stop = false;
+	int slot = collection_slot(col), replicas[4], ok = 0, unavailable = 0;
+	long long took;
+	redisContext *c;
+
+	cr_assert_geq(tnd_cluster_map_replicas(m, slot, replicas, 4), 1, "no replica for slot %d", slot);
+	replica = tnd_cluster_map_node(m, replicas[0]);
+	for (int i = 0; i < WRITERS; i++) {
+		w[i] = (struct writer){.s = &g_stack, .col = col, .index = i, .stop = &stop, .acked = acked[i]};
+		cr_assert_eq(pthread_create(&th[i], NULL, writer_main, &w[i]), 0);
+	}
+	usleep(300000);
+	c = node_connect(replica->host, replica->port);
+	freeReplyObject(cmd_ok(c, "CLUSTER FAILOVER"));
+	redisFree(c);
+	took = wait_for_master(replica, 15000);
+	usleep(800000); /* writes after it */
+	atomic_store(&stop, true);
+	for (int i = 0; i < WRITERS; i++)
+		cr_assert_eq(pthread_join(th[i], NULL), 0);
+	cr_assert_geq(took, 0, "the replica was not promoted within 15 s");
+
+	after = slot_map();
+	cr_assert_eq(tnd_cluster_map_master(after, slot),
+		     tnd_cluster_map_find(after, replica->host, replica->port),
+		     "the promoted replica does not serve the slot");
+	for (int i = 0; i < WRITERS; i++) {
+		cr_assert_eq(w[i].other, 0, "writer %d: %d answers neither 2xx nor a 503: %s", i,
+			     w[i].other, w[i].other_text);
+		cr_assert_lt(w[i].slowest_ms, ANSWER_BOUND_MS, "writer %d waited %lld ms", i, w[i].slowest_ms);
+		ok += w[i].ok;
+		unavailable += w[i].unavailable;
+		for (int k = 0; k < w[i].n_acked; k++)
+			assert_present(&g_stack, col, w[i].acked[k]);
+	}
+	cr_assert_gt(ok, 0);
+	{
+		struct http_response res;
+		cr_assert_eq(send_json(&g_stack, "PUT", "/api/v1/failing/last", "{}", &res), 201, "%s", res.body);
+		http_response_free(&res);
+	}
+	fprintf(stderr, "cluster: manual failover of slot %d's master done in %lld ms under %d writers: "
+			"%d writes acknowledged, %d answered 503, slowest answer %lld / %lld ms\n",
+		slot, took, WRITERS, ok, unavailable, w[0].slowest_ms, w[1].slowest_ms);
 	tnd_cluster_map_free(after);
 	tnd_cluster_map_free(m);
 }
