@@ -473,9 +473,14 @@ int main(int argc, char **argv)
 		}
 		tnd_log_info("metrics on port %d of %s", metrics_server.port, cfg.metrics_listen);
 	}
-	tnd_log_info("version %s, serving with %lld threads on %s, Redis%s at %s", tnd_version(),
+	/* The URL's credentials stay out of the log (scheme, then ***@ and the hosts). */
+	const char *at = strrchr(cfg.common.redis_url, '@'), *scheme_end = strstr(cfg.common.redis_url, "://");
+	tnd_log_info("version %s, serving with %lld threads on %s, Redis%s at %.*s%s%s", tnd_version(),
 		     cfg.threads, cfg.listen ? cfg.listen : "the inherited socket",
-		     target.cluster ? " Cluster" : "", cfg.common.redis_url);
+		     target.cluster ? " Cluster" : "",
+		     at && scheme_end ? (int)(scheme_end + 3 - cfg.common.redis_url) : 0,
+		     cfg.common.redis_url, at && scheme_end ? "***@" : "",
+		     at && scheme_end ? at + 1 : cfg.common.redis_url);
 	while (sigwait(&stop_signals, &sig) != 0)
 		;
 	tnd_log_info("signal %d: finishing requests in flight and those queued", sig);
