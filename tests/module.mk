@@ -142,11 +142,13 @@ test: deps-check-test
 test-deploy: build-all
 	TANDEM_BIN_DIR=$(BUILD) tests/deploy/run.sh
 
-# valgrind: the REST worker serving requests, the notifier's connect cycles,
+# valgrind: the REST worker serving requests (on one Redis, then on a
+# cluster), the notifier's connect cycles,
 # and every shard test (criterion's test processes are traced, the
 # redis-servers are not); any error or definite/indirect leak fails.
 test-valgrind: build-all $(BUILD)/tests/rest_valgrind $(BUILD)/tests/notifier_valgrind test-cluster-valgrind
 	TANDEM_BIN_DIR=$(BUILD) $(BUILD)/tests/rest_valgrind --jobs 1
+	TANDEM_STACK_REDIS=cluster TANDEM_BIN_DIR=$(BUILD) $(BUILD)/tests/rest_valgrind --jobs 1
 	TANDEM_BIN_DIR=$(BUILD) $(BUILD)/tests/notifier_valgrind
 
 test-cluster-valgrind: $(BUILD)/tests/shard_integration

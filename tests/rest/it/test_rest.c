@@ -695,6 +695,47 @@ Test(events, failed_requests_change_nothing_and_publish_nothing)
 	redisFree(sub);
 }
 
+/* calls of command (lower case) so far, from INFO commandstats; 0 when never called. */
+static long long command_calls(const char *command)
+{
+	char out[16384], key[64];
+	const char *at;
+
+	cr_assert_eq(stack_redis_cli(&g_stack, out, sizeof(out),
+				     (const char *const[]){"info", "commandstats", NULL}), 0);
+	snprintf(key, sizeof(key), "cmdstat_%s:calls=", command);
+	at = strstr(out, key);
+	return at ? atoll(at + strlen(key)) : 0;
+}
+
+/*
+ * On one Redis (TANDEM_REDIS_WAIT_REPLICAS unset), a request is one
+ * round trip: one EVALSHA, no WAIT, nothing of a cluster's.
+ */
+Test(events, a_request_is_one_evalsha_on_a_single_server)
+{
+	static const char *const other[] = {"wait", "asking", "cluster|slots"};
+	long long before[3], evalsha;
+	struct http_response res;
+
+	if (stack_is_cluster(&g_stack))
+		cr_skip_test("single server only");
+	send_json("PUT", "/api/v1/rt/a", "{}", &res); /* the worker connected and loaded its scripts */
+	http_response_free(&res);
+	evalsha = command_calls("evalsha");
+	for (int i = 0; i < 3; i++)
+		before[i] = command_calls(other[i]);
+	for (int i = 0; i < 10; i++) {
+		cr_assert_eq(send_json("PUT", "/api/v1/rt/a", "{}", &res), 200, "%s", res.body);
+		http_response_free(&res);
+		cr_assert_eq(send_json("GET", "/api/v1/rt/a", NULL, &res), 200, "%s", res.body);
+		http_response_free(&res);
+	}
+	cr_assert_eq(command_calls("evalsha") - evalsha, 20);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(command_calls(other[i]), before[i], "%s was sent", other[i]);
+}
+
 Test(events, tandem_seq_is_the_log_position_of_the_read)
 {
 	struct http_response res;
