@@ -43,9 +43,11 @@ $(BUILD)/tests/rest_auth_integration: $(BUILD)/tests/rest/it/test_auth.o $(TEST_
 $(BUILD)/tests/rest_filter_integration: $(BUILD)/tests/rest/it/test_filter.o $(TEST_SUPPORT_OBJ) $(LIBTANDEM)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS_COMMON)
 
-# tandem-rest on a Redis Cluster: spread, a slot move under writes, WAIT
-# (its stack runs on scripts/run-cluster.sh; test-integration also runs the
-# core suite, rest_integration, once more on a cluster).
+# tandem-rest on a Redis Cluster: spread, slot moves and a failover under
+# writes, WAIT (its stack runs on scripts/run-cluster.sh). test-integration
+# also runs the REST suites once more with their stacks on a cluster.
+REST_CLUSTER_AGAIN := $(BUILD)/tests/rest_integration $(BUILD)/tests/rest_auth_integration \
+	$(BUILD)/tests/rest_filter_integration
 $(BUILD)/tests/rest_cluster_integration: $(BUILD)/tests/rest/it/test_cluster.o $(TEST_SUPPORT_OBJ) $(LIBTANDEM)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS_COMMON)
 
@@ -123,8 +125,8 @@ test-unit: build-all $(UNIT_TEST_BINS)
 
 test-integration: build-all $(INTEGRATION_TEST_BINS)
 	@for t in $(INTEGRATION_TEST_BINS); do echo "== $$t"; TANDEM_BIN_DIR=$(BUILD) $$t --jobs 1 || exit 1; done
-	@echo "== $(BUILD)/tests/rest_integration on a Redis Cluster"
-	@TANDEM_STACK_REDIS=cluster TANDEM_BIN_DIR=$(BUILD) $(BUILD)/tests/rest_integration --jobs 1
+	@for t in $(REST_CLUSTER_AGAIN); do echo "== $$t on a Redis Cluster"; \
+		TANDEM_STACK_REDIS=cluster TANDEM_BIN_DIR=$(BUILD) $$t --jobs 1 || exit 1; done
 
 # Each suite once normally, once under ASan + UBSan, then valgrind.
 test: deps-check-test
