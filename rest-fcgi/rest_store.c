@@ -505,8 +505,7 @@ static redisReply *run_routed(struct rest_store *store, struct script_argv *a,
 			return r;
 		if (unknown)
 			break;
-		if (kind == TND_CLUSTER_REDIR_ASK)
-			ask.kind = TND_CLUSTER_REDIR_ASK;
+		/* After an ASK, ask names the node for the next attempt (follow()). */
 		wait = tnd_cluster_retry_next(&retry, mono_ms(), kind, (unsigned)rand_r(&store->rand_state));
 		if (wait < 0)
 			break;
