@@ -274,7 +274,15 @@ void rest_cluster_moved(struct rest_cluster *r, const struct tnd_cluster_redirec
 
 	if (r->map)
 		tnd_cluster_map_moved(r->map, red->slot, host, red->port);
-	r->refresh_due = true;
+	r->refresh_next = true;
+}
+
+void rest_cluster_begin(struct rest_cluster *r)
+{
+	if (r->refresh_next) {
+		r->refresh_due = true;
+		r->refresh_next = false;
+	}
 }
 
 int rest_cluster_masters(struct rest_cluster *r, struct rest_cluster_link **out, size_t max, char *err,

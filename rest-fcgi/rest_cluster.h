@@ -10,8 +10,9 @@
  *
  * The map comes from CLUSTER SLOTS asked of a node the thread is
  * connected to, else a seed, else any node of the last map: at the first
- * use and whenever refresh_due is set (a MOVED, a CLUSTERDOWN, a node that
- * did not answer). A route and its links belong to one thread.
+ * use, whenever refresh_due is set (a CLUSTERDOWN, a node that did not
+ * answer), and at the next request after a MOVED. A route and its links
+ * belong to one thread.
  *
  * Functions return 0 or a negative TND_E* code, with the reason in the
  * caller's err buffer; nothing here logs.
@@ -59,6 +60,7 @@ struct rest_cluster {
 	int timeout_ms;
 	struct tnd_cluster_map *map; /* NULL until the first refresh */
 	bool refresh_due;            /* ask for the map again before the next routing */
+	bool refresh_next;           /* ask for it at the start of the next request (after a MOVED) */
 	struct rest_cluster_link links[REST_CLUSTER_LINKS_MAX];
 	size_t n_links;
 	unsigned long long clock;    /* use counter for links[].used */
@@ -67,6 +69,9 @@ struct rest_cluster {
 /* Returns a new route (nothing connected yet), or NULL when out of memory. Free with rest_cluster_free. */
 struct rest_cluster *rest_cluster_new(const struct tnd_redis_target *target, int timeout_ms);
 void rest_cluster_free(struct rest_cluster *r);
+
+/* Starts a request's routing: a refresh wanted after a MOVED becomes due. */
+void rest_cluster_begin(struct rest_cluster *r);
 
 /* Asks for the slot map now. Returns 0, or TND_EUNAVAIL / TND_EPROTO with err. */
 int rest_cluster_refresh(struct rest_cluster *r, char *err, size_t errlen);
@@ -84,8 +89,11 @@ struct rest_cluster_link *rest_cluster_node(struct rest_cluster *r, const char *
 
 /*
  * Follows a MOVED answered by link from: the slot goes to the node named
- * (from's host when the reply left it out) until the next refresh, which
- * is made due since a reshard rarely moves one slot.
+ * (from's host when the reply left it out). The whole map is asked for at
+ * the next request (rest_cluster_begin), since a reshard rarely moves one
+ * slot, but not during this one: a node that has not heard of the move
+ * yet could name the old owner again, and the request would bounce
+ * between the two until its attempts ran out.
  */
 void rest_cluster_moved(struct rest_cluster *r, const struct tnd_cluster_redirect *red,
 		      const struct rest_cluster_link *from);

@@ -494,6 +494,7 @@ static redisReply *run_routed(struct rest_store *store, struct script_argv *a,
 		*rc = TND_EUNAVAIL;
 		return NULL;
 	}
+	rest_cluster_begin(store->route);
 	tnd_cluster_retry_init(&retry, mono_ms(), (int)store->cfg->timeout_ms, CLUSTER_ATTEMPTS_MAX);
 	for (;;) {
 		enum tnd_cluster_redir kind;
