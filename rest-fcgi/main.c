@@ -81,6 +81,7 @@ struct rest_config {
 	long long log_len;
 	long long threads;
 	long long redis_timeout_ms;
+	long long wait_replicas;
 	long long backlog;
 };
 
@@ -121,6 +122,10 @@ static const struct tnd_option options[] = {
 	 "worker threads, each with its own Redis connection", NULL},
 	{"redis-timeout", "TANDEM_REDIS_TIMEOUT_MS", TND_OPT_INT, "1000", 10, 60000,
 	 OPT(redis_timeout_ms), "Redis connect and command timeout in ms (then 503)", NULL},
+	{"redis-wait-replicas", "TANDEM_REDIS_WAIT_REPLICAS", TND_OPT_INT, "0", 0, 64,
+	 OPT(wait_replicas),
+	 "after each write, WAIT for this many replicas (bounded by the Redis timeout); fewer: "
+	 "503 not_replicated, the write done", NULL},
 	{"backlog", "TANDEM_BACKLOG", TND_OPT_INT, "1024", 1, 65535, OPT(backlog),
 	 "listen backlog when tandem-rest opens its own socket", NULL},
 	{"metrics-listen", "TANDEM_METRICS_LISTEN", TND_OPT_STRING, NULL, 1, 64, OPT(metrics_listen),
@@ -284,11 +289,11 @@ static bool is_unix_socket(int fd)
 	return getsockname(fd, (struct sockaddr *)&ss, &len) == 0 && ss.ss_family == AF_UNIX;
 }
 
-/* What the options table's checks leave: the Redis address with its credentials. */
-static int check_config(const struct rest_config *cfg, struct tnd_redis_addr *addr, char *err,
+/* What the options table's checks leave: the Redis server or cluster, with its credentials. */
+static int check_config(const struct rest_config *cfg, struct tnd_redis_target *target, char *err,
 			size_t errlen)
 {
-	return tnd_common_redis_addr(&cfg->common, addr, err, errlen);
+	return tnd_common_redis_target(&cfg->common, target, err, errlen);
 }
 
 /*
@@ -372,7 +377,7 @@ static void stop_threads(struct rest_pool *pool)
 int main(int argc, char **argv)
 {
 	struct rest_config cfg;
-	struct tnd_redis_addr addr;
+	static struct tnd_redis_target target; /* 5 KB: not on the stack */
 	struct rest_store_config store_cfg;
 	struct rest_settings settings;
 	struct rest_metrics metrics;
@@ -398,7 +403,7 @@ int main(int argc, char **argv)
 		tnd_config_man(stdout, options, N_OPTIONS);
 		return 0;
 	}
-	if (rc == TND_CONFIG_ERROR || check_config(&cfg, &addr, err, sizeof(err)) < 0) {
+	if (rc == TND_CONFIG_ERROR || check_config(&cfg, &target, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tandem-rest: %s\n", err);
 		return 2;
 	}
@@ -420,9 +425,12 @@ int main(int argc, char **argv)
 		tnd_log_info("auth: %s", tnd_auth_describe(&auth));
 
 	rest_metrics_init(&metrics, NULL);
-	store_cfg = (struct rest_store_config){.addr = &addr, .ns = cfg.common.ns,
+	store_cfg = (struct rest_store_config){.addr = &target.addr,
+					       .cluster = target.cluster ? &target : NULL,
+					       .ns = cfg.common.ns,
 					       .timeout_ms = cfg.redis_timeout_ms,
-					       .log_len = cfg.log_len, .metrics = &metrics};
+					       .log_len = cfg.log_len,
+					       .wait_replicas = cfg.wait_replicas, .metrics = &metrics};
 	settings = (struct rest_settings){.max_body = (size_t)cfg.max_body,
 					  .scan_limit = cfg.scan_limit,
 					  .cors = {.allowed_origins = cfg.common.allowed_origins},
@@ -488,8 +496,14 @@ int main(int argc, char **argv)
 		}
 		tnd_log_info("metrics on port %d of %s", metrics_server.port, cfg.metrics_listen);
 	}
-	tnd_log_info("version %s, serving with %lld threads on %s, Redis at %s", tnd_version(),
-		     cfg.threads, cfg.listen ? cfg.listen : "the inherited socket", cfg.common.redis_url);
+	/* The URL's credentials stay out of the log (scheme, then ***@ and the hosts). */
+	const char *at = strrchr(cfg.common.redis_url, '@'), *scheme_end = strstr(cfg.common.redis_url, "://");
+	tnd_log_info("version %s, serving with %lld threads on %s, Redis%s at %.*s%s%s", tnd_version(),
+		     cfg.threads, cfg.listen ? cfg.listen : "the inherited socket",
+		     target.cluster ? " Cluster" : "",
+		     at && scheme_end ? (int)(scheme_end + 3 - cfg.common.redis_url) : 0,
+		     cfg.common.redis_url, at && scheme_end ? "***@" : "",
+		     at && scheme_end ? at + 1 : cfg.common.redis_url);
 	while (sigwait(&stop_signals, &sig) != 0)
 		;
 	tnd_log_info("signal %d: finishing requests in flight and those queued", sig);

@@ -172,6 +172,16 @@ static bool store_failed(struct rest_worker *w, struct rest_http *h, int rc,
 		}
 		rest_http_error(h, TND_ERR_STORE_UNAVAILABLE, NULL, -1, retry_after);
 		break;
+	case TND_ENOTREPL: {
+		/* Done and published: the version and seq let a retry be conditional. */
+		char extra[128];
+
+		tnd_log_warn("worker %d req %lu: %s", w->index, h->id, w->store.errstr);
+		snprintf(extra, sizeof(extra), "ETag: \"%lld\"\r\nTandem-Seq: %s\r\n", res->version,
+			 res->seq ? res->seq : "0-0");
+		rest_http_error(h, TND_ERR_NOT_REPLICATED, NULL, -1, extra);
+		break;
+	}
 	default:
 		atomic_fetch_add_explicit(&w->settings->metrics->redis_protocol, 1, memory_order_relaxed);
 		tnd_log_error("worker %d req %lu: %s: %s", w->index, h->id, tnd_strerror(rc),

@@ -3,17 +3,16 @@
  */
 #include "rest_store.h"
 
-#include <errno.h>
-#include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "tnd_cluster.h"
 #include "tnd_error.h"
 #include "tnd_keys.h"
 #include "tnd_valid.h"
 
-#define RETRY_MIN_MS 50
-#define RETRY_MAX_MS 500
 
 /*
  * The scripts name their KEYS and ARGV slots in their first lines; the C
@@ -54,70 +53,70 @@
 	"  return '\\n{' .. table.concat(n, ',') .. '}'\n" \
 	"end\n"
 
-static const char script_write[] =
-	LUA_EVENT_NOTES
-	"local doc_key, meta_key, index_key, log_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]\n"
-	"local id, col, mode, expect, body, now, log_len, channel, owner_req, owner_prefix = unpack(ARGV)\n"
-	"local cur = redis.call('HMGET', meta_key, 'v', 'c', 'o')\n"
-	"local v = tonumber(cur[1])\n"
-	"if v and owner_req ~= '' and cur[3] ~= owner_req then return {'missing'} end\n"
-	"if mode == 'create' and v then return {'exists', v} end\n"
-	"if mode == 'patch' and not v then return {'missing'} end\n"
-	"if expect ~= '' then\n"
-	"  if not v then return {'conflict', -1} end\n"
-	"  if expect ~= '*' and not string.find(expect, ',' .. v .. ',', 1, true) then\n"
-	"    return {'conflict', v}\n"
-	"  end\n"
-	"end\n"
-	"local owner = cur[3]\n"
-	"if not v and owner_req ~= '' then owner = owner_req end\n"
-	"local created = cur[2] or now\n"
-	"local nv = (v or 0) + 1\n"
-	"local doc = '{\"id\":\"' .. id .. '\",\"version\":' .. nv .. ',\"created_at\":\"' ..\n"
-	"  created .. '\",\"updated_at\":\"' .. now .. '\"'\n"
-	"if owner then doc = doc .. ',\"owner\":\"' .. owner .. '\"' end\n"
-	"if body == '{}' then doc = doc .. '}' else doc = doc .. ',' .. string.sub(body, 2) end\n"
-	"if owner then\n"
-	"  redis.call('HSET', meta_key, 'v', nv, 'c', created, 'o', owner)\n"
-	"  if not v then redis.call('ZADD', owner_prefix .. owner, 0, id) end\n"
-	"else\n"
-	"  redis.call('HSET', meta_key, 'v', nv, 'c', created)\n"
-	"end\n"
-	"local prev = v and redis.call('GET', doc_key)\n"
-	"redis.call('SET', doc_key, doc)\n"
-	"redis.call('ZADD', index_key, 0, id)\n"
-	"local event = '{\"type\":\"' .. (v and 'updated' or 'created') .. '\",\"collection\":\"' ..\n"
-	"  col .. '\",\"id\":\"' .. id .. '\",\"version\":' .. nv .. ',\"doc\":' .. doc .. '}'\n"
-	"event = event .. notes(owner, prev)\n"
-	"local seq = redis.call('XADD', log_key, 'MAXLEN', '~', log_len, '*', 'e', event)\n"
-	"redis.call('PUBLISH', channel, seq .. ' ' .. event)\n"
-	"return {'ok', nv, seq, doc, v and 0 or 1}\n";
+#define LUA_WRITE(pub) \
+	LUA_EVENT_NOTES \
+	"local doc_key, meta_key, index_key, log_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]\n" \
+	"local id, col, mode, expect, body, now, log_len, channel, owner_req, owner_prefix = unpack(ARGV)\n" \
+	"local cur = redis.call('HMGET', meta_key, 'v', 'c', 'o')\n" \
+	"local v = tonumber(cur[1])\n" \
+	"if v and owner_req ~= '' and cur[3] ~= owner_req then return {'missing'} end\n" \
+	"if mode == 'create' and v then return {'exists', v} end\n" \
+	"if mode == 'patch' and not v then return {'missing'} end\n" \
+	"if expect ~= '' then\n" \
+	"  if not v then return {'conflict', -1} end\n" \
+	"  if expect ~= '*' and not string.find(expect, ',' .. v .. ',', 1, true) then\n" \
+	"    return {'conflict', v}\n" \
+	"  end\n" \
+	"end\n" \
+	"local owner = cur[3]\n" \
+	"if not v and owner_req ~= '' then owner = owner_req end\n" \
+	"local created = cur[2] or now\n" \
+	"local nv = (v or 0) + 1\n" \
+	"local doc = '{\"id\":\"' .. id .. '\",\"version\":' .. nv .. ',\"created_at\":\"' ..\n" \
+	"  created .. '\",\"updated_at\":\"' .. now .. '\"'\n" \
+	"if owner then doc = doc .. ',\"owner\":\"' .. owner .. '\"' end\n" \
+	"if body == '{}' then doc = doc .. '}' else doc = doc .. ',' .. string.sub(body, 2) end\n" \
+	"if owner then\n" \
+	"  redis.call('HSET', meta_key, 'v', nv, 'c', created, 'o', owner)\n" \
+	"  if not v then redis.call('ZADD', owner_prefix .. owner, 0, id) end\n" \
+	"else\n" \
+	"  redis.call('HSET', meta_key, 'v', nv, 'c', created)\n" \
+	"end\n" \
+	"local prev = v and redis.call('GET', doc_key)\n" \
+	"redis.call('SET', doc_key, doc)\n" \
+	"redis.call('ZADD', index_key, 0, id)\n" \
+	"local event = '{\"type\":\"' .. (v and 'updated' or 'created') .. '\",\"collection\":\"' ..\n" \
+	"  col .. '\",\"id\":\"' .. id .. '\",\"version\":' .. nv .. ',\"doc\":' .. doc .. '}'\n" \
+	"event = event .. notes(owner, prev)\n" \
+	"local seq = redis.call('XADD', log_key, 'MAXLEN', '~', log_len, '*', 'e', event)\n" \
+	"redis.call('" pub "', channel, seq .. ' ' .. event)\n" \
+	"return {'ok', nv, seq, doc, v and 0 or 1}\n"
 
 enum write_key { WK_DOC, WK_META, WK_INDEX, WK_LOG, WK__MAX };
 enum write_arg { WA_ID, WA_COLLECTION, WA_MODE, WA_EXPECT, WA_BODY, WA_NOW, WA_LOG_LEN,
 		 WA_CHANNEL, WA_OWNER, WA_OWNER_PREFIX, WA__MAX };
 
 /* Deletes; owner_req as for writes. */
-static const char script_delete[] =
-	LUA_EVENT_NOTES
-	"local doc_key, meta_key, index_key, log_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]\n"
-	"local id, col, expect, log_len, channel, owner_req, owner_prefix = unpack(ARGV)\n"
-	"local cur = redis.call('HMGET', meta_key, 'v', 'o')\n"
-	"local v = tonumber(cur[1])\n"
-	"if not v or (owner_req ~= '' and cur[2] ~= owner_req) then return {'missing'} end\n"
-	"if expect ~= '' and expect ~= '*' and not string.find(expect, ',' .. v .. ',', 1, true) then\n"
-	"  return {'conflict', v}\n"
-	"end\n"
-	"local prev = redis.call('GET', doc_key)\n"
-	"redis.call('DEL', doc_key, meta_key)\n"
-	"redis.call('ZREM', index_key, id)\n"
-	"if cur[2] then redis.call('ZREM', owner_prefix .. cur[2], id) end\n"
-	"local event = '{\"type\":\"deleted\",\"collection\":\"' .. col .. '\",\"id\":\"' .. id ..\n"
-	"  '\",\"version\":' .. (v + 1) .. '}'\n"
-	"event = event .. notes(cur[2], prev)\n"
-	"local seq = redis.call('XADD', log_key, 'MAXLEN', '~', log_len, '*', 'e', event)\n"
-	"redis.call('PUBLISH', channel, seq .. ' ' .. event)\n"
-	"return {'ok', v + 1, seq}\n";
+#define LUA_DELETE(pub) \
+	LUA_EVENT_NOTES \
+	"local doc_key, meta_key, index_key, log_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]\n" \
+	"local id, col, expect, log_len, channel, owner_req, owner_prefix = unpack(ARGV)\n" \
+	"local cur = redis.call('HMGET', meta_key, 'v', 'o')\n" \
+	"local v = tonumber(cur[1])\n" \
+	"if not v or (owner_req ~= '' and cur[2] ~= owner_req) then return {'missing'} end\n" \
+	"if expect ~= '' and expect ~= '*' and not string.find(expect, ',' .. v .. ',', 1, true) then\n" \
+	"  return {'conflict', v}\n" \
+	"end\n" \
+	"local prev = redis.call('GET', doc_key)\n" \
+	"redis.call('DEL', doc_key, meta_key)\n" \
+	"redis.call('ZREM', index_key, id)\n" \
+	"if cur[2] then redis.call('ZREM', owner_prefix .. cur[2], id) end\n" \
+	"local event = '{\"type\":\"deleted\",\"collection\":\"' .. col .. '\",\"id\":\"' .. id ..\n" \
+	"  '\",\"version\":' .. (v + 1) .. '}'\n" \
+	"event = event .. notes(cur[2], prev)\n" \
+	"local seq = redis.call('XADD', log_key, 'MAXLEN', '~', log_len, '*', 'e', event)\n" \
+	"redis.call('" pub "', channel, seq .. ' ' .. event)\n" \
+	"return {'ok', v + 1, seq}\n"
 
 enum delete_arg { DA_ID, DA_COLLECTION, DA_EXPECT, DA_LOG_LEN, DA_CHANNEL, DA_OWNER,
 		  DA_OWNER_PREFIX, DA__MAX };
@@ -212,26 +211,41 @@ static const char script_scan[] =
 
 enum scan_arg { SA_DOC_PREFIX, SA_AFTER, SA_COUNT, SA_BYTE_CAP, SA_WANT_SEQ, SA__MAX };
 
-static const char *const scripts[REST_SCRIPT__MAX] = {
-	[REST_SCRIPT_SCAN] = script_scan,
-	[REST_SCRIPT_WRITE] = script_write,
-	[REST_SCRIPT_DELETE] = script_delete,
-	[REST_SCRIPT_GET] = script_get,
-	[REST_SCRIPT_LIST] = script_list,
+/*
+ * Two script sets: a single server publishes with PUBLISH; a cluster with
+ * SPUBLISH, whose channel {ns:col} is in the slot of the script's keys
+ * (sharded pub/sub: the event reaches only the collection's shard).
+ */
+static const char *const scripts[2][REST_SCRIPT__MAX] = {
+	{
+		[REST_SCRIPT_SCAN] = script_scan,
+		[REST_SCRIPT_WRITE] = LUA_WRITE("PUBLISH"),
+		[REST_SCRIPT_DELETE] = LUA_DELETE("PUBLISH"),
+		[REST_SCRIPT_GET] = script_get,
+		[REST_SCRIPT_LIST] = script_list,
+	},
+	{
+		[REST_SCRIPT_SCAN] = script_scan,
+		[REST_SCRIPT_WRITE] = LUA_WRITE("SPUBLISH"),
+		[REST_SCRIPT_DELETE] = LUA_DELETE("SPUBLISH"),
+		[REST_SCRIPT_GET] = script_get,
+		[REST_SCRIPT_LIST] = script_list,
+	},
 };
 
 void rest_store_init(struct rest_store *store, const struct rest_store_config *cfg)
 {
 	memset(store, 0, sizeof(*store));
 	store->cfg = cfg;
+	store->rand_state = (unsigned)(uintptr_t)store ^ (unsigned)time(NULL);
 }
 
 void rest_store_close(struct rest_store *store)
 {
-	if (store->conn) {
-		redisFree(store->conn);
-		store->conn = NULL;
-	}
+	rest_cluster_link_close(&store->single);
+	rest_cluster_free(store->route);
+	store->route = NULL;
+	store->last = NULL;
 }
 
 void rest_store_result_free(struct rest_store_result *res)
@@ -241,16 +255,19 @@ void rest_store_result_free(struct rest_store_result *res)
 	res->reply = NULL;
 }
 
-static int load_scripts(struct rest_store *store)
+/* SCRIPT LOAD of every script on l (its sha is the same on every node). */
+static int load_scripts(struct rest_store *store, struct rest_cluster_link *l)
 {
+	const char *const *set = scripts[store->cfg->cluster != NULL];
+
 	atomic_fetch_add_explicit(&store->cfg->metrics->script_loads, 1, memory_order_relaxed);
 	for (int i = 0; i < REST_SCRIPT__MAX; i++) {
-		redisReply *r = redisCommand(store->conn, "SCRIPT LOAD %s", scripts[i]);
+		redisReply *r = redisCommand(l->conn, "SCRIPT LOAD %s", set[i]);
 
 		if (!r || r->type != REDIS_REPLY_STRING || r->len != 40) {
 			snprintf(store->errstr, sizeof(store->errstr), "SCRIPT LOAD: %s",
 				 r ? (r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply")
-				   : store->conn->errstr);
+				   : l->conn->errstr);
 			if (r)
 				freeReplyObject(r);
 			return -1;
@@ -261,72 +278,30 @@ static int load_scripts(struct rest_store *store)
 	return 0;
 }
 
-static void schedule_retry(struct rest_store *store)
+/* A link just connected gets the scripts. Returns 0 or TND_EUNAVAIL (link closed, backing off). */
+static int prepare_link(struct rest_store *store, struct rest_cluster_link *l)
 {
-	long ms = RETRY_MIN_MS << (store->failures < 5 ? store->failures : 5);
-
-	if (ms > RETRY_MAX_MS)
-		ms = RETRY_MAX_MS;
-	store->failures++;
-	clock_gettime(CLOCK_MONOTONIC, &store->retry_at);
-	store->retry_at.tv_sec += ms / 1000;
-	store->retry_at.tv_nsec += (ms % 1000) * 1000000L;
-	if (store->retry_at.tv_nsec >= 1000000000L) {
-		store->retry_at.tv_sec++;
-		store->retry_at.tv_nsec -= 1000000000L;
-	}
-}
-
-static bool retry_due(const struct rest_store *store)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec > store->retry_at.tv_sec ||
-	       (now.tv_sec == store->retry_at.tv_sec && now.tv_nsec >= store->retry_at.tv_nsec);
-}
-
-/*
- * A connection that Redis closed (restart, CLIENT KILL, idle timeout) is
- * readable while we expect nothing. Finding that out before sending keeps
- * a write from being sent into a dead socket, where we could not tell
- * whether it ran; so no write is ever retried.
- */
-static bool conn_is_stale(redisContext *c)
-{
-	struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
-
-	return poll(&pfd, 1, 0) != 0;
-}
-
-/* Makes sure store->conn is usable. Returns 0 or TND_EUNAVAIL. */
-static int store_connect(struct rest_store *store)
-{
-	if (store->conn && !conn_is_stale(store->conn))
+	if (!l->fresh)
 		return 0;
-	rest_store_close(store);
-	if (!retry_due(store)) {
-		snprintf(store->errstr, sizeof(store->errstr), "Redis unreachable, retrying soon");
+	atomic_fetch_add_explicit(&store->cfg->metrics->redis_connects, 1, memory_order_relaxed);
+	if (load_scripts(store, l) < 0) {
+		rest_cluster_link_failed(l);
 		return TND_EUNAVAIL;
 	}
-	store->conn = tnd_redis_connect(store->cfg->addr, (int)store->cfg->timeout_ms,
-					store->errstr, sizeof(store->errstr));
-	if (store->conn)
-		atomic_fetch_add_explicit(&store->cfg->metrics->redis_connects, 1, memory_order_relaxed);
-	if (!store->conn || load_scripts(store) < 0) {
-		rest_store_close(store);
-		schedule_retry(store);
-		return TND_EUNAVAIL;
-	}
-	store->failures = 0;
+	l->fresh = false;
 	return 0;
 }
 
-/*
- * Runs a script with EVALSHA, loading the scripts again on NOSCRIPT (Redis
- * restarted or SCRIPT FLUSH). Returns the reply (caller frees), or NULL
- * with *rc set (TND_EUNAVAIL or TND_EPROTO) and store->errstr.
- */
+/* Makes sure the single-node link is usable. Returns 0 or TND_EUNAVAIL. */
+static int store_connect(struct rest_store *store)
+{
+	int rc = rest_cluster_link_connect(&store->single, store->cfg->addr,
+					 (int)store->cfg->timeout_ms, store->errstr,
+					 sizeof(store->errstr));
+
+	return rc < 0 ? rc : prepare_link(store, &store->single);
+}
+
 #define MAX_SCRIPT_ARGS 16
 
 /* One script call: its KEYS and ARGV slots (lens NULL = NUL-terminated strings). */
@@ -338,49 +313,237 @@ struct script_call {
 	const size_t *arg_lens;
 };
 
-static redisReply *run_script(struct rest_store *store, const struct script_call *call,
-			      struct rest_store_result *res, int *rc)
-{
+/* The EVALSHA command of a call, as an argv (argv[1], the sha, filled when sent). */
+struct script_argv {
+	int n;
 	const char *argv[MAX_SCRIPT_ARGS + 3];
-	size_t argvlen[MAX_SCRIPT_ARGS + 3];
-	char nkeys_str[8];
-	redisReply *r = NULL;
-	int n = 3;
+	size_t lens[MAX_SCRIPT_ARGS + 3];
+	char nkeys[8];
+};
 
-	memset(res, 0, sizeof(*res));
-	res->version = -1;
-	if ((*rc = store_connect(store)) < 0)
+static void build_argv(const struct script_call *call, struct script_argv *a)
+{
+	snprintf(a->nkeys, sizeof(a->nkeys), "%d", call->nkeys);
+	a->argv[0] = "EVALSHA";
+	a->lens[0] = 7;
+	a->argv[2] = a->nkeys;
+	a->lens[2] = strlen(a->nkeys);
+	a->n = 3;
+	for (int i = 0; i < call->nkeys; i++, a->n++) {
+		a->argv[a->n] = call->keys[i];
+		a->lens[a->n] = strlen(call->keys[i]);
+	}
+	for (int i = 0; i < call->nargs; i++, a->n++) {
+		a->argv[a->n] = call->args[i];
+		a->lens[a->n] = call->arg_lens ? call->arg_lens[i] : strlen(call->args[i]);
+	}
+}
+
+/* ASKING then the command, in one round trip; the reply to ASKING is dropped. */
+static redisReply *send_asking(redisContext *c, struct script_argv *a)
+{
+	void *ok = NULL, *r = NULL;
+
+	if (redisAppendCommand(c, "ASKING") != REDIS_OK ||
+	    redisAppendCommandArgv(c, a->n, a->argv, a->lens) != REDIS_OK ||
+	    redisGetReply(c, &ok) != REDIS_OK)
 		return NULL;
-	snprintf(nkeys_str, sizeof(nkeys_str), "%d", call->nkeys);
-	argv[0] = "EVALSHA";
-	argvlen[0] = 7;
-	argv[2] = nkeys_str;
-	argvlen[2] = strlen(nkeys_str);
-	for (int i = 0; i < call->nkeys; i++, n++) {
-		argv[n] = call->keys[i];
-		argvlen[n] = strlen(call->keys[i]);
-	}
-	for (int i = 0; i < call->nargs; i++, n++) {
-		argv[n] = call->args[i];
-		argvlen[n] = call->arg_lens ? call->arg_lens[i] : strlen(call->args[i]);
-	}
+	freeReplyObject(ok);
+	if (redisGetReply(c, &r) != REDIS_OK)
+		return NULL;
+	return r;
+}
+
+/*
+ * EVALSHA on l (after ASKING when asking), loading the scripts again on
+ * NOSCRIPT (Redis restarted, SCRIPT FLUSH, a promoted replica). Returns
+ * the reply, error replies included; NULL with *io set when the link
+ * failed (closed here), or with *io clear when the scripts cannot be
+ * loaded. The reason is in store->errstr.
+ */
+static redisReply *eval_on(struct rest_store *store, struct rest_cluster_link *l, struct script_argv *a,
+			   enum rest_script which, bool asking, bool *io)
+{
+	redisReply *r = NULL;
+
+	*io = false;
 	for (int attempt = 0; attempt < 2; attempt++) {
-		argv[1] = store->sha[call->which];
-		argvlen[1] = 40;
-		r = redisCommandArgv(store->conn, n, argv, argvlen);
+		a->argv[1] = store->sha[which];
+		a->lens[1] = 40;
+		r = asking ? send_asking(l->conn, a) : redisCommandArgv(l->conn, a->n, a->argv, a->lens);
 		if (!r) {
-			snprintf(store->errstr, sizeof(store->errstr), "redis: %s",
-				 store->conn->errstr);
-			rest_store_close(store);
-			*rc = TND_EUNAVAIL;
+			snprintf(store->errstr, sizeof(store->errstr), "redis: %s", l->conn->errstr);
+			rest_cluster_link_close(l);
+			*io = true;
 			return NULL;
 		}
 		if (r->type != REDIS_REPLY_ERROR || strncmp(r->str, "NOSCRIPT", 8) != 0)
 			break;
 		freeReplyObject(r);
 		r = NULL;
-		if (load_scripts(store) < 0)
+		if (load_scripts(store, l) < 0)
 			break;
+	}
+	return r;
+}
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+	nanosleep(&(struct timespec){.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L}, NULL);
+}
+
+/*
+ * Attempts per request on a cluster. The Redis timeout is the real bound
+ * (a TRYAGAIN backoff reaches it after about 10 waits); the cap only stops
+ * a loop of instant redirections (an ASK counts as one more attempt).
+ */
+#define CLUSTER_ATTEMPTS_MAX 32
+
+/*
+ * What a cluster's answer asks for: NONE when r is the answer (error
+ * replies other than redirections included), else the redirection, with
+ * *ask filled for ASK. Frees r unless it is the answer.
+ */
+static enum tnd_cluster_redir follow(struct rest_store *store, struct rest_cluster_link *l, redisReply *r,
+				     int slot, struct tnd_cluster_redirect *ask)
+{
+	struct tnd_cluster_redirect red;
+	int kind;
+
+	if (r->type != REDIS_REPLY_ERROR)
+		return TND_CLUSTER_REDIR_NONE;
+	kind = tnd_cluster_redirect_parse(r->str, r->len, &red);
+	if (kind <= TND_CLUSTER_REDIR_NONE)
+		return TND_CLUSTER_REDIR_NONE; /* an ordinary error, or a redirection we cannot read */
+	snprintf(store->errstr, sizeof(store->errstr), "cluster: slot %d: %s", slot, r->str);
+	freeReplyObject(r);
+	if (kind == TND_CLUSTER_REDIR_MOVED)
+		rest_cluster_moved(store->route, &red, l);
+	if (kind == TND_CLUSTER_REDIR_CLUSTERDOWN)
+		store->route->refresh_due = true;
+	if (kind == TND_CLUSTER_REDIR_ASK) {
+		*ask = red;
+		if (red.same_host || !red.host[0])
+			snprintf(ask->host, sizeof(ask->host), "%s", l->host);
+	}
+	return (enum tnd_cluster_redir)kind;
+}
+
+/*
+ * One attempt of a cluster call: on the ASK target when ask is an ASK,
+ * else on the slot's master. Returns the answer, or NULL with *kind the
+ * redirection to follow (NONE: the node did not answer). *unknown is set
+ * when a write was sent and its outcome is unknown (never retried).
+ */
+static redisReply *attempt_routed(struct rest_store *store, struct script_argv *a,
+				  enum rest_script which, int slot, struct tnd_cluster_redirect *ask,
+				  enum tnd_cluster_redir *kind, bool *unknown)
+{
+	bool asking = ask->kind == TND_CLUSTER_REDIR_ASK, io;
+	struct rest_cluster_link *l;
+	redisReply *r;
+
+	ask->kind = TND_CLUSTER_REDIR_NONE; /* an ASK is followed once */
+	*kind = TND_CLUSTER_REDIR_NONE;
+	l = asking ? rest_cluster_node(store->route, ask->host, ask->port, store->errstr,
+				     sizeof(store->errstr))
+		   : rest_cluster_master(store->route, slot, store->errstr, sizeof(store->errstr));
+	if (!l || prepare_link(store, l) < 0) {
+		store->route->refresh_due = true;
+		return NULL;
+	}
+	r = eval_on(store, l, a, which, asking, &io);
+	if (!r) {
+		*unknown = io && (which == REST_SCRIPT_WRITE || which == REST_SCRIPT_DELETE);
+		store->route->refresh_due = true;
+		return NULL;
+	}
+	*kind = follow(store, l, r, slot, ask);
+	if (*kind != TND_CLUSTER_REDIR_NONE)
+		return NULL;
+	store->last = l;
+	return r;
+}
+
+/*
+ * Runs a call on a cluster: at the master of the slot of its first key
+ * (every key of a collection has the collection's slot), following
+ * redirections under one bounded retry policy (docs/CLUSTER.md). A
+ * redirected or refused script did not run, so retrying it is safe; a
+ * write whose link failed after sending is not retried (its outcome is
+ * unknown): TND_EUNAVAIL, as on a single server.
+ */
+static redisReply *run_routed(struct rest_store *store, struct script_argv *a,
+			      const struct script_call *call, int *rc)
+{
+	struct tnd_cluster_redirect ask = {.kind = TND_CLUSTER_REDIR_NONE};
+	struct tnd_cluster_retry retry;
+	int slot = tnd_cluster_keyslot(call->keys[0], strlen(call->keys[0]));
+
+	if (!store->route && !(store->route = rest_cluster_new(store->cfg->cluster,
+							     (int)store->cfg->timeout_ms))) {
+		snprintf(store->errstr, sizeof(store->errstr), "out of memory");
+		*rc = TND_EUNAVAIL;
+		return NULL;
+	}
+	rest_cluster_begin(store->route);
+	tnd_cluster_retry_init(&retry, mono_ms(), (int)store->cfg->timeout_ms, CLUSTER_ATTEMPTS_MAX);
+	for (;;) {
+		enum tnd_cluster_redir kind;
+		bool unknown = false;
+		redisReply *r = attempt_routed(store, a, call->which, slot, &ask, &kind, &unknown);
+		int wait;
+
+		if (r)
+			return r;
+		if (unknown)
+			break;
+		/* After an ASK, ask names the node for the next attempt (follow()). */
+		wait = tnd_cluster_retry_next(&retry, mono_ms(), kind, (unsigned)rand_r(&store->rand_state));
+		if (wait < 0)
+			break;
+		if (wait > 0)
+			sleep_ms(wait);
+	}
+	*rc = TND_EUNAVAIL;
+	return NULL;
+}
+
+/*
+ * Runs a script with EVALSHA, on the one server or the collection's
+ * cluster node. Returns the reply (an array; caller frees), or NULL with
+ * *rc set (TND_EUNAVAIL or TND_EPROTO) and store->errstr.
+ */
+static redisReply *run_script(struct rest_store *store, const struct script_call *call,
+			      struct rest_store_result *res, int *rc)
+{
+	struct script_argv a;
+	redisReply *r = NULL;
+	bool io;
+
+	memset(res, 0, sizeof(*res));
+	res->version = -1;
+	build_argv(call, &a);
+	if (store->cfg->cluster) {
+		if (!(r = run_routed(store, &a, call, rc)))
+			return NULL;
+	} else {
+		if ((*rc = store_connect(store)) < 0)
+			return NULL;
+		r = eval_on(store, &store->single, &a, call->which, false, &io);
+		if (!r && io) {
+			*rc = TND_EUNAVAIL;
+			return NULL;
+		}
+		store->last = &store->single;
 	}
 	/* A full Redis refuses the write before it starts: retrying later can help. */
 	if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "OOM", 3) == 0) {
@@ -398,6 +561,45 @@ static redisReply *run_script(struct rest_store *store, const struct script_call
 		return NULL;
 	}
 	return r;
+}
+
+/*
+ * WAIT for cfg->wait_replicas replicas on the node the write ran on,
+ * bounded below the command timeout. Returns 0, or TND_ENOTREPL: fewer
+ * confirmed, or WAIT failed (a demoted master answers with an error: the
+ * owner is looked up again before the next request).
+ */
+static int wait_replicas(struct rest_store *store)
+{
+	long long want = store->cfg->wait_replicas, ms = store->cfg->timeout_ms * 3 / 4;
+	struct rest_cluster_link *l = store->last;
+	redisReply *r;
+	int rc = TND_ENOTREPL;
+
+	if (want <= 0)
+		return 0;
+	if (!l || !l->conn) {
+		snprintf(store->errstr, sizeof(store->errstr), "WAIT: the write's connection is gone");
+		return TND_ENOTREPL;
+	}
+	r = redisCommand(l->conn, "WAIT %lld %lld", want, ms > 0 ? ms : 1);
+	if (!r) {
+		snprintf(store->errstr, sizeof(store->errstr), "WAIT: %s", l->conn->errstr);
+		rest_cluster_link_close(l);
+		return TND_ENOTREPL;
+	}
+	if (r->type == REDIS_REPLY_INTEGER && r->integer >= want)
+		rc = 0;
+	else if (r->type == REDIS_REPLY_INTEGER)
+		snprintf(store->errstr, sizeof(store->errstr), "WAIT: %lld of %lld replicas confirmed",
+			 r->integer, want);
+	else
+		snprintf(store->errstr, sizeof(store->errstr), "WAIT: %s",
+			 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+	if (r->type != REDIS_REPLY_INTEGER && store->route)
+		store->route->refresh_due = true;
+	freeReplyObject(r);
+	return rc;
 }
 
 /* The keys and key prefixes of a collection (and of one document when id is given). */
@@ -523,7 +725,10 @@ int rest_store_write(struct rest_store *store, const struct rest_store_doc *d,
 		lens[i] = i == WA_BODY ? body_len : strlen(args[i]);
 	r = run_script(store, &(struct script_call){REST_SCRIPT_WRITE, WK__MAX, WA__MAX, keys, args, lens},
 		       res, &rc);
-	return r ? read_write_reply(store, r, res) : rc;
+	if (!r)
+		return rc;
+	rc = read_write_reply(store, r, res);
+	return rc == 0 ? wait_replicas(store) : rc;
 }
 
 int rest_store_delete(struct rest_store *store, const struct rest_store_doc *d,
@@ -551,7 +756,10 @@ int rest_store_delete(struct rest_store *store, const struct rest_store_doc *d,
 	args[DA_OWNER_PREFIX] = k.owner_prefix;
 	r = run_script(store, &(struct script_call){REST_SCRIPT_DELETE, WK__MAX, DA__MAX, keys, args, NULL},
 		       res, &rc);
-	return r ? read_write_reply(store, r, res) : rc;
+	if (!r)
+		return rc;
+	rc = read_write_reply(store, r, res);
+	return rc == 0 ? wait_replicas(store) : rc;
 }
 
 int rest_store_get(struct rest_store *store, const struct rest_store_doc *d,
@@ -657,20 +865,57 @@ int rest_store_scan(struct rest_store *store, const struct rest_store_doc *d, co
 	return 0;
 }
 
-int rest_store_ping(struct rest_store *store)
+/* PING on l; 0 or a TND_E* code. */
+static int ping_link(struct rest_store *store, struct rest_cluster_link *l)
 {
-	redisReply *r;
+	redisReply *r = redisCommand(l->conn, "PING");
 	int rc;
 
-	if ((rc = store_connect(store)) < 0)
-		return rc;
-	r = redisCommand(store->conn, "PING");
 	if (!r) {
-		snprintf(store->errstr, sizeof(store->errstr), "redis: %s", store->conn->errstr);
-		rest_store_close(store);
+		snprintf(store->errstr, sizeof(store->errstr), "redis: %s", l->conn->errstr);
+		rest_cluster_link_close(l);
 		return TND_EUNAVAIL;
 	}
 	rc = r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0 ? 0 : bad_reply(store, "PING");
 	freeReplyObject(r);
 	return rc;
+}
+
+/* A cluster is reachable when every master of its map answers (a collection lives on each). */
+static int ping_cluster(struct rest_store *store)
+{
+	struct rest_cluster_link *masters[REST_CLUSTER_LINKS_MAX];
+	int n, rc;
+
+	if (!store->route && !(store->route = rest_cluster_new(store->cfg->cluster,
+							     (int)store->cfg->timeout_ms))) {
+		snprintf(store->errstr, sizeof(store->errstr), "out of memory");
+		return TND_EUNAVAIL;
+	}
+	n = rest_cluster_masters(store->route, masters, REST_CLUSTER_LINKS_MAX, store->errstr,
+			       sizeof(store->errstr));
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n && i < REST_CLUSTER_LINKS_MAX; i++) {
+		if (!masters[i]->conn || prepare_link(store, masters[i]) < 0) {
+			store->route->refresh_due = true;
+			return TND_EUNAVAIL;
+		}
+		if ((rc = ping_link(store, masters[i])) < 0) {
+			store->route->refresh_due = true;
+			return rc;
+		}
+	}
+	return 0;
+}
+
+int rest_store_ping(struct rest_store *store)
+{
+	int rc;
+
+	if (store->cfg->cluster)
+		return ping_cluster(store);
+	if ((rc = store_connect(store)) < 0)
+		return rc;
+	return ping_link(store, &store->single);
 }

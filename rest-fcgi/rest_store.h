@@ -12,6 +12,13 @@
  * reloaded on NOSCRIPT): document + index + event log + PUBLISH, all or
  * nothing. Reads are scripts too, so that the log position (Tandem-Seq)
  * is taken atomically with the data. The key layout is in tnd_keys.h.
+ *
+ * On a Redis Cluster (cfg->cluster) every script of a collection goes to
+ * the master of the collection's slot (rest_cluster), following MOVED, ASK,
+ * TRYAGAIN and CLUSTERDOWN within the Redis timeout, and the writes
+ * publish with SPUBLISH (sharded pub/sub, same slot as the keys). With
+ * cfg->wait_replicas > 0 a write is followed by WAIT on the node that ran
+ * it; too few confirmations is TND_ENOTREPL (the write is done).
  */
 #ifndef REST_STORE_H
 #define REST_STORE_H
@@ -23,6 +30,7 @@
 #include <hiredis/hiredis.h>
 
 #include "rest_metrics.h"
+#include "rest_cluster.h"
 #include "tnd_redis.h"
 #include "tnd_seq.h"
 
@@ -38,20 +46,23 @@ enum rest_script { REST_SCRIPT_WRITE, REST_SCRIPT_DELETE, REST_SCRIPT_GET, REST_
 #define REST_SCAN_BATCH_BYTES (1 << 20)
 
 struct rest_store_config {
-	const struct tnd_redis_addr *addr;
+	const struct tnd_redis_addr *addr;        /* one server (ignored with cluster) */
+	const struct tnd_redis_target *cluster;   /* a Redis Cluster's seeds, or NULL */
 	const char *ns;
-	long long timeout_ms; /* connect and command timeout */
+	long long timeout_ms; /* connect and command timeout; bounds a request's cluster retries */
 	long long log_len;    /* XADD MAXLEN ~ */
+	long long wait_replicas; /* WAIT for this many replicas after each write (0: none) */
 	struct rest_metrics *metrics; /* connects and script loads are counted here */
 };
 
 struct rest_store {
 	const struct rest_store_config *cfg; /* borrowed, outlives the store */
-	redisContext *conn;                  /* NULL while disconnected */
+	struct rest_cluster_link single;             /* single-node mode's connection */
+	struct rest_cluster *route;            /* cluster mode: made on first use */
+	struct rest_cluster_link *last;              /* the link the last script ran on (for WAIT) */
+	unsigned rand_state;                 /* backoff jitter */
 	char sha[REST_SCRIPT__MAX][41];
-	struct timespec retry_at; /* no connect attempt before this */
-	unsigned failures;        /* consecutive failed connects, for backoff */
-	char errstr[160];         /* why the last operation failed */
+	char errstr[256];         /* why the last operation failed */
 };
 
 /* How a write treats an existing document. */
@@ -67,7 +78,9 @@ enum rest_write_mode {
  * TND_EEXIST (a create-only write found one; version is its version),
  * TND_ECONFLICT (a version precondition failed; version is the stored
  * one, -1 when there is none), TND_EUNAVAIL (Redis unreachable, timed
- * out or out of memory: retry later), TND_EPROTO (unexpected reply).
+ * out or out of memory: retry later), TND_EPROTO (unexpected reply), and
+ * for writes TND_ENOTREPL (done, published, res filled, but fewer than
+ * cfg->wait_replicas replicas confirmed it in time).
  */
 struct rest_store_result {
 	long long version;  /* new version, or the current one on conflict (-1: none) */
@@ -79,7 +92,7 @@ struct rest_store_result {
 };
 
 void rest_store_init(struct rest_store *store, const struct rest_store_config *cfg);
-/* Closes the connection; the store can be used again afterwards. */
+/* Closes the connections (and drops a cluster's map); the store can be used again afterwards. */
 void rest_store_close(struct rest_store *store);
 void rest_store_result_free(struct rest_store_result *res);
 
@@ -144,7 +157,10 @@ struct rest_store_scan {
 int rest_store_scan(struct rest_store *store, const struct rest_store_doc *d, const char *after,
 		    long long count, bool want_seq, struct rest_store_scan *out);
 
-/* PING; returns 0 when Redis answers within the timeout, else a TND_E* code. */
+/*
+ * PING (on a cluster: every master of the slot map); returns 0 when Redis
+ * answers within the timeout, else a TND_E* code.
+ */
 int rest_store_ping(struct rest_store *store);
 
 #endif

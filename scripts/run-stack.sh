@@ -21,6 +21,14 @@
 # (passed through), except TANDEM_REDIS_USERNAME / TANDEM_REDIS_PASSWORD_FILE:
 # each program gets its own Redis ACL user (below).
 #
+# Redis Cluster (SPEC section 9): TANDEM_STACK_REDIS=cluster starts a local
+# 3-master / 3-replica cluster (scripts/run-cluster.sh, state in
+# $RUN_DIR/cluster, cluster-node-timeout TANDEM_CLUSTER_NODE_TIMEOUT,
+# default 1000 ms here) instead of the private redis-server, and points
+# tandem-rest at its seeds (redis-cluster://...). The cluster's nodes have
+# no ACL users (the default user, no password) and no unix socket; the
+# notifier is not started (it does not route over a cluster yet).
+#
 # Several workers (the fault tests): TANDEM_REST_CHILDREN=N runs N
 # tandem-rest processes on one socket (spawn-fcgi -F N), TANDEM_REST_POOLS=P
 # runs P such pools, on rest.sock, rest-2.sock, ..., all in nginx's
@@ -56,6 +64,8 @@ for b in tandem-rest; do
 	[ -x "$BIN_DIR/$b" ] || die "$BIN_DIR/$b is missing: run make first"
 done
 
+STACK_REDIS=${TANDEM_STACK_REDIS:-single}
+case "$STACK_REDIS" in single | cluster) ;; *) die "TANDEM_STACK_REDIS must be single or cluster" ;; esac
 export TANDEM_REDIS_URL="unix://$RUN_DIR/redis.sock"
 
 # wait_for DESCRIPTION SECONDS COMMAND...: polls until COMMAND succeeds.
@@ -82,7 +92,7 @@ cleanup() {
 	for f in "$RUN_DIR"/notifier-supervisor-*.pid "$RUN_DIR"/rest-supervisor-*.pid; do
 		[ -e "$f" ] && extra="$extra ${f#"$RUN_DIR"/}"
 	done
-	for f in nginx/nginx.pid dev-token.pid notifier-supervisor.pid $extra rest.pid redis.pid; do
+	for f in nginx/nginx.pid dev-token.pid notifier-supervisor.pid $extra rest.pid redis.pid cluster.pid; do
 		p=$(cat "$RUN_DIR/$f" 2>/dev/null || true)
 		[ -n "$p" ] && kill -TERM "$p" 2>/dev/null || true
 		for _ in $(seq 1 100); do
@@ -98,46 +108,61 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 0' TERM INT
 
-# --- Redis -------------------------------------------------------------------
-# One ACL user per program with only the commands, keys and channels it
-# needs (scripts/redis-acl.sh; README, Security: Redis credentials).
-# Passwords are generated once into the run dir (mode 600) and kept with
-# the data; redis.conf holds only their SHA-256. The default user stays for
-# redis-cli on the socket, which is mode 700 in the run dir (the tests use
-# it); production disables it.
-NS=${TANDEM_NAMESPACE:-tandem}
-redis_password() { # FILE: creates it once, prints nothing
-	[ -s "$1" ] && return 0
-	(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$1")
-}
-redis_password "$RUN_DIR/redis-rest.password"
-redis_password "$RUN_DIR/redis-notifier.password"
-chmod 600 "$RUN_DIR/redis-rest.password" "$RUN_DIR/redis-notifier.password"
-ACL_USERS=$("$ROOT/scripts/redis-acl.sh" "$NS" "$RUN_DIR/redis-rest.password" "$RUN_DIR/redis-notifier.password")
-# Each program its own Redis user, set in the subshell that starts it: the
-# TANDEM_* environment otherwise reaches both.
-rest_redis_user() {
-	export TANDEM_REDIS_USERNAME=tandem-rest TANDEM_REDIS_PASSWORD_FILE="$RUN_DIR/redis-rest.password"
-}
-notifier_redis_user() {
-	export TANDEM_REDIS_USERNAME=tandem-notifier TANDEM_REDIS_PASSWORD_FILE="$RUN_DIR/redis-notifier.password"
-}
-cat >"$RUN_DIR/redis.conf" <<CONF
-port 0
-unixsocket $RUN_DIR/redis.sock
-unixsocketperm 700
-dir $RUN_DIR/redis
-pidfile $RUN_DIR/redis.pid
-logfile $RUN_DIR/redis.log
-daemonize no
-appendonly yes
-appendfsync everysec
-save ""
-$ACL_USERS
-CONF
-redis-server "$RUN_DIR/redis.conf" &
-echo $! >"$RUN_DIR/redis.pid"
-wait_for "redis-server" 15 redis-cli -s "$RUN_DIR/redis.sock" ping
+# --- Redis ----------------------------------------------------------------------
+if [ "$STACK_REDIS" = cluster ]; then
+	(
+		export TANDEM_RUN_DIR="$RUN_DIR/cluster"
+		export TANDEM_CLUSTER_NODE_TIMEOUT=${TANDEM_CLUSTER_NODE_TIMEOUT:-1000}
+		export TANDEM_CLUSTER_APPENDONLY=${TANDEM_CLUSTER_APPENDONLY:-no}
+		exec "$ROOT/scripts/run-cluster.sh" >"$RUN_DIR/cluster.log" 2>&1
+	) &
+	echo $! >"$RUN_DIR/cluster.pid"
+	wait_for "Redis Cluster" 140 test -e "$RUN_DIR/cluster/ready"
+	TANDEM_REDIS_URL=$(cat "$RUN_DIR/cluster/seeds")
+	export TANDEM_REDIS_URL
+	rest_redis_user() { :; }
+	notifier_redis_user() { :; }
+else
+	# One ACL user per program with only the commands, keys and channels it
+	# needs (scripts/redis-acl.sh; README, Security: Redis credentials).
+	# Passwords are generated once into the run dir (mode 600) and kept with
+	# the data; redis.conf holds only their SHA-256. The default user stays for
+	# redis-cli on the socket, which is mode 700 in the run dir (the tests use
+	# it); production disables it.
+	NS=${TANDEM_NAMESPACE:-tandem}
+	redis_password() { # FILE: creates it once, prints nothing
+		[ -s "$1" ] && return 0
+		(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$1")
+	}
+	redis_password "$RUN_DIR/redis-rest.password"
+	redis_password "$RUN_DIR/redis-notifier.password"
+	chmod 600 "$RUN_DIR/redis-rest.password" "$RUN_DIR/redis-notifier.password"
+	ACL_USERS=$("$ROOT/scripts/redis-acl.sh" "$NS" "$RUN_DIR/redis-rest.password" "$RUN_DIR/redis-notifier.password")
+	# Each program its own Redis user, set in the subshell that starts it: the
+	# TANDEM_* environment otherwise reaches both.
+	rest_redis_user() {
+		export TANDEM_REDIS_USERNAME=tandem-rest TANDEM_REDIS_PASSWORD_FILE="$RUN_DIR/redis-rest.password"
+	}
+	notifier_redis_user() {
+		export TANDEM_REDIS_USERNAME=tandem-notifier TANDEM_REDIS_PASSWORD_FILE="$RUN_DIR/redis-notifier.password"
+	}
+	cat >"$RUN_DIR/redis.conf" <<-CONF
+	port 0
+	unixsocket $RUN_DIR/redis.sock
+	unixsocketperm 700
+	dir $RUN_DIR/redis
+	pidfile $RUN_DIR/redis.pid
+	logfile $RUN_DIR/redis.log
+	daemonize no
+	appendonly yes
+	appendfsync everysec
+	save ""
+	$ACL_USERS
+	CONF
+	redis-server "$RUN_DIR/redis.conf" &
+	echo $! >"$RUN_DIR/redis.pid"
+	wait_for "redis-server" 15 redis-cli -s "$RUN_DIR/redis.sock" ping
+fi
 
 # --- REST workers ------------------------------------------------------------
 # spawn-fcgi uses execv(): the wrapper's program needs its full path.
@@ -219,7 +244,9 @@ supervise_notifier() {
 		sleep 0.2
 	done
 }
-if [ -x "$BIN_DIR/tandem-notifier" ]; then
+if [ "$STACK_REDIS" = cluster ]; then
+	log "Redis Cluster: running without live updates (the notifier does not route over a cluster yet)"
+elif [ -x "$BIN_DIR/tandem-notifier" ]; then
 	supervise_notifier "$WS_PORT" "$RUN_DIR/notifier.pid" "$RUN_DIR/notifier.log" &
 	echo $! >"$RUN_DIR/notifier-supervisor.pid"
 	for p in $EXTRA_WS_PORTS; do
@@ -273,7 +300,7 @@ nginx -q -t -e "$RUN_DIR/nginx/error.log" -p "$RUN_DIR/nginx" -c "$RUN_DIR/nginx
 	die "nginx rejected $RUN_DIR/nginx/nginx.conf (see $RUN_DIR/nginx/error.log)"
 nginx -e "$RUN_DIR/nginx/error.log" -p "$RUN_DIR/nginx" -c "$RUN_DIR/nginx/nginx.conf" -g 'daemon off;' &
 wait_for "nginx" 15 curl -fsS -o /dev/null "http://127.0.0.1:$HTTP_PORT/api/v1/_health"
-if [ -x "$BIN_DIR/tandem-notifier" ]; then
+if [ "$STACK_REDIS" != cluster ] && [ -x "$BIN_DIR/tandem-notifier" ]; then
 	for p in "$WS_PORT" $EXTRA_WS_PORTS; do
 		wait_for "tandem-notifier on $p" 15 curl -fsS -o /dev/null "http://127.0.0.1:$p/healthz"
 	done

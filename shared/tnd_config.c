@@ -187,12 +187,12 @@ void tnd_config_usage(FILE *out, const char *program, const struct tnd_option *o
 	}
 }
 
-/* Any form a program may take; one that cannot route over a cluster refuses it in its own check. */
+/* Any form a program may take; one that cannot route over a cluster refuses it at start. */
 int tnd_check_redis_url(const char *value, char *why, size_t whylen)
 {
-	struct tnd_redis_target target;
+	struct tnd_redis_target t;
 
-	return tnd_redis_target_parse(value, &target, why, whylen);
+	return tnd_redis_target_parse(value, &t, why, whylen);
 }
 
 int tnd_check_namespace(const char *value, char *why, size_t whylen)
@@ -252,3 +252,17 @@ int tnd_common_redis_addr(const struct tnd_common_config *c, struct tnd_redis_ad
 	}
 	return tnd_redis_set_credentials(addr, c->redis_username, c->redis_password_file, err, errlen);
 }
+
+int tnd_common_redis_target(const struct tnd_common_config *c, struct tnd_redis_target *t,
+			    char *err, size_t errlen)
+{
+	char why[200];
+
+	if (tnd_redis_target_parse(c->redis_url, t, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "TANDEM_REDIS_URL: %s", why);
+		return -1;
+	}
+	return tnd_redis_set_credentials(&t->addr, c->redis_username, c->redis_password_file, err,
+					 errlen);
+}
+

@@ -62,8 +62,9 @@ struct tnd_common_config {
 #define TND_COMMON_OPTIONS(type, member)                                                          \
 	{"redis-url", "TANDEM_REDIS_URL", TND_OPT_STRING, "redis://127.0.0.1:6379", 1, 1024,       \
 	 TND_COMMON_OPTION(type, member, redis_url),                                               \
-	 "redis://[user:password@]host:port[/db], unix:///path or "                                \
-	 "redis-cluster://host:port[,host:port...]", tnd_check_redis_url},          \
+	 "redis://[user:password@]host:port[/db], unix:///path, or "                              \
+	 "redis-cluster://[user:password@]host:port[,host:port...] (seed nodes of a Redis Cluster)", \
+	 tnd_check_redis_url},                                                                     \
 	{"redis-username", "TANDEM_REDIS_USERNAME", TND_OPT_STRING, NULL, 1, 128,                  \
 	 TND_COMMON_OPTION(type, member, redis_username), "Redis ACL user (overrides the URL's)",  \
 	 NULL},                                                                                    \
@@ -100,14 +101,24 @@ struct tnd_common_config {
 	 "text, or json: one JSON object per line (journald, Loki)", tnd_check_log_format}
 
 struct tnd_redis_addr;
+struct tnd_redis_target;
 /*
  * What the common block yields beyond its strings: the Redis address with
  * its credentials (the URL, then TANDEM_REDIS_USERNAME and
  * TANDEM_REDIS_PASSWORD_FILE over it). Returns 0, or -1 with
- * "TANDEM_X: reason" in err.
+ * "TANDEM_X: reason" in err. A redis-cluster:// URL is refused here (a
+ * program that cannot route over a cluster says so at start).
  */
 int tnd_common_redis_addr(const struct tnd_common_config *c, struct tnd_redis_addr *addr,
 			  char *err, size_t errlen);
+
+/*
+ * The same for a program that can route over a Redis Cluster: one server
+ * or a cluster's seeds (t->cluster), the credentials in t->addr (used on
+ * every node). Returns 0, or -1 with "TANDEM_X: reason" in err.
+ */
+int tnd_common_redis_target(const struct tnd_common_config *c, struct tnd_redis_target *t,
+			    char *err, size_t errlen);
 
 enum tnd_config_result {
 	TND_CONFIG_ERROR = -1,

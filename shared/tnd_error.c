@@ -30,6 +30,9 @@ static const struct {
 	[TND_ERR_INTERNAL] = {"internal", 500, "internal error"},
 	[TND_ERR_UNKNOWN_OP] = {"unknown_op", 400, "unknown op"},
 	[TND_ERR_TOO_MANY_SUBSCRIPTIONS] = {"too_many_subscriptions", 400, "too many subscriptions on this connection"},
+	[TND_ERR_NOT_REPLICATED] = {"not_replicated", 503,
+				    "the write is done and published, but not confirmed by the replicas "
+				    "asked for; retry only conditionally (If-Match / If-None-Match: *)"},
 };
 
 static const char *const errno_text[] = {
@@ -42,6 +45,7 @@ static const char *const errno_text[] = {
 	[-TND_EEXIST] = "already exists",
 	[-TND_ECONFLICT] = "version conflict",
 	[-TND_EIO] = "system call failed",
+	[-TND_ENOTREPL] = "not confirmed by enough replicas",
 };
 
 const char *tnd_strerror(int code)

@@ -31,7 +31,8 @@ enum tnd_errno {
 	TND_EEXIST = -7,    /* a create-only write found the document */
 	TND_ECONFLICT = -8, /* a version precondition failed */
 	TND_EIO = -9,       /* a system call failed */
-	TND_E__MIN = -10
+	TND_ENOTREPL = -10, /* a write is done but fewer replicas than asked confirmed it (WAIT) */
+	TND_E__MIN = -11
 };
 
 /* A short text for a TND_E* code (or 0). Static storage. */
@@ -56,6 +57,7 @@ enum tnd_err {
 	TND_ERR_INTERNAL,
 	TND_ERR_UNKNOWN_OP,
 	TND_ERR_TOO_MANY_SUBSCRIPTIONS,
+	TND_ERR_NOT_REPLICATED,
 	TND_ERR__MAX
 };
 

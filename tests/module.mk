@@ -28,7 +28,7 @@ $(BUILD)/tests/%.o: PROJECT_CFLAGS += -Irest-fcgi -Inotifier -Itests/support -It
 # --- shared/ and tandem-rest ----------------------------------------------------
 UNIT_TEST_BINS += $(BUILD)/tests/rest_unit
 INTEGRATION_TEST_BINS += $(BUILD)/tests/rest_integration $(BUILD)/tests/rest_auth_integration \
-	$(BUILD)/tests/rest_filter_integration
+	$(BUILD)/tests/rest_filter_integration $(BUILD)/tests/rest_cluster_integration
 
 $(BUILD)/tests/rest_unit: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/shared/*.c tests/rest/unit/*.c)) \
 		$(BUILD)/tests/support/jsongen.o $(REST_LIB_OBJ) $(LIBTANDEM)
@@ -41,6 +41,14 @@ $(BUILD)/tests/rest_auth_integration: $(BUILD)/tests/rest/it/test_auth.o $(TEST_
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS_COMMON)
 
 $(BUILD)/tests/rest_filter_integration: $(BUILD)/tests/rest/it/test_filter.o $(TEST_SUPPORT_OBJ) $(LIBTANDEM)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS_COMMON)
+
+# tandem-rest on a Redis Cluster: spread, slot moves and a failover under
+# writes, WAIT (its stack runs on scripts/run-cluster.sh). test-integration
+# also runs the REST suites once more with their stacks on a cluster.
+REST_CLUSTER_AGAIN := $(BUILD)/tests/rest_integration $(BUILD)/tests/rest_auth_integration \
+	$(BUILD)/tests/rest_filter_integration
+$(BUILD)/tests/rest_cluster_integration: $(BUILD)/tests/rest/it/test_cluster.o $(TEST_SUPPORT_OBJ) $(LIBTANDEM)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS_COMMON)
 
 $(BUILD)/tests/rest_valgrind: $(BUILD)/tests/rest/it/valgrind_rest.o $(TEST_SUPPORT_OBJ) $(LIBTANDEM)
@@ -145,6 +153,8 @@ test-unit: build-all $(UNIT_TEST_BINS)
 
 test-integration: build-all $(INTEGRATION_TEST_BINS)
 	@for t in $(INTEGRATION_TEST_BINS); do echo "== $$t"; TANDEM_BIN_DIR=$(BUILD) $$t --jobs 1 || exit 1; done
+	@for t in $(REST_CLUSTER_AGAIN); do echo "== $$t on a Redis Cluster"; \
+		TANDEM_STACK_REDIS=cluster TANDEM_BIN_DIR=$(BUILD) $$t --jobs 1 || exit 1; done
 
 # Each suite once normally, once under ASan + UBSan, then valgrind.
 test: deps-check-test
@@ -162,11 +172,13 @@ test: deps-check-test
 test-deploy: build-all
 	TANDEM_BIN_DIR=$(BUILD) tests/deploy/run.sh
 
-# valgrind: the REST worker serving requests, the notifier's connect cycles,
+# valgrind: the REST worker serving requests (on one Redis, then on a
+# cluster), the notifier's connect cycles,
 # and every shard test (criterion's test processes are traced, the
 # redis-servers are not); any error or definite/indirect leak fails.
 test-valgrind: build-all $(BUILD)/tests/rest_valgrind $(BUILD)/tests/notifier_valgrind test-cluster-valgrind
 	TANDEM_BIN_DIR=$(BUILD) $(BUILD)/tests/rest_valgrind --jobs 1
+	TANDEM_STACK_REDIS=cluster TANDEM_BIN_DIR=$(BUILD) $(BUILD)/tests/rest_valgrind --jobs 1
 	TANDEM_BIN_DIR=$(BUILD) $(BUILD)/tests/notifier_valgrind
 
 # The cluster notifier test traces tandem-notifier too (a valgrind error

@@ -130,3 +130,33 @@ Test(config, each_entry_checks_its_value_and_the_common_block_is_one)
 	cr_assert_str_eq(addr.username, "u");
 	cr_assert_eq(addr.port, 7000);
 }
+
+Test(config, a_cluster_url_passes_the_table_and_becomes_a_target)
+{
+	struct common_cfg cfg;
+	struct tnd_redis_addr addr;
+	static struct tnd_redis_target t;
+	char err[200];
+	char *cluster[] = {(char[]){"prog"}, (char[]){"--redis-url=redis-cluster://u:pw@a:7000,[::1]:7001"},
+			   NULL};
+	char *bad[] = {(char[]){"prog"}, (char[]){"--redis-url=redis-cluster://a:7000/3"}, NULL};
+	char *single[] = {(char[]){"prog"}, (char[]){"--redis-url=redis://h:6380/2"}, NULL};
+
+	cr_assert_eq(load_common(&cfg, 2, bad, err), TND_CONFIG_ERROR);
+	cr_assert(strstr(err, "TANDEM_REDIS_URL"), "%s", err);
+	cr_assert_eq(load_common(&cfg, 2, cluster, err), TND_CONFIG_RUN, "%s", err);
+	cr_assert_eq(tnd_common_redis_target(&cfg.common, &t, err, sizeof(err)), 0, "%s", err);
+	cr_assert(t.cluster);
+	cr_assert_eq(t.n_seeds, 2);
+	cr_assert_str_eq(t.seeds[1].host, "::1");
+	cr_assert_str_eq(t.addr.username, "u");
+	cr_assert_str_eq(t.addr.password, "pw");
+	/* A program that cannot route over a cluster refuses it, naming the setting. */
+	cr_assert_eq(tnd_common_redis_addr(&cfg.common, &addr, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "TANDEM_REDIS_URL") && strstr(err, "redis-cluster"), "%s", err);
+	cr_assert_eq(load_common(&cfg, 2, single, err), TND_CONFIG_RUN, "%s", err);
+	cr_assert_eq(tnd_common_redis_target(&cfg.common, &t, err, sizeof(err)), 0, "%s", err);
+	cr_assert_not(t.cluster);
+	cr_assert_eq(t.addr.db, 2);
+	cr_assert_eq(t.addr.port, 6380);
+}

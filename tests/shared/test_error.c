@@ -47,6 +47,8 @@ Test(error, every_code_has_a_status_and_round_trips)
 		cr_assert_eq(tnd_err_from_code(tnd_err_code((enum tnd_err)i)), i);
 	}
 	cr_assert_eq(tnd_err_status(TND_ERR_STORE_UNAVAILABLE), 503);
+	cr_assert_eq(tnd_err_status(TND_ERR_NOT_REPLICATED), 503);
+	cr_assert_str_eq(tnd_err_code(TND_ERR_NOT_REPLICATED), "not_replicated");
 	cr_assert_eq(tnd_err_status(TND_ERR_METHOD_NOT_ALLOWED), 405);
 	cr_assert_eq(tnd_err_from_code("nope"), TND_ERR__MAX);
 }

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #define START_TIMEOUT_MS 60000 /* valgrind-wrapped workers start slowly */
+#define CLUSTER_START_TIMEOUT_MS 150000 /* six redis-servers joined and in sync, on a busy host */
 #define STOP_TIMEOUT_MS 20000
 
 long long stack_now_ms(void)
@@ -97,7 +98,7 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 static void print_logs(const struct stack *s)
 {
 	static const char *const logs[] = {"stack.log", "rest.log", "notifier.log", "redis.log",
-					   "nginx/error.log"};
+					   "cluster.log", "nginx/error.log"};
 	char cmd[600];
 
 	for (size_t i = 0; i < sizeof(logs) / sizeof(logs[0]); i++) {
@@ -130,6 +131,17 @@ static void exec_script(const struct stack *s, const char *const *extra_env)
 	_exit(127);
 }
 
+/* The stack will run on a cluster: TANDEM_STACK_REDIS=cluster in extra_env, else in ours. */
+static bool wants_cluster(const char *const *extra_env)
+{
+	const char *v = getenv("TANDEM_STACK_REDIS");
+
+	for (size_t i = 0; extra_env && extra_env[i]; i++)
+		if (!strncmp(extra_env[i], "TANDEM_STACK_REDIS=", 19))
+			v = extra_env[i] + 19;
+	return v && strcmp(v, "cluster") == 0;
+}
+
 int stack_start(struct stack *s, const char *const *extra_env)
 {
 	long long deadline;
@@ -150,7 +162,7 @@ int stack_start(struct stack *s, const char *const *extra_env)
 		return -1;
 	if (s->pid == 0)
 		exec_script(s, extra_env);
-	deadline = stack_now_ms() + START_TIMEOUT_MS;
+	deadline = stack_now_ms() + (wants_cluster(extra_env) ? CLUSTER_START_TIMEOUT_MS : START_TIMEOUT_MS);
 	while (!path_exists(s->dir, "ready")) {
 		if (waitpid(s->pid, &status, WNOHANG) == s->pid || stack_now_ms() > deadline) {
 			fprintf(stderr, "stack: did not start (run dir %s)\n", s->dir);
@@ -395,14 +407,105 @@ static int run_wait(char *const argv[], char *out, size_t outlen)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+bool stack_is_cluster(const struct stack *s)
+{
+	return path_exists(s->dir, "cluster/seeds");
+}
+
+int stack_cluster_port(const struct stack *s)
+{
+	char path[512];
+	int port = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/cluster/ports", s->dir);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%d", &port) != 1)
+		port = -1;
+	fclose(f);
+	return port;
+}
+
+int stack_redis_url(const struct stack *s, char *out, size_t outlen)
+{
+	char path[512];
+	size_t n;
+	FILE *f;
+
+	if (!stack_is_cluster(s))
+		return snprintf(out, outlen, "unix://%s", s->redis_sock) < (int)outlen ? 0 : -1;
+	snprintf(path, sizeof(path), "%s/cluster/seeds", s->dir);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	n = fread(out, 1, outlen - 1, f);
+	fclose(f);
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
+		n--;
+	out[n] = '\0';
+	return n > 0 && n < outlen - 1 ? 0 : -1;
+}
+
+const char *stack_subscribe_cmd(const struct stack *s)
+{
+	return stack_is_cluster(s) ? "SSUBSCRIBE" : "SUBSCRIBE";
+}
+
+static redisContext *connect_checked(redisContext *c)
+{
+	if (c && !c->err && redisSetTimeout(c, (struct timeval){.tv_sec = 5}) == REDIS_OK)
+		return c;
+	if (c)
+		redisFree(c);
+	return NULL;
+}
+
+redisContext *stack_redis_connect(const struct stack *s, const char *collection)
+{
+	struct timeval tv = {.tv_sec = 5};
+	redisContext *c;
+	redisReply *r;
+	char host[64];
+	int port = stack_cluster_port(s), slot;
+
+	if (!stack_is_cluster(s))
+		return connect_checked(redisConnectUnixWithTimeout(s->redis_sock, tv));
+	c = connect_checked(redisConnectWithTimeout("127.0.0.1", port, tv));
+	if (!c)
+		return NULL;
+	/* Any node answers a key it does not own with MOVED <slot> <owner>. */
+	r = redisCommand(c, "EXISTS {tandem:%s}:log", collection);
+	if (r && r->type == REDIS_REPLY_ERROR &&
+	    sscanf(r->str, "MOVED %d %63[^:]:%d", &slot, host, &port) == 3) {
+		redisFree(c);
+		c = connect_checked(redisConnectWithTimeout(host, port, tv));
+	}
+	if (!r || (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "MOVED ", 6) != 0)) {
+		redisFree(c);
+		c = NULL;
+	}
+	if (r)
+		freeReplyObject(r);
+	return c;
+}
+
 int stack_redis_cli(const struct stack *s, char *out, size_t outlen, const char *const *args)
 {
-	char *argv[32];
+	char *argv[32], port[16];
 	int n = 0;
 
 	argv[n++] = (char *)"redis-cli";
-	argv[n++] = (char *)"-s";
-	argv[n++] = (char *)s->redis_sock;
+	if (stack_is_cluster(s)) {
+		snprintf(port, sizeof(port), "%d", stack_cluster_port(s));
+		argv[n++] = (char *)"-c";
+		argv[n++] = (char *)"-p";
+		argv[n++] = port;
+	} else {
+		argv[n++] = (char *)"-s";
+		argv[n++] = (char *)s->redis_sock;
+	}
 	for (size_t i = 0; args[i] && n < 31; i++)
 		argv[n++] = (char *)args[i];
 	argv[n] = NULL;
@@ -422,7 +525,7 @@ int stack_redis_stop(struct stack *s)
 	pid_t pid = stack_pid(s, "redis.pid");
 	long long deadline = stack_now_ms() + 15000;
 
-	if (pid <= 0 || kill(pid, SIGTERM) < 0)
+	if (stack_is_cluster(s) || pid <= 0 || kill(pid, SIGTERM) < 0)
 		return -1;
 	while (redis_answers(s) || access(s->redis_sock, F_OK) == 0) {
 		if (stack_now_ms() > deadline)
@@ -437,6 +540,8 @@ int stack_redis_start(struct stack *s)
 	char conf[300];
 	long long deadline = stack_now_ms() + 15000;
 
+	if (stack_is_cluster(s))
+		return -1;
 	snprintf(conf, sizeof(conf), "%s/redis.conf", s->dir);
 	char *const argv[] = {(char *)"redis-server", conf, (char *)"--daemonize", (char *)"yes", NULL};
 	if (run_wait(argv, NULL, 0) != 0)

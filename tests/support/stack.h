@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include <hiredis/hiredis.h>
+
 struct stack {
 	char dir[256];        /* run dir (TANDEM_RUN_DIR) */
 	int http_port;        /* nginx, TANDEM_HTTP_PORT */
@@ -23,6 +25,11 @@ struct stack {
 };
 
 /*
+ * With TANDEM_STACK_REDIS=cluster in the environment the stack runs on a
+ * local Redis Cluster (3 masters, 3 replicas; scripts/run-stack.sh) and no
+ * notifier: a test binary run so (tests/module.mk runs the REST suite both
+ * ways) starts every stack that way.
+ *
  * Starts the stack; extra_env is NULL or a NULL-terminated list of
  * "NAME=value" added to the script's environment. Waits up to 30 s for
  * <dir>/ready. Returns 0, or -1 (stack already stopped again).
@@ -60,12 +67,38 @@ int stack_expect_upstream_errors(const struct stack *s);
 /* Reads a pid file of the stack ("redis.pid", "notifier.pid", "rest.pid"); -1 when absent. */
 pid_t stack_pid(const struct stack *s, const char *pidfile);
 
-/* Stops Redis (SIGTERM, waits until its socket is gone) / starts it again with the same config and data. */
+/*
+ * Stops Redis (SIGTERM, waits until its socket is gone) / starts it again
+ * with the same config and data. Single server only: -1 on a cluster.
+ */
 int stack_redis_stop(struct stack *s);
 int stack_redis_start(struct stack *s);
 
-/* Runs redis-cli against the stack's Redis; output (trimmed) into out. Returns exit status. */
+/*
+ * Runs redis-cli against the stack's Redis (a cluster: redis-cli -c on
+ * its first node, following redirections); output (trimmed) into out.
+ * Returns exit status.
+ */
 int stack_redis_cli(const struct stack *s, char *out, size_t outlen, const char *const *args);
+
+/* The stack runs on a Redis Cluster (its run dir holds cluster/seeds). */
+bool stack_is_cluster(const struct stack *s);
+
+/* The first node's port of the stack's cluster; -1 when none. */
+int stack_cluster_port(const struct stack *s);
+
+/*
+ * A blocking hiredis connection (5 s timeout) to the Redis that holds
+ * collection's keys: the stack's server, or the master of the
+ * collection's slot. NULL on failure. The caller redisFree()s it.
+ */
+redisContext *stack_redis_connect(const struct stack *s, const char *collection);
+
+/* TANDEM_REDIS_URL for a program of our own on the stack's Redis (default user). 0 or -1. */
+int stack_redis_url(const struct stack *s, char *out, size_t outlen);
+
+/* "SUBSCRIBE" on a single server, "SSUBSCRIBE" on a cluster (Tandem's writes SPUBLISH there). */
+const char *stack_subscribe_cmd(const struct stack *s);
 
 /*
  * Criterion runs each test in a fresh process image, so a stack started in
