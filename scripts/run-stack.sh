@@ -21,13 +21,19 @@
 # (passed through), except TANDEM_REDIS_USERNAME / TANDEM_REDIS_PASSWORD_FILE:
 # each program gets its own Redis ACL user (below).
 #
-# Redis Cluster (SPEC section 9): TANDEM_STACK_REDIS=cluster starts a local
-# 3-master / 3-replica cluster (scripts/run-cluster.sh, state in
-# $RUN_DIR/cluster, cluster-node-timeout TANDEM_CLUSTER_NODE_TIMEOUT,
-# default 1000 ms here) instead of the private redis-server, and points
-# tandem-rest at its seeds (redis-cluster://...). The cluster's nodes have
-# no ACL users (the default user, no password) and no unix socket; the
-# notifier is not started (it does not route over a cluster yet).
+# Which Redis (TANDEM_STACK_REDIS):
+#   single    the default: a private redis-server on a unix socket, with
+#             one ACL user per program (below);
+#   cluster   (or TANDEM_REDIS_CLUSTER=1) a local 3-master / 3-replica
+#             Redis Cluster (scripts/run-cluster.sh, state in
+#             $RUN_DIR/cluster, cluster-node-timeout
+#             TANDEM_CLUSTER_NODE_TIMEOUT, default 1000 ms here) instead,
+#             both programs on its seeds (redis-cluster://...); its nodes
+#             have no ACL users (the default user, no password);
+#   external  the default when TANDEM_REDIS_URL is set: that Redis (one
+#             server or redis-cluster://), started by nobody here; both
+#             programs use TANDEM_REDIS_URL, TANDEM_REDIS_USERNAME and
+#             TANDEM_REDIS_PASSWORD_FILE as given.
 #
 # Several workers (the fault tests): TANDEM_REST_CHILDREN=N runs N
 # tandem-rest processes on one socket (spawn-fcgi -F N), TANDEM_REST_POOLS=P
@@ -64,9 +70,17 @@ for b in tandem-rest; do
 	[ -x "$BIN_DIR/$b" ] || die "$BIN_DIR/$b is missing: run make first"
 done
 
-STACK_REDIS=${TANDEM_STACK_REDIS:-single}
-case "$STACK_REDIS" in single | cluster) ;; *) die "TANDEM_STACK_REDIS must be single or cluster" ;; esac
-export TANDEM_REDIS_URL="unix://$RUN_DIR/redis.sock"
+if [ -n "${TANDEM_STACK_REDIS:-}" ]; then
+	STACK_REDIS=$TANDEM_STACK_REDIS
+elif [ "${TANDEM_REDIS_CLUSTER:-0}" = 1 ]; then
+	STACK_REDIS=cluster
+elif [ -n "${TANDEM_REDIS_URL:-}" ]; then
+	STACK_REDIS=external
+else
+	STACK_REDIS=single
+fi
+case "$STACK_REDIS" in single | cluster | external) ;; *) die "TANDEM_STACK_REDIS must be single, cluster or external" ;; esac
+[ "$STACK_REDIS" = external ] || export TANDEM_REDIS_URL="unix://$RUN_DIR/redis.sock"
 
 # wait_for DESCRIPTION SECONDS COMMAND...: polls until COMMAND succeeds.
 wait_for() {
@@ -120,6 +134,10 @@ if [ "$STACK_REDIS" = cluster ]; then
 	wait_for "Redis Cluster" 140 test -e "$RUN_DIR/cluster/ready"
 	TANDEM_REDIS_URL=$(cat "$RUN_DIR/cluster/seeds")
 	export TANDEM_REDIS_URL
+	rest_redis_user() { :; }
+	notifier_redis_user() { :; }
+elif [ "$STACK_REDIS" = external ]; then
+	log "using the Redis at TANDEM_REDIS_URL (none started here)"
 	rest_redis_user() { :; }
 	notifier_redis_user() { :; }
 else
@@ -244,9 +262,7 @@ supervise_notifier() {
 		sleep 0.2
 	done
 }
-if [ "$STACK_REDIS" = cluster ]; then
-	log "Redis Cluster: running without live updates (the notifier does not route over a cluster yet)"
-elif [ -x "$BIN_DIR/tandem-notifier" ]; then
+if [ -x "$BIN_DIR/tandem-notifier" ]; then
 	supervise_notifier "$WS_PORT" "$RUN_DIR/notifier.pid" "$RUN_DIR/notifier.log" &
 	echo $! >"$RUN_DIR/notifier-supervisor.pid"
 	for p in $EXTRA_WS_PORTS; do
@@ -300,7 +316,7 @@ nginx -q -t -e "$RUN_DIR/nginx/error.log" -p "$RUN_DIR/nginx" -c "$RUN_DIR/nginx
 	die "nginx rejected $RUN_DIR/nginx/nginx.conf (see $RUN_DIR/nginx/error.log)"
 nginx -e "$RUN_DIR/nginx/error.log" -p "$RUN_DIR/nginx" -c "$RUN_DIR/nginx/nginx.conf" -g 'daemon off;' &
 wait_for "nginx" 15 curl -fsS -o /dev/null "http://127.0.0.1:$HTTP_PORT/api/v1/_health"
-if [ "$STACK_REDIS" != cluster ] && [ -x "$BIN_DIR/tandem-notifier" ]; then
+if [ -x "$BIN_DIR/tandem-notifier" ]; then
 	for p in "$WS_PORT" $EXTRA_WS_PORTS; do
 		wait_for "tandem-notifier on $p" 15 curl -fsS -o /dev/null "http://127.0.0.1:$p/healthz"
 	done

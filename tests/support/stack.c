@@ -119,6 +119,9 @@ static void exec_script(const struct stack *s, const char *const *extra_env)
 	snprintf(log, sizeof(log), "%s/stack.log", s->dir);
 	setenv("TANDEM_RUN_DIR", s->dir, 1);
 	setenv("TANDEM_HTTP_PORT", port, 1);
+	/* A Redis of the developer's shell (run-stack.sh would use it) is not the tests'. */
+	unsetenv("TANDEM_REDIS_URL");
+	unsetenv("TANDEM_REDIS_CLUSTER");
 	for (size_t i = 0; extra_env && extra_env[i]; i++)
 		putenv((char *)extra_env[i]);
 	fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
