@@ -1231,8 +1231,14 @@ Test(process, metrics_listener_and_json_logs, .timeout = 90, .init = import_stac
 	FILE *log;
 	int json_lines = 0;
 
-	for (int tries = 0; tries < 20 && held < 0; tries++) {
-		port = stack_free_port();
+	/*
+	 * Below the kernel's ephemeral range (32768-60999 by default), where
+	 * the stack's own ports come from: a range taken there could hand
+	 * the metrics the port nginx is about to bind.
+	 */
+	srandom((unsigned)getpid());
+	for (int tries = 0; tries < 200 && held < 0; tries++) {
+		port = 20000 + (int)(random() % 12000);
 		held = hold_port(port);
 	}
 	cr_assert_geq(held, 0);
