@@ -1232,13 +1232,13 @@ Test(process, metrics_listener_and_json_logs, .timeout = 90, .init = import_stac
 	int json_lines = 0;
 
 	/*
-	 * Below the kernel's ephemeral range (32768-60999 by default), where
-	 * the stack's own ports come from: a range taken there could hand
-	 * the metrics the port nginx is about to bind.
+	 * Clear of the stack's own ports (stack_free_port: 23000-29999), of
+	 * a cluster's and of the ephemeral range: a range taken among them
+	 * could hand the metrics the port nginx is about to bind.
 	 */
 	srandom((unsigned)getpid());
 	for (int tries = 0; tries < 200 && held < 0; tries++) {
-		port = 20000 + (int)(random() % 12000);
+		port = 15000 + (int)(random() % 4000);
 		held = hold_port(port);
 	}
 	cr_assert_geq(held, 0);
