@@ -92,6 +92,8 @@ struct ntf_cluster {
 	unsigned probe;             /* next CLUSTER SLOTS candidate */
 	struct cnode *refreshing;   /* CLUSTER SLOTS in flight there */
 	bool refresh_wanted;
+	uint64_t recheck_at;        /* loop ms of the next map re-check, 0 when none */
+	unsigned rechecks;          /* re-checks left */
 	bool started, closing, paused, link_up, healthy;
 };
 
@@ -332,6 +334,45 @@ static redisAsyncContext *node_cmd(struct cnode *n)
 
 /* --- the slot map ---------------------------------------------------------- */
 
+static void watch_detach(struct ntf_cluster *cl, struct cwatch *w);
+
+/*
+ * A channel subscribed on a node the new map does not name as its slot's
+ * master moves there (and its log is read again, as after a loss). Right
+ * after a failover the node that dropped a channel, or the one a refresh
+ * asked, may still see itself or the old master as the owner: a
+ * resubscription made on that view can land on the demoted master, which
+ * accepts SSUBSCRIBE and then delivers nothing. The re-checks after every
+ * loss (NTF_CLUSTER_RECHECKS) find it here once the cluster agrees.
+ */
+static void relocate_watches(struct ntf_cluster *cl)
+{
+	for (uint32_t i = 0; i < NTF_CLUSTER_BUCKETS; i++) {
+		for (struct cwatch *w = cl->buckets[i]; w; w = w->hnext) {
+			struct cnode *owner;
+
+			if (w->state != W_SUBSCRIBED || !w->node)
+				continue;
+			owner = owner_node(cl, w->slot);
+			if (!owner || owner == w->node)
+				continue;
+			tnd_log_info("collection %s: the slot map names %s:%d, not %s:%d; moving", w->name,
+				     owner->host, owner->port, w->node->host, w->node->port);
+			if (w->node->sh)
+				ntf_shard_unsubscribe(w->node->sh, w->channel, w->channel_len);
+			watch_detach(cl, w);
+		}
+	}
+}
+
+/* A channel was lost: ask for the map again a few times while the cluster settles. */
+static void recheck_soon(struct ntf_cluster *cl)
+{
+	cl->rechecks = NTF_CLUSTER_RECHECKS;
+	cl->recheck_at = uv_now(cl->loop) + NTF_CLUSTER_RECHECK_MS;
+	schedule(cl, NTF_CLUSTER_RECHECK_MS);
+}
+
 static void on_slots(redisAsyncContext *ac, void *reply_, void *privdata)
 {
 	struct cnode *n = privdata;
@@ -358,6 +399,7 @@ static void on_slots(redisAsyncContext *ac, void *reply_, void *privdata)
 			     tnd_cluster_map_covered(m), TND_CLUSTER_SLOTS);
 	tnd_cluster_map_free(cl->map);
 	cl->map = m;
+	relocate_watches(cl);
 	if (!cl->link_up) {
 		cl->link_up = true;
 		tnd_log_info("redis cluster: slot map from %s:%d, %zu nodes", n->host, n->port,
@@ -590,6 +632,7 @@ static void shard_lost(struct ntf_cluster *cl, struct cnode *n, const char *why)
 	ntf_shard_close(n->sh);
 	n->sh = NULL;
 	cl->refresh_wanted = true;
+	recheck_soon(cl);
 	backoff(cl);
 	health_update(cl);
 }
@@ -677,6 +720,7 @@ static void on_shard_unsubscribe(struct ntf_shard *sh, const char *channel, size
 		     "resubscribing", w->name, n->host, n->port);
 	watch_detach(cl, w);
 	cl->refresh_wanted = true;
+	recheck_soon(cl);
 	schedule(cl, 0);
 	health_update(cl);
 }
@@ -728,6 +772,12 @@ static void on_tick(uv_timer_t *t)
 		return;
 	for (struct cnode *n = cl->nodes; n; n = n->next)
 		cmd_check_connect(n); /* may end reads, and so collections */
+	if (cl->recheck_at && uv_now(cl->loop) >= cl->recheck_at) {
+		cl->refresh_wanted = true;
+		cl->recheck_at = --cl->rechecks ? uv_now(cl->loop) + NTF_CLUSTER_RECHECK_MS : 0;
+	}
+	if (cl->recheck_at)
+		schedule(cl, (unsigned)(cl->recheck_at - uv_now(cl->loop)));
 	if (!cl->map || cl->refresh_wanted)
 		refresh_start(cl);
 	/* After a loss, subscribe where the new map says (a MOVED would correct a stale one). */

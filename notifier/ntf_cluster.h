@@ -51,6 +51,8 @@
 #define NTF_CLUSTER_REDIRECTS_MAX 5   /* MOVED / ASK followed by one read */
 #define NTF_CLUSTER_CONNECT_TIMEOUT_MS 1000 /* a command connection's connect */
 #define NTF_CLUSTER_BUCKETS 256       /* hash buckets of watched collections */
+#define NTF_CLUSTER_RECHECK_MS 1000   /* after a channel loss, the map is asked again ... */
+#define NTF_CLUSTER_RECHECKS 3        /* ... this many times, this far apart */
 
 struct ntf_cluster;
 
