@@ -59,6 +59,7 @@
 #define MIGRATE_BATCH 2       /* keys per MIGRATE: the move lasts many round trips */
 #define MID_MOVE_ANSWERS 30    /* hot writes answered while the keys sit on the new owner */
 #define ID_MAX 48
+#define CUT_ACKS 20            /* writes acknowledged between the replica cut and the kill */
 #define HOT_WRITERS 2
 
 /* --- writers ------------------------------------------------------------------ */
@@ -844,8 +845,46 @@ static void expect_replay(const struct stack *s, const char *col, const struct l
 	wsc_close(&c, 1000);
 }
 
-Test(stack_cluster, a_killed_master_loses_at_most_unreplicated_writes_and_lost_seqs_get_reset,
-     .timeout = 240, .fini = stop_stack)
+/* The pid of the stack's cluster node on port. */
+static pid_t cluster_node_pid(const struct stack *s, int port)
+{
+	char pidfile[64];
+	pid_t pid;
+
+	snprintf(pidfile, sizeof(pidfile), "cluster/node%d/redis.pid", port - stack_cluster_port(s));
+	pid = stack_pid(s, pidfile);
+	cr_assert_gt(pid, 0, "no pid in %s", pidfile);
+	return pid;
+}
+
+/*
+ * Cuts the replication link of master to its replica, the replica stopped
+ * (SIGSTOP) so that it cannot reconnect: the writes acknowledged from now
+ * on exist on the master only. Returns the replica's pid (SIGCONT it).
+ */
+static pid_t cut_replica(const struct stack *s, const struct tnd_cluster_node *master,
+			 const struct tnd_cluster_node *rep)
+{
+	pid_t pid = cluster_node_pid(s, rep->port);
+	redisContext *c = node_connect(master->host, master->port);
+	redisReply *r;
+
+	cr_assert_eq(kill(pid, SIGSTOP), 0);
+	r = cmd_ok(c, "CLIENT KILL TYPE replica");
+	cr_assert_eq(r->type, REDIS_REPLY_INTEGER);
+	cr_assert_geq(r->integer, 1, "no replica link to cut");
+	freeReplyObject(r);
+	redisFree(c);
+	return pid;
+}
+
+/*
+ * A writer on col; its master SIGKILLed (cut: after its replica link was
+ * cut, so that the writes since are lost for sure). Checks the recovery,
+ * counts the lost writes and checks since on a surviving, a lost and a
+ * crafted seq.
+ */
+static void killed_master(bool cut)
 {
 	static const char *const env[] = {"TANDEM_STACK_REDIS=cluster", "TANDEM_REDIS_WAIT_REPLICAS=0",
 					  NULL};
@@ -853,11 +892,11 @@ Test(stack_cluster, a_killed_master_loses_at_most_unreplicated_writes_and_lost_s
 	struct writer w;
 	pthread_t th;
 	atomic_bool stop = false;
-	char pidfile[64], lost_seq[TND_SEQ_STR_MAX] = "", gap[TND_SEQ_STR_MAX];
-	int reps[4], at_kill, lost = 0, n_acked, survivor = -1;
+	char lost_seq[TND_SEQ_STR_MAX] = "", gap[TND_SEQ_STR_MAX];
+	int reps[4], at_cut, at_kill, lost = 0, n_acked, survivor = -1;
+	pid_t stopped = -1;
 	long long t_kill, back_ms = -1, healthy_ms;
 	struct log l;
-	pid_t pid;
 
 	cr_assert_eq(stack_start(&g_stack, env), 0);
 	cr_assert(it_wait_health(&g_stack, 200, HEALTH_WAIT_MS), "the notifier is not healthy");
@@ -869,13 +908,16 @@ Test(stack_cluster, a_killed_master_loses_at_most_unreplicated_writes_and_lost_s
 
 	writer_start(&w, &th, &g_stack, col, 0, &stop);
 	wait_acks(&w, 1, 0, 2 * PHASE_ACKS, "before the kill");
-	snprintf(pidfile, sizeof(pidfile), "cluster/node%d/redis.pid",
-		 master.port - stack_cluster_port(&g_stack));
-	pid = stack_pid(&g_stack, pidfile);
-	cr_assert_gt(pid, 0, "no pid in %s", pidfile);
-	cr_assert_eq(kill(pid, SIGKILL), 0);
+	if (cut)
+		stopped = cut_replica(&g_stack, &master, &rep);
+	at_cut = atomic_load(&w.n_acked);
+	if (cut)
+		wait_acks(&w, 1, at_cut, CUT_ACKS, "after the cut");
+	cr_assert_eq(kill(cluster_node_pid(&g_stack, master.port), SIGKILL), 0);
 	t_kill = stack_now_ms();
 	at_kill = atomic_load(&w.n_acked);
+	if (cut)
+		cr_assert_eq(kill(stopped, SIGCONT), 0);
 	wait_acks(&w, 1, at_kill, PHASE_ACKS, "after the kill");
 	atomic_store(&stop, true);
 	cr_assert_eq(pthread_join(th, NULL), 0);
@@ -895,14 +937,18 @@ Test(stack_cluster, a_killed_master_loses_at_most_unreplicated_writes_and_lost_s
 		if (!log_has(&l, w.acks[k].seq)) {
 			if (!lost++)
 				snprintf(lost_seq, sizeof(lost_seq), "%s", w.acks[k].seq);
-		} else if (k < at_kill - PHASE_ACKS || survivor < 0) {
+		} else if (k < at_cut - PHASE_ACKS || survivor < 0) {
 			survivor = k;
 		}
 	}
 	cr_assert_geq(survivor, 0, "no acknowledged write survived");
-	for (int k = at_kill; k < n_acked; k++)
-		cr_assert(log_has(&l, w.acks[k].seq), "write %s acknowledged after the failover is gone",
-			  w.acks[k].seq);
+	for (int k = 0; k < n_acked; k++)
+		cr_assert(w.acks[k].t0 <= t_kill || log_has(&l, w.acks[k].seq),
+			  "write %s sent after the kill, acknowledged, is gone", w.acks[k].seq);
+	/* Cut: every write acknowledged after it is lost, but the one in flight when it came. */
+	if (cut)
+		cr_assert(lost >= 1 && lost >= at_kill - at_cut - 1,
+			  "%d writes acknowledged after the cut, %d lost", at_kill - at_cut, lost);
 
 	/* A surviving seq: the rest of the log exactly once. A lost or crafted one: reset. */
 	size_t from = 0;
@@ -917,13 +963,25 @@ Test(stack_cluster, a_killed_master_loses_at_most_unreplicated_writes_and_lost_s
 	cr_assert_eq(stack_check_nginx_log(&g_stack), 0, "nginx logged upstream errors");
 
 	fprintf(stderr,
-		"stack_cluster: master %d killed under a writer (WAIT_REPLICAS=0): %d writes "
+		"stack_cluster: master %d killed under a writer (WAIT_REPLICAS=0%s): %d writes "
 		"acknowledged, %d lost (%d before the kill), %d answered 503 (slowest %lld ms); 2xx "
 		"again %lld ms after the kill, notifier healthy after %lld ms; replica %d promoted; "
 		"resume from seq %s replayed %zu events\n",
-		master.port, n_acked, lost, at_kill, w.n_503, w.slowest_503_ms, back_ms, healthy_ms,
+		master.port, cut ? ", its replica link cut first" : "", n_acked, lost, at_kill, w.n_503, w.slowest_503_ms, back_ms, healthy_ms,
 		rep.port, w.acks[survivor].seq, l.n - from - 1);
 	free(l.seqs);
 	free(w.acks);
 	cr_assert_eq(stack_stop(&g_stack), 0, "the stack did not stop cleanly");
+}
+
+Test(stack_cluster, a_killed_master_loses_at_most_unreplicated_writes_and_lost_seqs_get_reset,
+     .timeout = 240, .fini = stop_stack)
+{
+	killed_master(false);
+}
+
+Test(stack_cluster, writes_a_killed_master_never_replicated_are_lost_and_their_seqs_get_reset,
+     .timeout = 240, .fini = stop_stack)
+{
+	killed_master(true);
 }
