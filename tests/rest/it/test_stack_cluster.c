@@ -21,8 +21,11 @@
  *     acknowledged writes missing from the log afterwards are counted
  *     (lost); `since` = a surviving seq replays exactly the log after it,
  *     `since` = a lost seq (when one was lost) and a seq crafted inside the
- *     log's range but not in it are answered `reset`.
- * Figures go to stderr ("stack_cluster: ..."). Bounded: every wait has a
+ *     log's range but not in it are answered `reset`;
+ *   - the same after the replica was stopped and its replication link cut
+ *     (CLIENT KILL TYPE replica) before 20 more writes: those are lost for
+ *     sure, and their seqs get `reset`.
+ * docs/CLUSTER.md ("Tested under load") has the figures. Figures go to stderr ("stack_cluster: ..."). Bounded: every wait has a
  * deadline, every loop a count.
  */
 #include <criterion/criterion.h>
@@ -591,7 +594,7 @@ static long long wait_for_master(const struct tnd_cluster_node *n, long long bou
 	return -1;
 }
 
-/* Waits until the map the node on port serves names node idx_port as col's master. */
+/* Waits until the node on port names the node on owner_port as col's master. */
 static void wait_owner(int port, const char *col, int owner_port)
 {
 	long long deadline = stack_now_ms() + PHASE_WAIT_MS;
