@@ -25,8 +25,8 @@
  *   - the same after the replica was stopped and its replication link cut
  *     (CLIENT KILL TYPE replica) before 20 more writes: those are lost for
  *     sure, and their seqs get `reset`.
- * docs/CLUSTER.md ("Tested under load") has the figures. Figures go to stderr ("stack_cluster: ..."). Bounded: every wait has a
- * deadline, every loop a count.
+ * Figures go to stderr ("stack_cluster: ..."; docs/CLUSTER.md, "Tested
+ * under load"). Bounded: every wait has a deadline, every loop a count.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
