@@ -15,3 +15,4 @@ if [ -x "$BENCH/ws/run.sh" ]; then
 fi
 "$BENCH/ws/filter.sh"
 "$BENCH/ws/proxy-mem.sh"
+"$BENCH/cluster/run.sh"

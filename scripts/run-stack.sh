@@ -291,9 +291,16 @@ fi
 CORS_MAP=$(sh "$ROOT/nginx/cors-map.sh" "${TANDEM_ALLOWED_ORIGINS:-}") || die "bad TANDEM_ALLOWED_ORIGINS"
 USER_LINE=""
 [ "$(id -u)" -eq 0 ] && USER_LINE="user root;"
+# nginx may raise its descriptors up to the hard limit only.
+NOFILE=$(ulimit -Hn)
+case "$NOFILE" in unlimited | '' | *[!0-9]*) NOFILE=65536 ;; esac
+[ "$NOFILE" -le 65536 ] || NOFILE=65536
+WORKER_CONNECTIONS=$((NOFILE - 1000)) # files, listeners, logs
+[ "$WORKER_CONNECTIONS" -le 32768 ] || WORKER_CONNECTIONS=32768
 sed -e "s|@RUN_DIR@|$RUN_DIR|g" -e "s|@HTTP_PORT@|$HTTP_PORT|g" -e "s|@WS_PORT@|$WS_PORT|g" \
 	-e "s|@WEB_ROOT@|$ROOT/web|g" -e "s|@MAX_BODY@|$MAX_BODY|g" -e "s|@USER_LINE@|$USER_LINE|g" \
 	-e "s|@CONF_DIR@|$ROOT/nginx|g" -e "s|@CORS_MAP@|$CORS_MAP|g" \
+	-e "s|@NOFILE@|$NOFILE|g" -e "s|@WORKER_CONNECTIONS@|$WORKER_CONNECTIONS|g" \
 	-e "s|@RATE_READ@|${TANDEM_RATE_READ:-20000r/s}|g" -e "s|@RATE_WRITE@|${TANDEM_RATE_WRITE:-10000r/s}|g" \
 	-e "s|@RATE_READ_BURST@|${TANDEM_RATE_READ_BURST:-40000}|g" \
 	-e "s|@RATE_WRITE_BURST@|${TANDEM_RATE_WRITE_BURST:-20000}|g" \

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -50,20 +51,26 @@ static int port_is_free(int port)
 	return ok;
 }
 
+/*
+ * A random free port in 23000-29999: below the kernel's ephemeral range
+ * (32768-60999 by default), so no outgoing connection (a worker's link to
+ * Redis, a cluster's bus) can take it between this check and the bind, and
+ * clear of run-cluster.sh's node ports (20000-22705) and bus ports
+ * (30000-32705), which a cluster stack picks after ours.
+ */
 int stack_free_port(void)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+	for (int attempt = 0; attempt < 500; attempt++) {
+		unsigned r;
+		int port;
 
-	if (fd < 0)
-		return -1;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
+		if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+			r = (unsigned)getpid() * 2654435761u + (unsigned)attempt;
+		port = 23000 + (int)(r % 7000);
+		if (port_is_free(port))
+			return port;
+	}
+	return -1;
 }
 
 /* A port p with p and p + 1 free: the kernel picks p, we check p + 1. */

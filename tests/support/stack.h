@@ -108,7 +108,7 @@ const char *stack_subscribe_cmd(const struct stack *s);
 int stack_export(const struct stack *s);
 int stack_import(struct stack *s);
 
-/* A 127.0.0.1 port the kernel just handed out (nothing listens on it); -1 on error. */
+/* A free 127.0.0.1 port in 23000-29999, below the ephemeral range (stack.c says why); -1 when none. */
 int stack_free_port(void);
 
 /* Milliseconds on the monotonic clock, for deadlines. */

@@ -1231,8 +1231,14 @@ Test(process, metrics_listener_and_json_logs, .timeout = 90, .init = import_stac
 	FILE *log;
 	int json_lines = 0;
 
-	for (int tries = 0; tries < 20 && held < 0; tries++) {
-		port = stack_free_port();
+	/*
+	 * Clear of the stack's own ports (stack_free_port: 23000-29999), of
+	 * a cluster's and of the ephemeral range: a range taken among them
+	 * could hand the metrics the port nginx is about to bind.
+	 */
+	srandom((unsigned)getpid());
+	for (int tries = 0; tries < 200 && held < 0; tries++) {
+		port = 15000 + (int)(random() % 4000);
 		held = hold_port(port);
 	}
 	cr_assert_geq(held, 0);
