@@ -51,6 +51,16 @@ REST_CLUSTER_AGAIN := $(BUILD)/tests/rest_integration $(BUILD)/tests/rest_auth_i
 $(BUILD)/tests/rest_cluster_integration: $(BUILD)/tests/rest/it/test_cluster.o $(TEST_SUPPORT_OBJ) $(LIBTANDEM)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS_COMMON)
 
+# The whole stack on a cluster under load (issue 14): REST writers and a
+# resuming WebSocket subscriber through nginx while the hot collection's
+# slot is resharded and failed over, then its master killed (lost writes
+# counted, their seqs answered reset). Two stacks of its own, ~2 min.
+INTEGRATION_TEST_BINS += $(BUILD)/tests/stack_cluster_integration
+$(BUILD)/tests/stack_cluster_integration: $(BUILD)/tests/rest/it/test_stack_cluster.o \
+		$(NOTIFIER_IT_SUPPORT) $(LIBTANDEM)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS_COMMON)
+
 $(BUILD)/tests/rest_valgrind: $(BUILD)/tests/rest/it/valgrind_rest.o $(TEST_SUPPORT_OBJ) $(LIBTANDEM)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS_COMMON)
 
