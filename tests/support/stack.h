@@ -1,8 +1,8 @@
 /*
  * stack: test fixture that starts the real Tandem stack (redis-server,
  * spawn-fcgi + tandem-rest, tandem-notifier, nginx) through
- * scripts/run-stack.sh in a fresh temp dir on two free ports (below the
- * kernel's ephemeral range, see pick_ports), and stops it.
+ * scripts/run-stack.sh in a fresh temp dir on two free ports
+ * (stack_free_port), and stops it.
  *
  * Binaries come from TANDEM_BIN_DIR (default "build"; the sanitizer run
  * sets build/san). The fixture owns the run dir and the script's process
