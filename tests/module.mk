@@ -76,6 +76,9 @@ $(BUILD)/tests/notifier_unit: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/notif
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcriterion $(NOTIFIER_LIBS)
 
+# test-integration runs these once more on a cluster stack too (skipped there,
+# each with its reason printed: a single server's restart, the ACL users' tests).
+NOTIFIER_CLUSTER_AGAIN := $(BUILD)/tests/notifier_integration $(BUILD)/tests/notifier_auth_integration
 $(BUILD)/tests/notifier_integration: $(BUILD)/tests/notifier/it/test_notifier.o $(NOTIFIER_IT_SUPPORT) \
 		$(LIBTANDEM)
 	@mkdir -p $(dir $@)
@@ -163,7 +166,7 @@ test-unit: build-all $(UNIT_TEST_BINS)
 
 test-integration: build-all $(INTEGRATION_TEST_BINS)
 	@for t in $(INTEGRATION_TEST_BINS); do echo "== $$t"; TANDEM_BIN_DIR=$(BUILD) $$t --jobs 1 || exit 1; done
-	@for t in $(REST_CLUSTER_AGAIN); do echo "== $$t on a Redis Cluster"; \
+	@for t in $(REST_CLUSTER_AGAIN) $(NOTIFIER_CLUSTER_AGAIN); do echo "== $$t on a Redis Cluster"; \
 		TANDEM_STACK_REDIS=cluster TANDEM_BIN_DIR=$(BUILD) $$t --jobs 1 || exit 1; done
 
 # Each suite once normally, once under ASan + UBSan, then valgrind.

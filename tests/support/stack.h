@@ -1,7 +1,8 @@
 /*
  * stack: test fixture that starts the real Tandem stack (redis-server,
  * spawn-fcgi + tandem-rest, tandem-notifier, nginx) through
- * scripts/run-stack.sh in a fresh temp dir on a free port, and stops it.
+ * scripts/run-stack.sh in a fresh temp dir on two free ports
+ * (stack_free_port), and stops it.
  *
  * Binaries come from TANDEM_BIN_DIR (default "build"; the sanitizer run
  * sets build/san). The fixture owns the run dir and the script's process
@@ -26,9 +27,9 @@ struct stack {
 
 /*
  * With TANDEM_STACK_REDIS=cluster in the environment the stack runs on a
- * local Redis Cluster (3 masters, 3 replicas; scripts/run-stack.sh) and no
- * notifier: a test binary run so (tests/module.mk runs the REST suite both
- * ways) starts every stack that way.
+ * local Redis Cluster (3 masters, 3 replicas; scripts/run-stack.sh), the
+ * notifier on it too: a test binary run so (tests/module.mk runs the REST
+ * and WebSocket suites both ways) starts every stack that way.
  *
  * Starts the stack; extra_env is NULL or a NULL-terminated list of
  * "NAME=value" added to the script's environment. Waits up to 30 s for

@@ -3,6 +3,7 @@
  */
 #include "it_support.h"
 
+#include <criterion/criterion.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,4 +183,13 @@ bool it_wait_health(const struct stack *s, long want, int timeout_ms)
 		it_sleep_ms(50);
 	}
 	return false;
+}
+
+void it_skip_on_cluster(const struct stack *s, const char *why)
+{
+	if (!stack_is_cluster(s))
+		return;
+	fprintf(stderr, "%s::%s skipped on a Redis Cluster: %s\n", criterion_current_suite->name,
+		criterion_current_test->name, why);
+	cr_skip_test("%s", why);
 }

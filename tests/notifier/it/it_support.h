@@ -48,6 +48,12 @@ int it_list_seq(const struct stack *s, const char *col, char *seq, size_t seqlen
 long it_notifier_get(const struct stack *s, const char *path, char **body);
 /* A metric's value from /metrics, or -1. */
 long long it_metric(const struct stack *s, const char *name);
+/*
+ * On a stack on a Redis Cluster: prints "<suite>::<test> skipped on a
+ * Redis Cluster: <why>" to stderr (Criterion shows skips only with
+ * --verbose) and skips the running test. Returns on a single server.
+ */
+void it_skip_on_cluster(const struct stack *s, const char *why);
 /* Polls /healthz until it answers want (200 or 503) or timeout. true when it did. */
 bool it_wait_health(const struct stack *s, long want, int timeout_ms);
 void it_sleep_ms(long ms);
