@@ -136,14 +136,16 @@ run "nchan-mem-open" --duration "$OPEN_DUR" --port "$NCHAN_PORT" --path "/sub/${
 # BENCH_ROUNDS (3) rounds, interleaved; the table shows each row's median.
 ROUNDS=${BENCH_ROUNDS:-3}
 for r in $(seq 1 "$ROUNDS"); do
-	run "tandem-redis-big#$r" --port "$WS_PORT" --feed redis --redis-sock "$SOCK" --subscribers "$BIG" --rate 2 --collection "${C}b"
-	run "tandem-nginx-big#$r" --port "$HTTP_PORT" --feed redis --redis-sock "$SOCK" --subscribers "$BIG" --rate 2 --collection "${C}n"
-	run "nchan-mem-big#$r" --port "$NCHAN_PORT" --path "/sub/${C}b" --no-subscribe-op --feed nchan --pub-port "$NCHAN_PORT" --subscribers "$BIG" --rate 2 --collection "${C}b"
+	# A channel per round: nchan keeps a channel's messages for new
+	# subscribers, so a reused one would hand round 2 round 1's messages.
+	run "tandem-redis-big#$r" --port "$WS_PORT" --feed redis --redis-sock "$SOCK" --subscribers "$BIG" --rate 2 --collection "${C}b$r"
+	run "tandem-nginx-big#$r" --port "$HTTP_PORT" --feed redis --redis-sock "$SOCK" --subscribers "$BIG" --rate 2 --collection "${C}n$r"
+	run "nchan-mem-big#$r" --port "$NCHAN_PORT" --path "/sub/${C}b$r" --no-subscribe-op --feed nchan --pub-port "$NCHAN_PORT" --subscribers "$BIG" --rate 2 --collection "${C}b$r"
 done
 
 # End to end at $SMALL subscribers x 20 writes/s (through nginx both ways).
 for r in $(seq 1 "$ROUNDS"); do
-	run "tandem-rest-e2e#$r" --port "$HTTP_PORT" --feed rest --pub-port "$HTTP_PORT" --subscribers "$SMALL" --rate 20 --collection "${C}e"
+	run "tandem-rest-e2e#$r" --port "$HTTP_PORT" --feed rest --pub-port "$HTTP_PORT" --subscribers "$SMALL" --rate 20 --collection "${C}e$r"
 done
 
 # --- the table -----------------------------------------------------------------
