@@ -130,6 +130,7 @@ int ntf_conn_push(struct ntf_conn *conn, struct ntf_msg *msg, const struct ntf_q
 		conn->progress_tick = conn->hub->tick; /* the stall timer counts from here */
 	if (!conn->backed && conn_above_high(conn)) {
 		conn->backed = true;
+		conn->hub->n_backed++;
 		conn->backed_tick = conn->hub->tick;
 	}
 	wake(conn);
@@ -419,6 +420,8 @@ void ntf_hub_conn_free(struct ntf_conn *conn)
 
 	conn_release(conn);
 	conn_unlag(conn);
+	if (conn->backed)
+		hub->n_backed--;
 	while (conn->feeds)
 		ntf_deliver_feed_destroy(conn->feeds);
 	hub->metrics.subscriptions -= conn->n_subs;
@@ -452,6 +455,7 @@ bool ntf_hub_conn_sent(struct ntf_conn *conn)
 		conn->sent_in_tick++;
 		if (conn->backed && conn_below_low(conn)) {
 			conn->backed = false;
+			conn->hub->n_backed--;
 			conn_unlag(conn);
 			conn_release(conn);
 		}
@@ -521,11 +525,14 @@ void ntf_hub_publish(struct ntf_hub *hub, const char *payload, size_t len)
  * Whether the pump must stop before fanning out an event of c: a
  * subscriber is backed up and not lagging. Such subscribers are marked
  * holding and counted in hub->n_holding; each releases the pump when it
- * drains, lags or goes (conn_release). Costs a walk of c's feeds, which
- * the fan-out walks anyway.
+ * drains, lags or goes (conn_release). Walks c's feeds only while some
+ * connection is backed up (hub->n_backed), so an event costs one walk,
+ * the fan-out's, whenever no queue is filling.
  */
 static bool hub_hold(struct ntf_hub *hub, struct ntf_coll *c)
 {
+	if (!hub->n_backed)
+		return false; /* the usual case: no walk before the fan-out's own */
 	for (struct ntf_feed *f = c->feeds; f; f = f->coll_next) {
 		struct ntf_conn *conn = f->conn;
 

@@ -72,6 +72,7 @@ struct ntf_hub {
 	size_t in_bytes;              /* payload bytes in the ring */
 	uint32_t tick;                /* ntf_hub_tick() calls so far: the hub's clock, in NTF_TICK_MS */
 	uint32_t n_holding;           /* connections the pump waits for; nonzero: the intake is held */
+	uint32_t n_backed;            /* connections backed up: hub_hold() looks at feeds only when nonzero */
 	uint64_t n_lagging;           /* connections marked lagging */
 };
 
