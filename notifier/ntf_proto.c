@@ -741,6 +741,31 @@ struct ntf_msg *ntf_proto_event(const char *seq, size_t seq_len, const char *bod
 
 #define TYPE_MEMBER_LEN 16 /* "type":"created" and its kin: every type the script writes is 7 letters */
 
+/*
+ * A new frame of n payload bytes made from event ev (a view of it, or it
+ * retyped): it keeps ev's owner. The caller writes the payload, then
+ * event_derived_done(). NULL when out of memory.
+ */
+static struct ntf_msg *event_derived(const struct ntf_msg *ev, size_t n)
+{
+	struct ntf_msg *m = ntf_msg_new(n);
+
+	if (m && ev->owner && !(m->owner = strdup(ev->owner))) {
+		ntf_msg_unref(m);
+		return NULL;
+	}
+	return m;
+}
+
+/* What a derived frame keeps of its event besides the bytes: its seq and document. */
+static void event_derived_done(struct ntf_msg *m, const struct ntf_msg *ev)
+{
+	m->is_event = true;
+	m->seq = ev->seq;
+	m->doc_id_len = ev->doc_id_len;
+	memcpy(m->doc_id, ev->doc_id, sizeof(m->doc_id));
+}
+
 struct ntf_msg *ntf_proto_event_view(const struct ntf_msg *ev, const char *sid, enum ntf_view view)
 {
 	const char *src = (const char *)ev->buf + NTF_MSG_PRE;
@@ -755,13 +780,9 @@ struct ntf_msg *ntf_proto_event_view(const struct ntf_msg *ev, const char *sid, 
 
 	n = ev->type_off + strlen("\"sid\":\"\",") + sid_len + strlen(type) + (rest_end - rest_off) +
 	    (view == NTF_VIEW_LEFT && ev->doc_off ? 1 : 0);
-	m = ntf_msg_new(n);
+	m = event_derived(ev, n);
 	if (!m)
 		return NULL;
-	if (ev->owner && !(m->owner = strdup(ev->owner))) {
-		ntf_msg_unref(m);
-		return NULL;
-	}
 	p = ntf_msg_payload(m);
 	memcpy(p, src, ev->type_off);
 	p += ev->type_off;
@@ -775,14 +796,11 @@ struct ntf_msg *ntf_proto_event_view(const struct ntf_msg *ev, const char *sid, 
 	p += rest_end - rest_off;
 	if (view == NTF_VIEW_LEFT && ev->doc_off)
 		*p++ = '}';
-	m->is_event = true;
+	event_derived_done(m, ev);
 	m->type_off = ev->type_off + 9 + (uint32_t)sid_len;
 	m->ev_type = type_of(ntf_msg_payload(m) + m->type_off);
 	if (ev->doc_off && view != NTF_VIEW_LEFT)
 		m->doc_off = ev->doc_off - (uint32_t)rest_off + m->type_off + (uint32_t)strlen(type);
-	m->seq = ev->seq;
-	m->doc_id_len = ev->doc_id_len;
-	memcpy(m->doc_id, ev->doc_id, sizeof(m->doc_id));
 	return m;
 }
 
@@ -802,25 +820,18 @@ struct ntf_msg *ntf_proto_event_retype(const struct ntf_msg *ev, enum ntf_ev_typ
 	name = ev_type_names[type];
 	name_len = strlen(name);
 	n = (size_t)(old - src) + name_len + (ev->len - tail_off);
-	m = ntf_msg_new(n);
+	m = event_derived(ev, n);
 	if (!m)
 		return NULL;
-	if (ev->owner && !(m->owner = strdup(ev->owner))) {
-		ntf_msg_unref(m);
-		return NULL;
-	}
 	p = ntf_msg_payload(m);
 	memcpy(p, src, (size_t)(old - src));
 	p += old - src;
 	memcpy(p, name, name_len);
 	p += name_len;
 	memcpy(p, src + tail_off, ev->len - tail_off);
-	m->is_event = true;
+	event_derived_done(m, ev);
 	m->ev_type = (uint8_t)type;
 	m->type_off = ev->type_off;
 	m->doc_off = ev->doc_off ? (uint32_t)(ev->doc_off - tail_off + (size_t)(old - src) + name_len) : 0;
-	m->seq = ev->seq;
-	m->doc_id_len = ev->doc_id_len;
-	memcpy(m->doc_id, ev->doc_id, sizeof(m->doc_id));
 	return m;
 }
