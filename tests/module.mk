@@ -48,7 +48,8 @@ $(BUILD)/tests/rest_filter_integration: $(BUILD)/tests/rest/it/test_filter.o $(T
 # also runs the REST suites once more with their stacks on a cluster.
 REST_CLUSTER_AGAIN := $(BUILD)/tests/rest_integration $(BUILD)/tests/rest_auth_integration \
 	$(BUILD)/tests/rest_filter_integration
-$(BUILD)/tests/rest_cluster_integration: $(BUILD)/tests/rest/it/test_cluster.o $(TEST_SUPPORT_OBJ) $(LIBTANDEM)
+$(BUILD)/tests/rest_cluster_integration: $(BUILD)/tests/rest/it/test_cluster.o \
+		$(BUILD)/tests/support/cluster_ops.o $(TEST_SUPPORT_OBJ) $(LIBTANDEM)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS_COMMON)
 
 # The whole stack on a cluster under load (issue 14): REST writers and a
@@ -57,7 +58,7 @@ $(BUILD)/tests/rest_cluster_integration: $(BUILD)/tests/rest/it/test_cluster.o $
 # counted, their seqs answered reset). Two stacks of its own, ~2 min.
 INTEGRATION_TEST_BINS += $(BUILD)/tests/stack_cluster_integration
 $(BUILD)/tests/stack_cluster_integration: $(BUILD)/tests/rest/it/test_stack_cluster.o \
-		$(NOTIFIER_IT_SUPPORT) $(LIBTANDEM)
+		$(BUILD)/tests/support/cluster_ops.o $(NOTIFIER_IT_SUPPORT) $(LIBTANDEM)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS_COMMON)
 

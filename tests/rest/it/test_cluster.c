@@ -39,6 +39,7 @@
 #include <hiredis/hiredis.h>
 #include <json-c/json.h>
 
+#include "cluster_ops.h"
 #include "http.h"
 #include "stack.h"
 #include "tnd_cluster.h"
@@ -67,38 +68,9 @@ static char *url_of(const struct stack *s, const char *path)
 	return buf;
 }
 
-static redisContext *node_connect(const char *host, int port)
-{
-	redisContext *c = redisConnectWithTimeout(host, port, (struct timeval){.tv_sec = 5});
-
-	cr_assert(c && !c->err, "cannot connect to %s:%d", host, port);
-	cr_assert_eq(redisSetTimeout(c, (struct timeval){.tv_sec = 5}), REDIS_OK);
-	return c;
-}
-
-static redisReply *cmd_ok(redisContext *c, const char *fmt, ...)
-{
-	va_list ap;
-	redisReply *r;
-
-	va_start(ap, fmt);
-	r = redisvCommand(c, fmt, ap);
-	va_end(ap);
-	cr_assert(r && r->type != REDIS_REPLY_ERROR, "%s: %s", fmt, r ? r->str : c->errstr);
-	return r;
-}
-
 static struct tnd_cluster_map *slot_map(void)
 {
-	redisContext *c = node_connect("127.0.0.1", stack_cluster_port(&g_stack));
-	redisReply *r = cmd_ok(c, "CLUSTER SLOTS");
-	struct tnd_cluster_map *m;
-	char err[200];
-
-	cr_assert_eq(tnd_cluster_map_parse(r, "127.0.0.1", &m, err, sizeof(err)), 0, "%s", err);
-	freeReplyObject(r);
-	redisFree(c);
-	return m;
+	return cluster_ops_slot_map(stack_cluster_port(&g_stack));
 }
 
 static int collection_slot(const char *col)
@@ -112,10 +84,7 @@ static int collection_slot(const char *col)
 /* The index in m of the master that owns col. */
 static int owner_of(const struct tnd_cluster_map *m, const char *col)
 {
-	int idx = tnd_cluster_map_master(m, collection_slot(col));
-
-	cr_assert_geq(idx, 0, "no master serves %s", col);
-	return idx;
+	return cluster_ops_owner(m, "tandem", col);
 }
 
 static long send_json(const struct stack *s, const char *method, const char *path,
@@ -179,11 +148,11 @@ Test(cluster, collections_spread_over_the_masters_and_work_on_each, .timeout = 1
 		cr_assert_eq(send_json(&g_stack, "DELETE", path, NULL, &res), 204);
 		http_response_free(&res);
 		/* The keys are on the slot's owner itself. */
-		c = node_connect(node->host, node->port);
-		r = cmd_ok(c, "ZCARD {tandem:%s}:ids", col);
+		c = cluster_ops_connect(node->host, node->port);
+		r = cluster_ops_cmd(c, "ZCARD {tandem:%s}:ids", col);
 		cr_assert_eq(r->integer, 2, "%s on %s:%d", col, node->host, node->port);
 		freeReplyObject(r);
-		r = cmd_ok(c, "XLEN {tandem:%s}:log", col);
+		r = cluster_ops_cmd(c, "XLEN {tandem:%s}:log", col);
 		cr_assert_eq(r->integer, 5, "one log entry per write");
 		freeReplyObject(r);
 		redisFree(c);
@@ -258,119 +227,11 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-static void node_id(redisContext *c, char *out, size_t len)
-{
-	redisReply *r = cmd_ok(c, "CLUSTER MYID");
-
-	snprintf(out, len, "%s", r->str);
-	freeReplyObject(r);
-}
-
-/* MIGRATE every key of slot from src to dst, MIGRATE_BATCH at a time. Returns the keys moved. */
-static int migrate_keys(redisContext *src, const struct tnd_cluster_node *dst, int slot)
-{
-	int moved = 0;
-
-	for (int round = 0; round < 10000; round++) {
-		redisReply *keys = cmd_ok(src, "CLUSTER GETKEYSINSLOT %d %d", slot, MIGRATE_BATCH);
-		const char *argv[MIGRATE_BATCH + 8];
-		char port[16];
-		int n = 0;
-
-		if (keys->elements == 0) {
-			freeReplyObject(keys);
-			return moved;
-		}
-		snprintf(port, sizeof(port), "%d", dst->port);
-		argv[n++] = "MIGRATE";
-		argv[n++] = dst->host;
-		argv[n++] = port;
-		argv[n++] = "";
-		argv[n++] = "0";
-		argv[n++] = "5000";
-		argv[n++] = "KEYS";
-		for (size_t i = 0; i < keys->elements; i++)
-			argv[n++] = keys->element[i]->str;
-		redisReply *r = redisCommandArgv(src, n, argv, NULL);
-		cr_assert(r && r->type != REDIS_REPLY_ERROR, "MIGRATE: %s", r ? r->str : src->errstr);
-		freeReplyObject(r);
-		moved += (int)keys->elements;
-		freeReplyObject(keys);
-	}
-	cr_assert_fail("the slot never emptied");
-	return moved;
-}
-
-/* The first half of a reshard: slot IMPORTING on dst, MIGRATING on src, every key MIGRATEd. Returns the keys moved. */
-static int begin_move(const struct tnd_cluster_map *m, int slot, int src_idx, int dst_idx)
-{
-	const struct tnd_cluster_node *src_n = tnd_cluster_map_node(m, src_idx);
-	const struct tnd_cluster_node *dst_n = tnd_cluster_map_node(m, dst_idx);
-	redisContext *src = node_connect(src_n->host, src_n->port);
-	redisContext *dst = node_connect(dst_n->host, dst_n->port);
-	char src_id[64], dst_id[64];
-	int moved;
-
-	node_id(src, src_id, sizeof(src_id));
-	node_id(dst, dst_id, sizeof(dst_id));
-	freeReplyObject(cmd_ok(dst, "CLUSTER SETSLOT %d IMPORTING %s", slot, src_id));
-	freeReplyObject(cmd_ok(src, "CLUSTER SETSLOT %d MIGRATING %s", slot, dst_id));
-	moved = migrate_keys(src, dst_n, slot);
-	redisFree(src);
-	redisFree(dst);
-	return moved;
-}
-
-/* The second half: SETSLOT NODE on the new owner first, then the old one, then every other master. */
-static void finish_move(const struct tnd_cluster_map *m, int slot, int src_idx, int dst_idx)
-{
-	const struct tnd_cluster_node *dst_n = tnd_cluster_map_node(m, dst_idx);
-	int order[8], n = 0, masters[8], n_masters = tnd_cluster_map_masters(m, masters, 8);
-	char dst_id[64];
-	redisContext *c = node_connect(dst_n->host, dst_n->port);
-
-	node_id(c, dst_id, sizeof(dst_id));
-	redisFree(c);
-	order[n++] = dst_idx;
-	order[n++] = src_idx;
-	for (int i = 0; i < n_masters && i < 8 && n < 8; i++)
-		if (masters[i] != src_idx && masters[i] != dst_idx)
-			order[n++] = masters[i];
-	for (int i = 0; i < n; i++) {
-		const struct tnd_cluster_node *o = tnd_cluster_map_node(m, order[i]);
-
-		c = node_connect(o->host, o->port);
-		freeReplyObject(cmd_ok(c, "CLUSTER SETSLOT %d NODE %s", slot, dst_id));
-		redisFree(c);
-	}
-}
-
-/* Moves slot from master src_idx to master dst_idx of m, as redis-cli --cluster reshard does. */
-static int move_slot(const struct tnd_cluster_map *m, int slot, int src_idx, int dst_idx)
-{
-	int moved = begin_move(m, slot, src_idx, dst_idx);
-
-	finish_move(m, slot, src_idx, dst_idx);
-	return moved;
-}
-
-/* A master of m other than idx. */
-static int other_master(const struct tnd_cluster_map *m, int idx)
-{
-	int masters[8], n = tnd_cluster_map_masters(m, masters, 8);
-
-	for (int i = 0; i < n && i < 8; i++)
-		if (masters[i] != idx)
-			return masters[i];
-	cr_assert_fail("one master only");
-	return -1;
-}
-
 /* The count of error kind (MOVED, ASK, TRYAGAIN) node has answered, from INFO errorstats. */
 static long long errorstat(const struct tnd_cluster_node *n, const char *kind)
 {
-	redisContext *c = node_connect(n->host, n->port);
-	redisReply *r = cmd_ok(c, "INFO errorstats");
+	redisContext *c = cluster_ops_connect(n->host, n->port);
+	redisReply *r = cluster_ops_cmd(c, "INFO errorstats");
 	char key[64];
 	const char *at;
 	long long count = 0;
@@ -403,7 +264,7 @@ Test(cluster, a_slot_moves_under_writes_and_no_acknowledged_write_is_lost, .time
 	struct writer w[WRITERS];
 	pthread_t th[WRITERS];
 	atomic_bool stop = false;
-	int slot = collection_slot(col), src = owner_of(m, col), dst = other_master(m, src), moved;
+	int slot = collection_slot(col), src = owner_of(m, col), dst = cluster_ops_other_master(m, src), moved;
 	long long t0, move_ms;
 	char path[128], body[64];
 
@@ -425,7 +286,7 @@ Test(cluster, a_slot_moves_under_writes_and_no_acknowledged_write_is_lost, .time
 				     errorstat(tnd_cluster_map_node(m, src), "TRYAGAIN") +
 				     errorstat(tnd_cluster_map_node(m, dst), "TRYAGAIN");
 	t0 = stack_now_ms();
-	moved = move_slot(m, slot, src, dst);
+	moved = cluster_ops_move_slot(m, slot, src, dst, MIGRATE_BATCH, NULL, NULL);
 	move_ms = stack_now_ms() - t0;
 	usleep(500000); /* and after it */
 	atomic_store(&stop, true);
@@ -482,7 +343,7 @@ Test(cluster, a_migration_held_half_way_is_followed_by_ask_and_bounded_by_tryaga
 {
 	static const char col[] = "halfway";
 	struct tnd_cluster_map *m = slot_map();
-	int slot = collection_slot(col), src = owner_of(m, col), dst = other_master(m, src);
+	int slot = collection_slot(col), src = owner_of(m, col), dst = cluster_ops_other_master(m, src);
 	const struct tnd_cluster_node *src_n = tnd_cluster_map_node(m, src);
 	struct http_response res;
 	long long asks, t0, took;
@@ -491,7 +352,7 @@ Test(cluster, a_migration_held_half_way_is_followed_by_ask_and_bounded_by_tryaga
 	http_response_free(&res);
 	cr_assert_eq(send_json(&g_stack, "PUT", "/api/v1/halfway/b", "{\"n\":1}", &res), 201, "%s", res.body);
 	http_response_free(&res);
-	cr_assert_gt(begin_move(m, slot, src, dst), 0);
+	cr_assert_gt(cluster_ops_begin_move(m, slot, src, dst, MIGRATE_BATCH), 0);
 	asks = errorstat(src_n, "ASK");
 	cr_assert_eq(send_json(&g_stack, "GET", "/api/v1/halfway/a", NULL, &res), 200, "%s", res.body);
 	http_response_free(&res);
@@ -510,7 +371,7 @@ Test(cluster, a_migration_held_half_way_is_followed_by_ask_and_bounded_by_tryaga
 	cr_assert(strstr(res.body, "\"store_unavailable\""), "%s", res.body);
 	http_response_free(&res);
 	cr_assert_lt(took, ANSWER_BOUND_MS);
-	finish_move(m, slot, src, dst);
+	cluster_ops_finish_move(m, slot, src, dst);
 	cr_assert_eq(send_json(&g_stack, "PUT", "/api/v1/halfway/c", "{}", &res), 201, "%s", res.body);
 	http_response_free(&res);
 	cr_assert_eq(send_json(&g_stack, "GET", "/api/v1/halfway/a", NULL, &res), 200, "%s", res.body);
@@ -518,27 +379,6 @@ Test(cluster, a_migration_held_half_way_is_followed_by_ask_and_bounded_by_tryaga
 	http_response_free(&res);
 	fprintf(stderr, "cluster: a create held by TRYAGAIN answered 503 after %lld ms\n", took);
 	tnd_cluster_map_free(m);
-}
-
-/* Waits until the node says role:master. Returns the ms it took, or -1 after bound_ms. */
-static long long wait_for_master(const struct tnd_cluster_node *n, long long bound_ms)
-{
-	long long t0 = stack_now_ms();
-	redisContext *c = node_connect(n->host, n->port);
-
-	while (stack_now_ms() - t0 < bound_ms) {
-		redisReply *r = cmd_ok(c, "INFO replication");
-		bool master = strstr(r->str, "role:master") != NULL;
-
-		freeReplyObject(r);
-		if (master) {
-			redisFree(c);
-			return stack_now_ms() - t0;
-		}
-		usleep(20000);
-	}
-	redisFree(c);
-	return -1;
 }
 
 Test(cluster, a_manual_failover_under_writes_loses_no_acknowledged_write, .timeout = 240)
@@ -561,10 +401,10 @@ Test(cluster, a_manual_failover_under_writes_loses_no_acknowledged_write, .timeo
 		cr_assert_eq(pthread_create(&th[i], NULL, writer_main, &w[i]), 0);
 	}
 	usleep(300000);
-	c = node_connect(replica->host, replica->port);
-	freeReplyObject(cmd_ok(c, "CLUSTER FAILOVER"));
+	c = cluster_ops_connect(replica->host, replica->port);
+	freeReplyObject(cluster_ops_cmd(c, "CLUSTER FAILOVER"));
 	redisFree(c);
-	took = wait_for_master(replica, 15000);
+	took = cluster_ops_wait_for_master(replica, 15000);
 	usleep(800000); /* writes after it */
 	atomic_store(&stop, true);
 	for (int i = 0; i < WRITERS; i++)

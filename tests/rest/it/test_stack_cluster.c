@@ -41,6 +41,7 @@
 #include <hiredis/hiredis.h>
 #include <json-c/json.h>
 
+#include "cluster_ops.h"
 #include "http.h"
 #include "it_support.h"
 #include "stack.h"
@@ -443,41 +444,6 @@ static int ev_cmp(const void *key, const void *elem)
 
 /* --- the cluster ------------------------------------------------------------------ */
 
-static redisContext *node_connect(const char *host, int port)
-{
-	redisContext *c = redisConnectWithTimeout(host, port, (struct timeval){.tv_sec = 5});
-
-	cr_assert(c && !c->err, "cannot connect to %s:%d", host, port);
-	cr_assert_eq(redisSetTimeout(c, (struct timeval){.tv_sec = 5}), REDIS_OK);
-	return c;
-}
-
-static redisReply *cmd_ok(redisContext *c, const char *fmt, ...)
-{
-	va_list ap;
-	redisReply *r;
-
-	va_start(ap, fmt);
-	r = redisvCommand(c, fmt, ap);
-	va_end(ap);
-	cr_assert(r && r->type != REDIS_REPLY_ERROR, "%s: %s", fmt, r ? r->str : c->errstr);
-	return r;
-}
-
-/* The slot map as the node on port sees it. */
-static struct tnd_cluster_map *slot_map_of(int port)
-{
-	redisContext *c = node_connect("127.0.0.1", port);
-	redisReply *r = cmd_ok(c, "CLUSTER SLOTS");
-	struct tnd_cluster_map *m;
-	char err[200];
-
-	cr_assert_eq(tnd_cluster_map_parse(r, "127.0.0.1", &m, err, sizeof(err)), 0, "%s", err);
-	freeReplyObject(r);
-	redisFree(c);
-	return m;
-}
-
 static int col_slot(const char *col)
 {
 	int slot = tnd_cluster_collection_slot(NS, col, strlen(col));
@@ -486,130 +452,14 @@ static int col_slot(const char *col)
 	return slot;
 }
 
-static int owner_idx(const struct tnd_cluster_map *m, const char *col)
-{
-	int idx = tnd_cluster_map_master(m, col_slot(col));
-
-	cr_assert_geq(idx, 0, "no master serves %s", col);
-	return idx;
-}
-
-static void node_id(const struct tnd_cluster_node *n, char *out, size_t len)
-{
-	redisContext *c = node_connect(n->host, n->port);
-	redisReply *r = cmd_ok(c, "CLUSTER MYID");
-
-	snprintf(out, len, "%s", r->str);
-	freeReplyObject(r);
-	redisFree(c);
-}
-
-/* MIGRATE every key of slot from src to dst, MIGRATE_BATCH at a time. Returns the keys moved. */
-static int migrate_keys(redisContext *src, const struct tnd_cluster_node *dst, int slot)
-{
-	int moved = 0;
-	char port[16];
-
-	snprintf(port, sizeof(port), "%d", dst->port);
-	for (int round = 0; round < 10000; round++) {
-		redisReply *keys = cmd_ok(src, "CLUSTER GETKEYSINSLOT %d %d", slot, MIGRATE_BATCH);
-		const char *argv[MIGRATE_BATCH + 8] = {"MIGRATE", dst->host, port, "", "0", "5000", "KEYS"};
-		int n = 7;
-
-		if (keys->elements == 0) {
-			freeReplyObject(keys);
-			return moved;
-		}
-		for (size_t i = 0; i < keys->elements && i < MIGRATE_BATCH; i++)
-			argv[n++] = keys->element[i]->str;
-		redisReply *r = redisCommandArgv(src, n, argv, NULL);
-		cr_assert(r && r->type != REDIS_REPLY_ERROR, "MIGRATE: %s", r ? r->str : src->errstr);
-		freeReplyObject(r);
-		moved += n - 7;
-		freeReplyObject(keys);
-	}
-	cr_assert_fail("slot %d never emptied", slot);
-	return moved;
-}
-
-/*
- * Moves slot from master src to master dst of m as redis-cli --cluster
- * reshard does: IMPORTING / MIGRATING, the keys, SETSLOT NODE on the new
- * owner, the old one, then the others. mid() runs once the keys moved,
- * before the slot is handed over. Returns the keys moved.
- */
-static int move_slot(const struct tnd_cluster_map *m, int slot, int src, int dst, void (*mid)(void *),
-		     void *arg)
-{
-	const struct tnd_cluster_node *s = tnd_cluster_map_node(m, src), *d = tnd_cluster_map_node(m, dst);
-	int masters[8], n_masters = tnd_cluster_map_masters(m, masters, 8), moved;
-	char src_id[64], dst_id[64];
-	redisContext *cs = node_connect(s->host, s->port), *cd = node_connect(d->host, d->port);
-
-	node_id(s, src_id, sizeof(src_id));
-	node_id(d, dst_id, sizeof(dst_id));
-	freeReplyObject(cmd_ok(cd, "CLUSTER SETSLOT %d IMPORTING %s", slot, src_id));
-	freeReplyObject(cmd_ok(cs, "CLUSTER SETSLOT %d MIGRATING %s", slot, dst_id));
-	moved = migrate_keys(cs, d, slot);
-	if (mid)
-		mid(arg);
-	freeReplyObject(cmd_ok(cd, "CLUSTER SETSLOT %d NODE %s", slot, dst_id));
-	freeReplyObject(cmd_ok(cs, "CLUSTER SETSLOT %d NODE %s", slot, dst_id));
-	redisFree(cs);
-	redisFree(cd);
-	for (int i = 0; i < n_masters && i < 8; i++) {
-		const struct tnd_cluster_node *o = tnd_cluster_map_node(m, masters[i]);
-		redisContext *c;
-
-		if (masters[i] == src || masters[i] == dst)
-			continue;
-		c = node_connect(o->host, o->port);
-		freeReplyObject(cmd_ok(c, "CLUSTER SETSLOT %d NODE %s", slot, dst_id));
-		redisFree(c);
-	}
-	return moved;
-}
-
-static int other_master(const struct tnd_cluster_map *m, int idx)
-{
-	int masters[8], n = tnd_cluster_map_masters(m, masters, 8);
-
-	for (int i = 0; i < n && i < 8; i++)
-		if (masters[i] != idx)
-			return masters[i];
-	cr_assert_fail("one master only");
-	return -1;
-}
-
-/* Waits until the node says role:master. Returns the ms it took, or -1 after bound_ms. */
-static long long wait_for_master(const struct tnd_cluster_node *n, long long bound_ms)
-{
-	long long t0 = stack_now_ms();
-	redisContext *c = node_connect(n->host, n->port);
-
-	while (stack_now_ms() - t0 < bound_ms) {
-		redisReply *r = cmd_ok(c, "INFO replication");
-		bool master = strstr(r->str, "role:master") != NULL;
-
-		freeReplyObject(r);
-		if (master) {
-			redisFree(c);
-			return stack_now_ms() - t0;
-		}
-		usleep(20000);
-	}
-	redisFree(c);
-	return -1;
-}
-
 /* Waits until the node on port names the node on owner_port as col's master. */
 static void wait_owner(int port, const char *col, int owner_port)
 {
 	long long deadline = stack_now_ms() + PHASE_WAIT_MS;
 
 	for (;;) {
-		struct tnd_cluster_map *m = slot_map_of(port);
-		int p = tnd_cluster_map_node(m, owner_idx(m, col))->port;
+		struct tnd_cluster_map *m = cluster_ops_slot_map(port);
+		int p = tnd_cluster_map_node(m, cluster_ops_owner(m, NS, col))->port;
 
 		tnd_cluster_map_free(m);
 		if (p == owner_port)
@@ -669,8 +519,8 @@ Test(stack_cluster, a_reshard_and_a_failover_under_load_deliver_every_acknowledg
 	cr_assert(stack_is_cluster(&g_stack));
 	cr_assert(it_wait_health(&g_stack, 200, HEALTH_WAIT_MS), "the notifier is not healthy");
 	seed_port = stack_cluster_port(&g_stack);
-	struct tnd_cluster_map *m = slot_map_of(seed_port);
-	int src = owner_idx(m, col), dst = other_master(m, src);
+	struct tnd_cluster_map *m = cluster_ops_slot_map(seed_port);
+	int src = cluster_ops_owner(m, NS, col), dst = cluster_ops_other_master(m, src);
 	struct tnd_cluster_node dst_node = *tnd_cluster_map_node(m, dst);
 
 	sub_start(&u, &sth, &g_stack, col);
@@ -682,20 +532,20 @@ Test(stack_cluster, a_reshard_and_a_failover_under_load_deliver_every_acknowledg
 	/* The reshard; the subscriber resumes while the keys sit on the new owner. */
 	t_move = stack_now_ms();
 	struct mid_move mm = {&u, w};
-	int keys = move_slot(m, slot, src, dst, mid_move, &mm);
+	int keys = cluster_ops_move_slot(m, slot, src, dst, MIGRATE_BATCH, mid_move, &mm);
 	move_ms = stack_now_ms() - t_move;
 	wait_owner(seed_port, col, dst_node.port);
 	n = wait_acks(w, HOT_WRITERS, n, PHASE_ACKS, "after the move");
 
 	/* The new owner fails over to its replica; the subscriber resumes once more after it. */
 	tnd_cluster_map_free(m);
-	m = slot_map_of(seed_port);
+	m = cluster_ops_slot_map(seed_port);
 	cr_assert_geq(tnd_cluster_map_replicas(m, slot, reps, 4), 1, "no replica for slot %d", slot);
 	struct tnd_cluster_node rep = *tnd_cluster_map_node(m, reps[0]);
-	redisContext *cr = node_connect(rep.host, rep.port);
-	freeReplyObject(cmd_ok(cr, "CLUSTER FAILOVER"));
+	redisContext *cr = cluster_ops_connect(rep.host, rep.port);
+	freeReplyObject(cluster_ops_cmd(cr, "CLUSTER FAILOVER"));
 	redisFree(cr);
-	failover_ms = wait_for_master(&rep, 15000);
+	failover_ms = cluster_ops_wait_for_master(&rep, 15000);
 	cr_assert_geq(failover_ms, 0, "the replica %d was not promoted within 15 s", rep.port);
 	n = wait_acks(w, HOT_WRITERS, n, PHASE_ACKS, "after the failover");
 	sub_resume(&u);
@@ -777,8 +627,8 @@ struct log {
 /* The seqs in col's log, from its owner (the stack's first node may be the dead one). */
 static void log_read(const struct tnd_cluster_node *owner, const char *col, struct log *l)
 {
-	redisContext *c = node_connect(owner->host, owner->port);
-	redisReply *r = cmd_ok(c, "XRANGE {" NS ":%s}:log - +", col);
+	redisContext *c = cluster_ops_connect(owner->host, owner->port);
+	redisReply *r = cluster_ops_cmd(c, "XRANGE {" NS ":%s}:log - +", col);
 	cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
 	l->n = r->elements;
 	l->seqs = calloc(l->n + 1, sizeof(*l->seqs));
@@ -877,11 +727,11 @@ static pid_t cut_replica(const struct stack *s, const struct tnd_cluster_node *m
 			 const struct tnd_cluster_node *rep)
 {
 	pid_t pid = cluster_node_pid(s, rep->port);
-	redisContext *c = node_connect(master->host, master->port);
+	redisContext *c = cluster_ops_connect(master->host, master->port);
 	redisReply *r;
 
 	cr_assert_eq(kill(pid, SIGSTOP), 0);
-	r = cmd_ok(c, "CLIENT KILL TYPE replica");
+	r = cluster_ops_cmd(c, "CLIENT KILL TYPE replica");
 	cr_assert_eq(r->type, REDIS_REPLY_INTEGER);
 	cr_assert_geq(r->integer, 1, "no replica link to cut");
 	freeReplyObject(r);
@@ -911,8 +761,8 @@ static void killed_master(bool cut)
 
 	cr_assert_eq(stack_start(&g_stack, env), 0);
 	cr_assert(it_wait_health(&g_stack, 200, HEALTH_WAIT_MS), "the notifier is not healthy");
-	struct tnd_cluster_map *m = slot_map_of(stack_cluster_port(&g_stack));
-	struct tnd_cluster_node master = *tnd_cluster_map_node(m, owner_idx(m, col));
+	struct tnd_cluster_map *m = cluster_ops_slot_map(stack_cluster_port(&g_stack));
+	struct tnd_cluster_node master = *tnd_cluster_map_node(m, cluster_ops_owner(m, NS, col));
 	cr_assert_eq(tnd_cluster_map_replicas(m, col_slot(col), reps, 4), 1);
 	struct tnd_cluster_node rep = *tnd_cluster_map_node(m, reps[0]);
 	tnd_cluster_map_free(m);
