@@ -15,12 +15,12 @@
 # real stack themselves (tests/support/stack.c) with the binaries of the
 # same build ($(BUILD)), so `make SANITIZE=1 test-integration` runs
 # every server under ASan + UBSan.
-TEST_SUPPORT_OBJ := $(BUILD)/tests/support/stack.o $(BUILD)/tests/support/http.o \
-	$(BUILD)/tests/support/jsongen.o
+TEST_SUPPORT_OBJ := $(BUILD)/tests/support/stack.o $(BUILD)/tests/support/stack_suite.o \
+	$(BUILD)/tests/support/http.o $(BUILD)/tests/support/jsongen.o
 TEST_LIBS := -lcriterion -lcurl
 WS_CLIENT_OBJ := $(BUILD)/tests/notifier/it/wsclient.o
 NOTIFIER_IT_SUPPORT := $(WS_CLIENT_OBJ) $(BUILD)/tests/notifier/it/it_support.o \
-	$(BUILD)/tests/support/stack.o $(BUILD)/tests/support/http.o
+	$(BUILD)/tests/support/stack.o $(BUILD)/tests/support/stack_suite.o $(BUILD)/tests/support/http.o
 
 # Tests see the programs' headers and the test helpers' (same warnings as the programs).
 $(BUILD)/tests/%.o: PROJECT_CFLAGS += -Irest-fcgi -Inotifier -Itests/support -Itests/notifier/it

@@ -23,6 +23,7 @@
 #include "http.h"
 #include "it_support.h"
 #include "stack.h"
+#include "stack_suite.h"
 
 #define SECRET "notifier-auth-secret-0123456789abcdef"
 
@@ -788,7 +789,6 @@ Test(ws_auth, an_rsa_stack_takes_rs256_tokens_and_refuses_alg_confusion, .timeou
 
 int main(int argc, char *argv[])
 {
-	struct criterion_test_set *tests = criterion_initialize();
 	char dir[] = "/tmp/tandem-nauth-XXXXXX", path[300], env_file[400];
 	int result = 1;
 	FILE *f;
@@ -803,15 +803,7 @@ int main(int argc, char *argv[])
 	fclose(f);
 	snprintf(env_file, sizeof(env_file), "TANDEM_JWT_SECRET_FILE=%s", path);
 	const char *const env[] = {env_file, NULL};
-	if (criterion_handle_args(argc, argv, true) && stack_start(&g_stack, env) == 0 &&
-	    stack_export(&g_stack) == 0) {
-		result = !criterion_run_all_tests(tests);
-		if (stack_stop(&g_stack) != 0) {
-			fprintf(stderr, "the stack did not stop cleanly\n");
-			result = 1;
-		}
-	}
-	criterion_finalize(tests);
+	result = stack_suite_main(&g_stack, env, argc, argv);
 	unlink(path);
 	rmdir(dir);
 	return result;

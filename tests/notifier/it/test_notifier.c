@@ -22,6 +22,7 @@
 #include "it_support.h"
 #include "tnd_seq.h"
 #include "stack.h"
+#include "stack_suite.h"
 
 static struct stack g_stack;
 
@@ -839,35 +840,9 @@ Test(process, sigterm_closes_every_socket_with_1001)
 	cr_assert(it_wait_health(&g_stack, 200, 10000));
 }
 
-/* TANDEM_TEST_KEEP_LOGS=<dir>: the stack's logs are copied there before it goes. */
-static void keep_logs(const struct stack *s)
-{
-	const char *to = getenv("TANDEM_TEST_KEEP_LOGS");
-	char cmd[1024];
-
-	if (!to)
-		return;
-	snprintf(cmd, sizeof(cmd), "mkdir -p '%s' && cp '%s'/*.log '%s'/ 2>/dev/null", to, s->dir, to);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not copy the logs to %s\n", to);
-}
-
 int main(int argc, char *argv[])
 {
-	struct criterion_test_set *tests = criterion_initialize();
-	int result = 1;
-
-	if (criterion_handle_args(argc, argv, true) && stack_start(&g_stack, STACK_ENV) == 0 &&
-	    stack_export(&g_stack) == 0) {
-		result = !criterion_run_all_tests(tests);
-		keep_logs(&g_stack);
-		if (stack_stop(&g_stack) != 0) {
-			fprintf(stderr, "the stack did not stop cleanly\n");
-			result = 1;
-		}
-	}
-	criterion_finalize(tests);
-	return result;
+	return stack_suite_main(&g_stack, STACK_ENV, argc, argv);
 }
 
 /* ---- filtered subscriptions (SPEC 8) --------------------------------------- */

@@ -42,6 +42,7 @@
 #include "cluster_ops.h"
 #include "http.h"
 #include "stack.h"
+#include "stack_suite.h"
 #include "tnd_cluster.h"
 
 #define MOVE_DOCS 300        /* documents in the collection that moves */
@@ -607,17 +608,5 @@ int main(int argc, char *argv[])
 {
 	static const char *const env[] = {"TANDEM_STACK_REDIS=cluster", "TANDEM_REDIS_WAIT_REPLICAS=1",
 					  NULL};
-	struct criterion_test_set *tests = criterion_initialize();
-	int result = 1;
-
-	if (criterion_handle_args(argc, argv, true) && stack_start(&g_stack, env) == 0 &&
-	    stack_export(&g_stack) == 0) {
-		result = !criterion_run_all_tests(tests);
-		if (stack_stop(&g_stack) != 0) {
-			fprintf(stderr, "the stack did not stop cleanly\n");
-			result = 1;
-		}
-	}
-	criterion_finalize(tests);
-	return result;
+	return stack_suite_main(&g_stack, env, argc, argv);
 }

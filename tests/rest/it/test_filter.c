@@ -13,6 +13,7 @@
 
 #include "http.h"
 #include "stack.h"
+#include "stack_suite.h"
 
 #define SCAN_LIMIT 5
 
@@ -339,19 +340,7 @@ Test(filter, a_bad_where_is_400_invalid_query_naming_the_problem)
 
 int main(int argc, char *argv[])
 {
-	struct criterion_test_set *tests = criterion_initialize();
 	const char *const env[] = {"TANDEM_SCAN_LIMIT=5", NULL};
-	int result = 1;
-
 	(void)SCAN_LIMIT;
-	if (criterion_handle_args(argc, argv, true) && stack_start(&g_stack, env) == 0 &&
-	    stack_export(&g_stack) == 0) {
-		result = !criterion_run_all_tests(tests);
-		if (stack_stop(&g_stack) != 0) {
-			fprintf(stderr, "the stack did not stop cleanly\n");
-			result = 1;
-		}
-	}
-	criterion_finalize(tests);
-	return result;
+	return stack_suite_main(&g_stack, env, argc, argv);
 }

@@ -26,6 +26,7 @@
 #include "http.h"
 #include "jsongen.h"
 #include "stack.h"
+#include "stack_suite.h"
 
 /* Read from the environment main() exported (see stack_import). */
 static struct stack g_stack;
@@ -1366,17 +1367,5 @@ Test(limits, over_the_rate_limits_nginx_answers_429_json, .timeout = 90, .init =
 
 int main(int argc, char *argv[])
 {
-	struct criterion_test_set *tests = criterion_initialize();
-	int result = 1;
-
-	if (criterion_handle_args(argc, argv, true) && stack_start(&g_stack, NULL) == 0 &&
-	    stack_export(&g_stack) == 0) {
-		result = !criterion_run_all_tests(tests);
-		if (stack_stop(&g_stack) != 0) {
-			fprintf(stderr, "the stack did not stop cleanly\n");
-			result = 1;
-		}
-	}
-	criterion_finalize(tests);
-	return result;
+	return stack_suite_main(&g_stack, NULL, argc, argv);
 }
