@@ -624,8 +624,8 @@ void ntf_hub_tick(struct ntf_hub *hub)
 	bool few;
 
 	hub->tick++;
-	for (struct ntf_conn *conn = hub->conns; conn; conn = conn->next)
-		n_stuck += conn_backed_for(conn, 1);
+	for (struct ntf_conn *conn = hub->n_backed ? hub->conns : NULL; conn; conn = conn->next)
+		n_stuck += conn_backed_for(conn, 1); /* only a backed-up connection counts */
 	few = n_stuck * NTF_LAG_SHARE <= hub->metrics.connections;
 	if (max_lagging == 0)
 		max_lagging = 1;
