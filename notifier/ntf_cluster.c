@@ -485,6 +485,31 @@ static void query_finish(struct cquery *cq, const redisReply *reply)
 	}
 }
 
+/*
+ * A sync read on the node w is subscribed on was answered MOVED: that node
+ * is not the slot's master (a demoted master, seen as the owner by a map
+ * asked too early, accepts SSUBSCRIBE and relays only some of the new
+ * master's events). The subscription moves to the node named, and the
+ * collection's log is read there once it is confirmed.
+ */
+static void watch_misplaced(struct ntf_cluster *cl, struct cwatch *w,
+			    const struct tnd_cluster_redirect *rd)
+{
+	struct cnode *n = w->node;
+	const char *host = rd->same_host || !rd->host[0] ? n->host : rd->host;
+
+	tnd_log_info("collection %s: %s:%d is not its slot's master (MOVED to %s:%d); moving", w->name,
+		     n->host, n->port, host, rd->port);
+	if (cl->map && rd->slot == w->slot)
+		tnd_cluster_map_moved(cl->map, rd->slot, host, rd->port);
+	if (n->sh)
+		ntf_shard_unsubscribe(n->sh, w->channel, w->channel_len);
+	watch_detach(cl, w);
+	recheck_soon(cl); /* the rest of the map is as stale: asked again in a second */
+	schedule(cl, 0);
+	health_update(cl);
+}
+
 static void on_read(redisAsyncContext *ac, void *reply_, void *privdata)
 {
 	struct cnode *n = ac->data;
@@ -503,6 +528,12 @@ static void on_read(redisAsyncContext *ac, void *reply_, void *privdata)
 		return;
 	}
 	kind = tnd_cluster_redirect_parse(reply->str, reply->len, &rd);
+	if (kind == TND_CLUSTER_REDIR_MOVED && cq->counted && cq->gen == cq->w->gen &&
+	    cq->w->node == n) {
+		watch_misplaced(cl, cq->w, &rd);
+		query_finish(cq, NULL); /* stale now: read again once subscribed on the master */
+		return;
+	}
 	if ((kind == TND_CLUSTER_REDIR_MOVED || kind == TND_CLUSTER_REDIR_ASK) &&
 	    cq->redirects++ < NTF_CLUSTER_REDIRECTS_MAX) {
 		const char *host = rd.same_host || !rd.host[0] ? n->host : rd.host;
@@ -523,12 +554,23 @@ static void on_read(redisAsyncContext *ac, void *reply_, void *privdata)
 	query_finish(cq, NULL);
 }
 
+/*
+ * A sync read goes to the node the collection is subscribed on, not to
+ * the one the map names: that it runs there, after the subscription was
+ * confirmed, is what proves the subscription sits on the slot's master
+ * (on_read). NULL for other reads.
+ */
+static struct cnode *sync_node(const struct cquery *cq)
+{
+	return cq->q->is_sync && cq->w->state == W_SUBSCRIBED ? cq->w->node : NULL;
+}
+
 /* Sends cq to its slot's master (or the node of an ASK). 0, or -1: nothing was sent. */
 static int query_send(struct cquery *cq)
 {
 	struct ntf_cluster *cl = cq->cl;
 	struct cwatch *w = cq->w;
-	struct cnode *n = cq->ask ? cq->ask : owner_node(cl, w->slot);
+	struct cnode *n = cq->ask ? cq->ask : sync_node(cq) ? sync_node(cq) : owner_node(cl, w->slot);
 	struct ntf_redis_log_args a;
 	redisAsyncContext *ac;
 
@@ -660,10 +702,19 @@ static void on_shard_message(struct ntf_shard *sh, const char *channel, size_t c
 			     const char *msg, size_t msg_len, void *data)
 {
 	struct cnode *n = data;
+	struct cwatch *w = watch_by_channel(n->cl, channel, channel_len);
 
 	(void)sh;
-	(void)channel;
-	(void)channel_len;
+	/*
+	 * Only from the subscription the collection's resync started on: a
+	 * channel being dropped or moved (a misplaced one may relay the new
+	 * master's events with holes) must not advance the collection past
+	 * what the next log read would fill.
+	 */
+	if (!w || w->node != n || w->state != W_SUBSCRIBED) {
+		ntf_hub_metrics(n->cl->hub)->events_ignored++;
+		return;
+	}
 	ntf_hub_publish(n->cl->hub, msg, msg_len);
 }
 

@@ -26,6 +26,17 @@
  * collection from the log (ntf_hub_coll_resync); a sync read sent before
  * the loss is answered as failed, and the resync follows it.
  *
+ * A subscription is trusted only once a sync read ran on the same node
+ * after it was confirmed: a node that is not the slot's master answers
+ * the read MOVED. Right after a failover a map can still name the demoted
+ * master; it accepts SSUBSCRIBE and may then relay only some of the new
+ * master's events. So sync reads go to the subscribed node, a MOVED there
+ * moves the subscription (and the read is made again on the master), and
+ * events are taken only from the node a collection is subscribed on
+ * (while its sync reads, the hub holds them). A read answered ASK (a slot
+ * being migrated) is followed: the source stays right for every write
+ * it runs, and drops the channel when the migration ends, which resyncs.
+ *
  * The hub's link is up once a first map is known; /healthz and the
  * redis_up gauge are up while the map is known and every watched
  * collection is subscribed. Failures are retried from one timer with

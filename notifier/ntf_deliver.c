@@ -17,6 +17,7 @@
  *  4. The log reads for a collection and for a replay are issued only
  *     while the pattern subscription is active (link up), so every event
  *     written after a read is also heard live: no gap between the two.
+ *     (On a Redis Cluster, per collection: ntf_cluster.h says how.)
  */
 #include "ntf_hub_internal.h"
 
