@@ -16,8 +16,8 @@
  *   - the collection's slot moves to another master (SETSLOT IMPORTING /
  *     MIGRATING, MIGRATE of its keys, SETSLOT NODE on every master) while
  *     events are written before, during and after each step;
- *   - a manual failover (CLUSTER FAILOVER on the owner's replica) while
- *     events are written;
+ *   - four manual failovers, back and forth (CLUSTER FAILOVER on the
+ *     owner's replica), while events are written through each switch;
  *   - the owner master killed (SIGKILL) after its replica confirmed the
  *     events (WAIT): the replica takes over, writes resume there.
  * /healthz answers 200 again after each move. Bounded: every wait has a
