@@ -26,7 +26,7 @@ static const struct metric_def defs[] = {
 	C(connections_accepted, "WebSocket connections accepted."),
 	C(connections_rejected, "WebSocket upgrades refused (origin, path, limit)."),
 	C(events_in, "Events received from Redis pub/sub."),
-	C(events_ignored, "Events for collections no local client watches."),
+	C(events_ignored, "Events for collections no local client watches (on a cluster, also from a channel being moved)."),
 	C(events_malformed, "Published messages that were not well-formed events."),
 	C(frames_out, "WebSocket messages sent."),
 	C(bytes_out, "Payload bytes of the WebSocket messages sent."),

@@ -14,7 +14,7 @@ struct ntf_metrics {
 	uint64_t connections_accepted;   /* WebSockets accepted */
 	uint64_t connections_rejected;/* upgrades refused: origin, path, limit */
 	uint64_t events_in;           /* events received from Redis pub/sub */
-	uint64_t events_ignored;      /* ... for collections nobody here watches */
+	uint64_t events_ignored;      /* ... for collections nobody here watches, or from a channel being moved */
 	uint64_t events_malformed;    /* ... that were not SPEC events */
 	uint64_t frames_out;          /* WebSocket messages written */
 	uint64_t bytes_out;           /* their payload bytes */
