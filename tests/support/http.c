@@ -39,8 +39,10 @@ int http_request(const char *method, const char *url, const char *const *headers
 
 	memset(res, 0, sizeof(*res));
 	curl = curl_easy_init();
-	if (!curl)
+	if (!curl) {
+		snprintf(res->error, sizeof(res->error), "curl_easy_init failed");
 		return -1;
+	}
 	for (size_t i = 0; headers && headers[i]; i++)
 		list = curl_slist_append(list, headers[i]);
 	/* curl adds "Expect: 100-continue" to big bodies; keep requests plain. */
@@ -66,6 +68,7 @@ int http_request(const char *method, const char *url, const char *const *headers
 	curl_slist_free_all(list);
 	curl_easy_cleanup(curl);
 	if (rc != CURLE_OK) {
+		snprintf(res->error, sizeof(res->error), "%s", curl_easy_strerror(rc));
 		free(bodybuf.data);
 		free(headbuf.data);
 		return -1;

@@ -13,6 +13,7 @@ struct http_response {
 	size_t body_len;
 	char *headers;    /* raw header block, malloc'd */
 	size_t headers_len;
+	char error[128];  /* after -1: why (curl's words), for the assertion's message */
 };
 
 /*

@@ -1046,7 +1046,8 @@ Test(errors, bodies_in_invalid_utf8_or_too_deep_change_nothing)
 
 struct patcher {
 	int index;
-	long status;
+	long status; /* -1: no answer, error says why */
+	char error[128];
 };
 
 static void *patch_one_field(void *arg)
@@ -1060,6 +1061,8 @@ static void *patch_one_field(void *arg)
 	if (http_json("PATCH", url("/api/v1/race/doc"), body, &res) == 0) {
 		p->status = res.status;
 		http_response_free(&res);
+	} else {
+		snprintf(p->error, sizeof(p->error), "%s", res.error);
 	}
 	return NULL;
 }
@@ -1086,7 +1089,8 @@ Test(crud, sixty_concurrent_patches_of_one_document_all_succeed, .timeout = 120)
 		for (int i = 0; i < N; i++)
 			pthread_join(tid[i], NULL);
 		for (int i = 0; i < N; i++)
-			cr_assert_eq(p[i].status, 200, "round %d: PATCH %d got %ld", round, i, p[i].status);
+			cr_assert_eq(p[i].status, 200, "round %d: PATCH %d got %ld %s", round, i, p[i].status,
+				     p[i].error);
 		cr_assert_eq(http_request("GET", url("/api/v1/race/doc"), NULL, NULL, 0, &res), 0);
 		doc = body_json(&res);
 		cr_assert_eq(field_int(doc, "version"), start + N);

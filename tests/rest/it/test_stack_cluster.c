@@ -152,7 +152,7 @@ static void *writer_main(void *arg)
 		snprintf(body, sizeof(body), "{\"w\":%d,\"i\":%d}", w->index, i);
 		snprintf(url, sizeof(url), "%s%s", w->s->base_url, path);
 		if (http_json(method, url, body, &res) != 0) {
-			writer_other(w, "%s %s: no answer", method, path);
+			writer_other(w, "%s %s: no answer (%s)", method, path, res.error);
 			continue;
 		}
 		took = stack_now_ms() - t0;
